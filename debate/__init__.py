@@ -1,0 +1,1 @@
+"""Scalable oversight via debate, in JAX."""

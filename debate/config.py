@@ -1,0 +1,162 @@
+"""Config loading: `configs/NAME.py:key=value,...` plus `--config.a.b=value` overrides.
+
+Follows big_vision's convention: every config file defines `get_config(arg: str | None)`,
+and `arg` is a comma-separated list of `key=value` (a bare `key` means `key=True`).
+Every error raised here is a `ConfigError` whose message names the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+from typing import Any, Iterable, Sequence
+
+import ml_collections
+
+
+class ConfigError(ValueError):
+  """A bad config value, with the value and what is allowed in its message."""
+
+
+def _parse_scalar(text: str) -> Any:
+  low = text.strip().lower()
+  if low in ("true", "yes"):
+    return True
+  if low in ("false", "no"):
+    return False
+  if low in ("none", "null"):
+    return None
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text
+
+
+def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
+  """Parses `a=1,b=x,smoke` into a ConfigDict typed by `defaults`; unknown keys are errors."""
+  out = ml_collections.ConfigDict(dict(defaults))
+  if not arg:
+    return out
+  for item in arg.split(","):
+    item = item.strip()
+    if not item:
+      continue
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if key not in defaults:
+      raise ConfigError(f"unknown config argument {key!r} in {arg!r}; allowed: {sorted(defaults)}")
+    parsed = _parse_scalar(value) if sep else True
+    default = defaults[key]
+    if default is not None and not isinstance(parsed, type(default)):
+      if isinstance(default, str):
+        parsed = str(value)
+      elif isinstance(default, float) and isinstance(parsed, int) and not isinstance(parsed, bool):
+        parsed = float(parsed)
+      else:
+        raise ConfigError(f"config argument {key}={value!r} has the wrong type: expected "
+                          f"{type(default).__name__} (default {default!r})")
+    out[key] = parsed
+  return out
+
+
+def _load_module(path: str):
+  if not os.path.isfile(path):
+    raise ConfigError(f"config file {path!r} does not exist")
+  name = "_config_" + os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  if not hasattr(module, "get_config"):
+    raise ConfigError(f"config file {path!r} defines no get_config(arg)")
+  return module
+
+
+def _set_override(config: ml_collections.ConfigDict, dotted: str, raw: str) -> None:
+  keys = dotted.split(".")
+  node = config
+  for i, k in enumerate(keys[:-1]):
+    if k not in node or not isinstance(node[k], ml_collections.ConfigDict):
+      raise ConfigError(f"unknown config key {'.'.join(keys[:i + 1])!r} in override "
+                        f"--config.{dotted}; allowed at this level: {sorted(node.keys())}")
+    node = node[k]
+  leaf = keys[-1]
+  if leaf not in node:
+    raise ConfigError(f"unknown config key {dotted!r} in override --config.{dotted}={raw}; "
+                      f"allowed at this level: {sorted(node.keys())}")
+  current = node[leaf]
+  value = _parse_scalar(raw)
+  if current is not None:
+    if isinstance(current, str):
+      value = raw
+    elif isinstance(current, bool):
+      if not isinstance(value, bool):
+        raise ConfigError(f"--config.{dotted}={raw!r}: expected a bool (true/false)")
+    elif isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+      value = float(value)
+    elif isinstance(current, (tuple, list)) and isinstance(value, (tuple, list)):
+      value = type(current)(value)
+    elif not isinstance(value, type(current)) or isinstance(value, bool) != isinstance(current, bool):
+      raise ConfigError(f"--config.{dotted}={raw!r} has the wrong type: expected "
+                        f"{type(current).__name__} (current value {current!r})")
+  try:
+    node[leaf] = value
+  except (TypeError, ValueError) as e:
+    raise ConfigError(f"--config.{dotted}={raw!r}: {e}") from e
+
+
+def load_config(spec: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
+  """Loads `path.py[:arg]` and applies `key.sub=value` overrides (with or without `--config.`)."""
+  path, _, arg = spec.partition(":")
+  module = _load_module(path)
+  config = module.get_config(arg or None)
+  for item in overrides:
+    item = item[len("--config."):] if item.startswith("--config.") else item
+    item = item[len("config."):] if item.startswith("config.") else item
+    if "=" not in item:
+      raise ConfigError(f"override {item!r} must look like --config.key=value")
+    dotted, raw = item.split("=", 1)
+    _set_override(config, dotted, raw)
+  config.lock()
+  return config
+
+
+# Range checks shared by every experiment --------------------------------------------------------
+
+def check(cond: bool, key: str, value: Any, allowed: str) -> None:
+  if not cond:
+    raise ConfigError(f"config.{key}={value!r} is not allowed; allowed: {allowed}")
+
+
+def check_int(config, key: str, lo: int | None = None, hi: int | None = None) -> None:
+  value = config
+  for k in key.split("."):
+    value = value[k]
+  ok = isinstance(value, int) and not isinstance(value, bool)
+  ok = ok and (lo is None or value >= lo) and (hi is None or value <= hi)
+  rng = f"an integer in [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+  check(ok, key, value, rng)
+
+
+def check_choice(config, key: str, choices: Iterable[Any]) -> None:
+  value = config
+  for k in key.split("."):
+    value = value[k]
+  choices = list(choices)
+  check(value in choices, key, value, f"one of {choices}")
+
+
+def validate_common(config) -> None:
+  """Keys every experiment shares: seed, steps, data.dir, mesh."""
+  for key in ("seed", "steps", "data", "mesh"):
+    if key not in config:
+      raise ConfigError(f"config has no {key!r}: every experiment config must define seed, steps, "
+                        "data.dir and mesh")
+  check_int(config, "seed", 0)
+  check_int(config, "steps", 0)
+  data_dir = config.data.get("dir")
+  if data_dir is not None:
+    check(isinstance(data_dir, str) and os.path.isdir(data_dir), "data.dir", data_dir,
+          "an existing directory of MNIST IDX files, or None for TFDS")
+  for axis, size in config.mesh.items():
+    check(isinstance(size, int) and (size == -1 or size >= 1), f"mesh.{axis}", size,
+          "a positive integer, or -1 for all remaining devices")

@@ -1,0 +1,95 @@
+"""Atomic file writes, JSON helpers and library versions for results files."""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import tempfile
+from typing import Any
+
+import numpy as np
+
+
+def _to_jsonable(x: Any) -> Any:
+  if isinstance(x, dict):
+    return {str(k): _to_jsonable(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_to_jsonable(v) for v in x]
+  if isinstance(x, (np.generic,)):
+    return x.item()
+  if hasattr(x, "shape") and hasattr(x, "tolist"):
+    return np.asarray(x).tolist()
+  if hasattr(x, "to_dict"):
+    return _to_jsonable(x.to_dict())
+  return x
+
+
+def atomic_write_text(path: str, text: str) -> None:
+  """Writes `text` to `path` through a temp file in the same directory, then renames."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_" + os.path.basename(path))
+  try:
+    with os.fdopen(fd, "w") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_" + os.path.basename(path))
+  try:
+    with os.fdopen(fd, "wb") as f:
+      f.write(data)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+
+
+def dumps(obj: Any) -> str:
+  return json.dumps(_to_jsonable(obj), indent=2, sort_keys=True, allow_nan=True)
+
+
+def atomic_write_json(path: str, obj: Any) -> None:
+  atomic_write_text(path, dumps(obj) + "\n")
+
+
+def atomic_write_jsonl(path: str, rows: list[dict]) -> None:
+  atomic_write_text(path, "".join(json.dumps(_to_jsonable(r), sort_keys=True) + "\n" for r in rows))
+
+
+def read_json(path: str) -> Any:
+  with open(path) as f:
+    return json.load(f)
+
+
+def savefig(fig, path: str) -> None:
+  """Saves a matplotlib figure atomically as PNG."""
+  import io as _io
+  buf = _io.BytesIO()
+  fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+  atomic_write_bytes(path, buf.getvalue())
+
+
+_LIBS = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "mctx", "grain",
+         "ml_collections", "tensorflow-datasets", "numpy", "tensorboardX")
+
+
+def versions() -> dict[str, str]:
+  out = {"python": platform.python_version(), "platform": platform.platform()}
+  for lib in _LIBS:
+    try:
+      out[lib] = importlib.metadata.version(lib)
+    except importlib.metadata.PackageNotFoundError:
+      out[lib] = "not installed"
+  return out

@@ -1,0 +1,65 @@
+"""Accuracy with confidence intervals, calibration, and small summaries of verdicts."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def wilson_ci(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+  """95% Wilson score interval for a binomial proportion."""
+  if n == 0:
+    return (float("nan"), float("nan"))
+  p = successes / n
+  denom = 1 + z * z / n
+  centre = (p + z * z / (2 * n)) / denom
+  half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+  return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def rate_with_ci(outcomes) -> dict[str, float]:
+  x = np.asarray(outcomes, np.float64).reshape(-1)
+  lo, hi = wilson_ci(float(x.sum()), x.size)
+  return {"rate": float(x.mean()) if x.size else float("nan"), "ci95": [lo, hi], "n": int(x.size)}
+
+
+def mean_ci(values) -> dict[str, float]:
+  """Mean and normal-approximation 95% interval over independent values (e.g. seeds)."""
+  x = np.asarray(values, np.float64).reshape(-1)
+  half = 1.96 * x.std(ddof=1) / math.sqrt(x.size) if x.size > 1 else float("nan")
+  return {"mean": float(x.mean()), "ci95": [float(x.mean() - half), float(x.mean() + half)],
+          "n": int(x.size)}
+
+
+def expected_calibration_error(prob_pos, outcome, bins: int = 15) -> float:
+  """ECE of binary probabilities against 0/1 outcomes, equal-width bins."""
+  p = np.asarray(prob_pos, np.float64).reshape(-1)
+  y = np.asarray(outcome, np.float64).reshape(-1)
+  edges = np.linspace(0, 1, bins + 1)
+  idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+  ece = 0.0
+  for b in range(bins):
+    sel = idx == b
+    if sel.any():
+      ece += sel.mean() * abs(p[sel].mean() - y[sel].mean())
+  return float(ece)
+
+
+def multiclass_ece(probs_NxC, labels_N, bins: int = 15) -> float:
+  """Top-label ECE for a classifier."""
+  probs = np.asarray(probs_NxC)
+  conf = probs.max(-1)
+  correct = probs.argmax(-1) == np.asarray(labels_N)
+  return expected_calibration_error(conf, correct, bins)
+
+
+def brier(prob_pos, outcome) -> float:
+  p = np.asarray(prob_pos, np.float64)
+  y = np.asarray(outcome, np.float64)
+  return float(np.mean((p - y) ** 2))
+
+
+def fmt_pct(rate: float, ci: tuple[float, float] | list[float] | None = None) -> str:
+  if ci is None:
+    return f"{100 * rate:.1f}%"
+  return f"{100 * rate:.1f}% [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"

@@ -1,0 +1,53 @@
+"""Orbax checkpoints of the whole train state (model, optimizer, RNG) plus data-iterator state."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class Checkpointer:
+  """Keeps the last `keep` checkpoints under `directory`; restores the newest one that loads."""
+
+  def __init__(self, directory: str, keep: int = 3):
+    self.directory = os.path.abspath(directory)
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                           enable_async_checkpointing=False)
+    self._mngr = ocp.CheckpointManager(self.directory, options=options)
+
+  def all_steps(self) -> list[int]:
+    self._mngr.reload()
+    return sorted(self._mngr.all_steps())
+
+  def latest_step(self) -> int | None:
+    steps = self.all_steps()
+    return steps[-1] if steps else None
+
+  def save(self, step: int, state: Any, extra: dict) -> None:
+    args = ocp.args.Composite(state=ocp.args.StandardSave(state), extra=ocp.args.JsonSave(extra))
+    self._mngr.save(step, args=args, force=True)
+    self._mngr.wait_until_finished()
+
+  def restore(self, abstract_state: Any) -> tuple[int, Any, dict] | None:
+    """Newest checkpoint that restores; a damaged one is reported and the previous one is tried."""
+    for step in reversed(self.all_steps()):
+      try:
+        args = ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state),
+                                  extra=ocp.args.JsonRestore())
+        out = self._mngr.restore(step, args=args)
+        return step, out["state"], dict(out["extra"])
+      except Exception as e:  # Orbax raises many kinds of errors for damaged files.
+        logging.warning("checkpoint at step %d in %s is damaged (%s: %s); trying the previous one",
+                        step, self.directory, type(e).__name__, str(e).splitlines()[0][:200])
+    return None
+
+  def close(self) -> None:
+    self._mngr.close()
+
+
+def abstract_with_shardings(tree: Any, shardings: Any) -> Any:
+  return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+                      tree, shardings)

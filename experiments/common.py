@@ -1,0 +1,108 @@
+"""What every experiment does around its work: validate, guard the workdir, write results."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import jax
+import ml_collections
+
+from debate import io
+from debate.config import ConfigError, validate_common
+from debate.train import mesh as mesh_lib
+
+# Keys that may change between a run and its resume (training longer is a continuation).
+RESUMABLE_KEYS = ("steps",)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+  out = {}
+  for k, v in d.items():
+    key = f"{prefix}{k}"
+    if isinstance(v, dict):
+      out.update(_flatten(v, key + "."))
+    else:
+      out[key] = v
+  return out
+
+
+def config_to_dict(config) -> dict:
+  return json.loads(io.dumps(config.to_dict()))
+
+
+def prepare_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Validates shared keys and refuses a workdir that holds a run of a different config."""
+  validate_common(config)
+  path = os.path.join(workdir, "config.json")
+  new = config_to_dict(config)
+  if os.path.exists(path):
+    old = io.read_json(path)
+    a, b = _flatten(old), _flatten(new)
+    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUMABLE_KEYS)
+    if diff:
+      shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:8])
+      raise ConfigError(f"workdir {workdir!r} holds a run of a different config ({shown}); "
+                        "allowed: the same config (to resume) or a new, empty workdir")
+  os.makedirs(workdir, exist_ok=True)
+  if jax.process_index() == 0:
+    io.atomic_write_json(path, new)
+  logging.getLogger().setLevel(logging.INFO)
+  logging.getLogger("absl").setLevel(logging.WARNING)
+
+
+def make_mesh(config):
+  mesh_lib.maybe_initialize_distributed(config)
+  return mesh_lib.make_mesh(dict(config.mesh))
+
+
+def write_results(workdir: str, config, *, metrics: dict, mesh, steps: int,
+                  resumed_from_step: int, wall_seconds: float, **extra: Any) -> dict:
+  results = {
+      "config": config_to_dict(config),
+      "metrics": metrics,
+      "mesh": mesh_lib.mesh_shape(mesh),
+      "num_devices": jax.device_count(),
+      "num_processes": jax.process_count(),
+      "backend": jax.default_backend(),
+      "steps": steps,
+      "resumed_from_step": resumed_from_step,
+      "wall_seconds": wall_seconds,
+      "versions": io.versions(),
+      "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+      **extra,
+  }
+  if jax.process_index() == 0:
+    io.atomic_write_json(os.path.join(workdir, "results.json"), results)
+  return results
+
+
+def write_report(workdir: str, text: str) -> None:
+  if jax.process_index() == 0:
+    io.atomic_write_text(os.path.join(workdir, "report.md"), text)
+
+
+def md_table(header: list[str], rows: list[list[Any]]) -> str:
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+  return "\n".join(lines) + "\n"
+
+
+def plot_curves(path: str, series: dict[str, tuple[list[float], list[float]]], xlabel: str,
+                ylabel: str, title: str) -> None:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for name, (xs, ys) in series.items():
+    ax.plot(xs, ys, label=name)
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel(ylabel)
+  ax.set_title(title)
+  ax.grid(alpha=0.3)
+  if len(series) > 1:
+    ax.legend()
+  io.savefig(fig, path)
+  plt.close(fig)

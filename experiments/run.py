@@ -1,0 +1,61 @@
+r"""The one entry point: `python -m experiments.run --config configs/X.py[:args] --workdir DIR`.
+
+Overrides: `--config.seed=1 --config.data.dir=../shared/data/mnist`. Bad input stops the run
+before any work with one message that names the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from debate.config import ConfigError, load_config
+from debate.train.trainer import Preempted
+
+EXPERIMENTS = {
+    "mnist_judge": "experiments.mnist_judge",
+    "mnist_debate": "experiments.mnist_debate",
+    "debate_reward_rl": "experiments.debate_reward_rl",
+    "debate_runtime": "experiments.debate_runtime",
+    "distill_reward": "experiments.distill_reward",
+}
+
+
+def experiment_module(config):
+  name = config.get("experiment")
+  if name not in EXPERIMENTS:
+    raise ConfigError(f"config.experiment={name!r}; allowed: {sorted(EXPERIMENTS)}")
+  return importlib.import_module(EXPERIMENTS[name])
+
+
+def run(config_spec: str, workdir: str, overrides=()) -> dict:
+  config = load_config(config_spec, overrides)
+  return experiment_module(config).train_and_evaluate(config, workdir)
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--config", required=True, help="configs/NAME.py[:key=value,...]")
+  parser.add_argument("--workdir", required=True)
+  args, rest = parser.parse_known_args(argv)
+  bad = [r for r in rest if not r.startswith("--config.")]
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                      stream=sys.stderr)
+  logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax logs every file it writes.
+  try:
+    if bad:
+      raise ConfigError(f"unknown arguments {bad}; allowed: --config, --workdir, --config.KEY=VALUE")
+    run(args.config, args.workdir, rest)
+  except ConfigError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  except Preempted as e:
+    print(str(e), file=sys.stderr)
+    return 0
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
