@@ -14,8 +14,9 @@ from debate import io
 from debate.config import ConfigError, validate_common
 from debate.train import mesh as mesh_lib
 
-# Keys that may change between a run and its resume (training longer is a continuation).
-RESUMABLE_KEYS = ("steps",)
+# Keys that may change between a run and its resume: training longer is a continuation, and a
+# checkpoint restores onto any mesh.
+RESUMABLE_KEYS = ("steps", "mesh.", "distributed")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
@@ -33,15 +34,20 @@ def config_to_dict(config) -> dict:
   return json.loads(io.dumps(config.to_dict()))
 
 
-def prepare_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Validates shared keys and refuses a workdir that holds a run of a different config."""
+def prepare_workdir(config: ml_collections.ConfigDict, workdir: str):
+  """Validates shared keys, builds the mesh, refuses a workdir holding a different config.
+
+  Returns the mesh. Nothing is written before every check has passed.
+  """
   validate_common(config)
+  mesh = make_mesh(config)
   path = os.path.join(workdir, "config.json")
   new = config_to_dict(config)
   if os.path.exists(path):
     old = io.read_json(path)
     a, b = _flatten(old), _flatten(new)
-    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUMABLE_KEYS)
+    diff = sorted(k for k in set(a) | set(b)
+                  if a.get(k) != b.get(k) and not k.startswith(RESUMABLE_KEYS))
     if diff:
       shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:8])
       raise ConfigError(f"workdir {workdir!r} holds a run of a different config ({shown}); "
@@ -51,6 +57,7 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
     io.atomic_write_json(path, new)
   logging.getLogger().setLevel(logging.INFO)
   logging.getLogger("absl").setLevel(logging.WARNING)
+  return mesh
 
 
 def make_mesh(config):

@@ -48,8 +48,7 @@ def train_judge(config, workdir: str, mesh, *, pixels: int, steps: int, stop_aft
 
 def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -> dict:
   validate(config)
-  common.prepare_workdir(config, workdir)
-  mesh = common.make_mesh(config)
+  mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()
   result = train_judge(config, workdir, mesh, pixels=config.pixels, steps=config.steps,
                        stop_after=stop_after)

@@ -42,7 +42,19 @@ class Checkpointer:
       except Exception as e:  # Orbax raises many kinds of errors for damaged files.
         logging.warning("checkpoint at step %d in %s is damaged (%s: %s); trying the previous one",
                         step, self.directory, type(e).__name__, str(e).splitlines()[0][:200])
+        self._set_aside(step)
     return None
+
+  def _set_aside(self, step: int) -> None:
+    """Renames a damaged step out of the manager's way (kept for inspection, never deleted)."""
+    src = os.path.join(self.directory, str(step))
+    if jax.process_index() == 0 and os.path.isdir(src):
+      dst = f"{src}.damaged"
+      i = 1
+      while os.path.exists(dst):
+        dst, i = f"{src}.damaged{i}", i + 1
+      os.rename(src, dst)
+    self._mngr.reload()
 
   def close(self) -> None:
     self._mngr.close()

@@ -56,7 +56,7 @@ def functionalize(init_model: Callable[[nnx.Rngs], nnx.Module]) -> Functional:
 
 
 def init_params(init_model: Callable[[nnx.Rngs], nnx.Module], rng: jax.Array) -> Any:
-  return nnx.split(init_model(nnx.Rngs(params=rng)))[1].to_pure_dict()
+  return nnx.to_pure_dict(nnx.split(init_model(nnx.Rngs(params=rng)))[1])
 
 
 @dataclasses.dataclass
@@ -110,7 +110,7 @@ def make_step(task: TrainTask, functional: Functional, shardings, batch_sharding
     (loss, metrics), grads = jax.value_and_grad(loss_of, has_aux=True)(state["params"])
     updates, opt_state = task.optimizer.update(grads, state["opt_state"], state["params"])
     params = optax.apply_updates(state["params"], updates)
-    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), **metrics}
+    metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), **metrics}
     new_state = {"params": params, "opt_state": opt_state, "step": state["step"] + 1,
                  "rng": state["rng"]}
     return new_state, metrics

@@ -1,0 +1,48 @@
+import os
+
+# 8 fake CPU devices for every test; must be set before jax is imported.
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                           " --xla_force_host_platform_device_count=8").strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import logging
+import pathlib
+
+import numpy as np
+import pytest
+
+logging.getLogger("absl").setLevel(logging.WARNING)
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+
+def make_digits(n: int, seed: int = 0):
+  """Synthetic 'digits': class c is a bright 6x6 block at a class-specific place, plus noise."""
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, 10, size=n).astype(np.int32)
+  images = np.zeros((n, 28, 28), np.uint8)
+  for i, c in enumerate(labels):
+    r, col = 2 + 8 * (c // 4), 2 + 6 * (c % 4)
+    images[i, r:r + 6, col:col + 6] = rng.integers(128, 256, size=(6, 6))
+    noise = rng.random((28, 28)) < 0.03
+    images[i][noise] = rng.integers(1, 80, size=noise.sum())
+  return images, labels
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory):
+  from debate.data.mnist import write_idx
+  d = tmp_path_factory.mktemp("digits")
+  for split, n, seed in (("train", 512, 0), ("t10k", 128, 1)):
+    images, labels = make_digits(n, seed)
+    write_idx(str(d / f"{split}-images-idx3-ubyte.gz"), images)
+    write_idx(str(d / f"{split}-labels-idx1-ubyte.gz"), labels)
+  return str(d)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+  if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").exists():
+    pytest.skip(f"real MNIST IDX files not found at {SHARED_MNIST}")
+  return str(SHARED_MNIST)
