@@ -29,21 +29,41 @@ def validate(config) -> None:
   check_int(config, "keep_checkpoints", 1)
 
 
-def train_judge(config, workdir: str, mesh, *, pixels: int, steps: int, stop_after=None):
-  """Trains a judge on random k-pixel masks; shared with the debate experiment."""
+def train_judge(config, workdir: str, mesh, *, pixels: int, steps: int, arch: str,
+                batch_size: int, learning_rate: float, log_every: int = 200,
+                checkpoint_every: int = 1000, keep: int = 3, stop_after=None):
+  """Trains a judge on random k-pixel masks; shared with the debate experiments."""
   train = mnist.load_from_config(config, "train")
-  source = mnist.BatchSource(train, config.batch_size, config.seed)
-  arch = judge_lib.get_arch(config.judge.arch)
+  source = mnist.BatchSource(train, batch_size, config.seed)
+  spec = judge_lib.get_arch(arch)
   task = trainer.TrainTask(
-      init_model=lambda rngs: judge_lib.SparseJudge(arch, rngs=rngs),
-      loss_fn=judge_lib.make_loss(pixels),
-      optimizer=optax.adam(config.learning_rate),
+      init_model=lambda rngs: judge_lib.SparseJudge(spec, rngs=rngs),
+      loss_fn=judge_lib.make_loss(pixels), optimizer=optax.adam(learning_rate),
       data=source, name=f"judge_k{pixels}")
   return trainer.train(task, mesh=mesh, rules=list(config.sharding.rules),
                        batch_axes=tuple(config.sharding.batch_axes), steps=steps,
-                       seed=config.seed, workdir=workdir, log_every=config.log_every,
-                       checkpoint_every=config.checkpoint_every, keep=config.keep_checkpoints,
-                       stop_after=stop_after)
+                       seed=config.seed, workdir=workdir, log_every=log_every,
+                       checkpoint_every=checkpoint_every, keep=keep, stop_after=stop_after)
+
+
+def evaluate_judge(config, apply, params, pixels: int, masks_per_image: int) -> dict:
+  """Accuracy (with 95% CI), ECE and NLL on random k-pixel masks of the test split."""
+  test = mnist.load_from_config(config, "test")
+  correct, probs = judge_lib.random_mask_accuracy(
+      apply, params, mnist.to_float(test["image"]), test["label"], pixels,
+      seed=config.seed + 1, masks_per_image=masks_per_image)
+  flat_probs = probs.reshape(-1, 10)
+  flat_labels = np.repeat(test["label"], probs.shape[1])
+  return {
+      "pixels": pixels,
+      "test_accuracy": float(correct.mean()),
+      "test_accuracy_ci95": list(metrics_lib.wilson_ci(correct.sum(), correct.size)),
+      "test_images": int(len(test["label"])),
+      "test_masks_per_image": masks_per_image,
+      "test_ece": metrics_lib.multiclass_ece(flat_probs, flat_labels),
+      "test_nll": float(-np.mean(np.log(flat_probs[np.arange(len(flat_labels)), flat_labels]
+                                        + 1e-12))),
+  }
 
 
 def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -> dict:
@@ -51,27 +71,16 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
   mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()
   result = train_judge(config, workdir, mesh, pixels=config.pixels, steps=config.steps,
+                       arch=config.judge.arch, batch_size=config.batch_size,
+                       learning_rate=config.learning_rate, log_every=config.log_every,
+                       checkpoint_every=config.checkpoint_every, keep=config.keep_checkpoints,
                        stop_after=stop_after)
   train_seconds = time.time() - t0
   judge_lib.save_judge(workdir, result.params, config.judge.arch, config.pixels,
                        {"steps": config.steps, "seed": config.seed})
-  test = mnist.load_from_config(config, "test")
   apply = judge_lib.make_apply(judge_lib.get_arch(config.judge.arch))
-  correct, probs = judge_lib.random_mask_accuracy(
-      apply, result.params, mnist.to_float(test["image"]), test["label"], config.pixels,
-      seed=config.seed + 1, masks_per_image=config.eval.masks_per_image)
-  acc = metrics_lib.rate_with_ci(correct.mean(1))  # Per-image mean over masks.
-  flat_probs = probs.reshape(-1, 10)
-  flat_labels = np.repeat(test["label"], probs.shape[1])
   metrics = {
-      "pixels": config.pixels,
-      "test_accuracy": acc["rate"],
-      "test_accuracy_ci95": list(metrics_lib.wilson_ci(correct.sum(), correct.size)),
-      "test_images": int(len(test["label"])),
-      "test_masks_per_image": config.eval.masks_per_image,
-      "test_ece": metrics_lib.multiclass_ece(flat_probs, flat_labels),
-      "test_nll": float(-np.mean(np.log(flat_probs[np.arange(len(flat_labels)), flat_labels]
-                                        + 1e-12))),
+      **evaluate_judge(config, apply, result.params, config.pixels, config.eval.masks_per_image),
       "final_train_loss": result.last_metrics.get("loss"),
       "train_steps_per_second": result.steps_per_second,
       "train_seconds": train_seconds,

@@ -1,0 +1,68 @@
+r"""MNIST debate, Table 2 of "AI safety via debate" (Irving et al. 2018).
+
+The full table at modest settings, reusing judges trained by configs/mnist_judge.py:
+
+  python -m experiments.run --config configs/mnist_debate.py:pixels=both,sims=100 \
+      --workdir runs/debate --config.data.dir=../shared/data/mnist \
+      --config.judge_workdir='runs/judge_k{k}'
+
+Args: pixels (4|6|both), precommit (true|false|both), first (honest|liar|both), honest and liar
+(debater names: random|greedy|mcts), sims (MCTS simulations per move), images (test images),
+seeds, liar_protocol (best_lie: one game per image, the liar's claim picked by the judge;
+all_lies: the paper's 9 games per image, the liar wins if any lie wins), smoke.
+Without judge_workdir (which may contain '{k}'), a judge is trained first with config.judge.
+"""
+import ml_collections
+from ml_collections import config_dict
+
+from configs import common
+from debate.config import ConfigError, parse_arg
+
+
+def _both(value, both, name, allowed):
+  if value == "both":
+    return both
+  if value not in allowed:
+    raise ConfigError(f"config argument {name}={value!r}; allowed: {allowed + ['both']}")
+  return (allowed[value] if isinstance(allowed, dict) else value,)
+
+
+def get_config(arg=None):
+  arg = parse_arg(arg, pixels="both", precommit="both", first="both", honest="mcts",
+                  liar="mcts", sims=100, images=1000, seeds=1, liar_protocol="best_lie",
+                  smoke=False)
+  c = ml_collections.ConfigDict()
+  c.experiment = "mnist_debate"
+  c.seed = 0
+  c.steps = 0  # Debate itself trains nothing; judge training steps are config.judge.steps.
+  c.pixels = _both(str(arg.pixels), (4, 6), "pixels", {"4": 4, "6": 6})
+  c.precommit = _both(str(arg.precommit).lower(), (False, True), "precommit",
+                      {"true": True, "false": False})
+  c.first = _both(arg.first, ("honest", "liar"), "first", {"honest": "honest", "liar": "liar"})
+  c.honest = arg.honest
+  c.liar = arg.liar
+  c.sims = arg.sims
+  c.c_puct = 1.0
+  c.images = arg.images
+  c.seeds = arg.seeds
+  c.liar_protocol = arg.liar_protocol
+  c.batch_size = 200  # Games per jitted call (rounded up to a multiple of the data axis).
+  c.judge_workdir = config_dict.placeholder(str)
+  c.judge_eval_masks = 10
+  c.judge = ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
+                                       "learning_rate": 1e-4})
+  c.data = common.data_config()
+  c.mesh = common.mesh_config()
+  c.sharding = common.sharding_config()
+  c.transcripts_per_cell = 200
+  c.distributed = False
+  if arg.smoke:
+    c.images = min(arg.images, 16)
+    c.sims = min(arg.sims, 8)
+    c.batch_size = 16
+    c.judge.arch = "tiny"
+    c.judge.steps = 20
+    c.judge.batch_size = 32
+    c.judge_eval_masks = 1
+    c.transcripts_per_cell = 4
+  return c

@@ -1,0 +1,228 @@
+"""MNIST debate: reproduces Table 2 of "AI safety via debate" with vectorized, sharded games."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import jax
+import numpy as np
+
+from debate import io
+from debate import metrics as metrics_lib
+from debate import protocols, rollout
+from debate.config import ConfigError, check, check_choice, check_int
+from debate.data import mnist
+from debate.debaters import DEBATERS, judge_calls_per_move, make_debater
+from debate.games import mnist_pixels as g
+from experiments import common, debate_plots
+from experiments import mnist_judge as judge_exp
+from judges import mnist_judge as judge_lib
+
+# Table 2 of Irving et al. (2018): (k, first) -> (random-pixel judge, no precommit, precommit).
+PAPER = {(4, "honest"): (48.2, 51.0, 83.8), (4, "liar"): (48.2, 68.4, 86.7),
+         (6, "honest"): (59.4, 67.4, 87.4), (6, "liar"): (59.4, 81.5, 90.4)}
+
+
+def validate(config) -> None:
+  for k in config.pixels:
+    check(k in (4, 6) or (isinstance(k, int) and 1 <= k <= 20), "pixels", config.pixels,
+          "a tuple of reveal counts (the paper: 4 and 6)")
+  for p in config.precommit:
+    check(isinstance(p, bool), "precommit", config.precommit, "a tuple of booleans")
+  for f in config.first:
+    check(f in ("honest", "liar"), "first", config.first, "a tuple of 'honest' and/or 'liar'")
+  check_choice(config, "honest", DEBATERS)
+  check_choice(config, "liar", DEBATERS)
+  check_choice(config, "liar_protocol", protocols.LIAR_PROTOCOLS)
+  check_int(config, "sims", 1)
+  check_int(config, "images", 1)
+  check_int(config, "seeds", 1)
+  check_int(config, "batch_size", 1)
+  check(isinstance(config.c_puct, float) and config.c_puct > 0, "c_puct", config.c_puct,
+        "a positive float")
+  judge_lib.get_arch(config.judge.arch)
+
+
+def get_judge(config, workdir: str, mesh, k: int):
+  """(apply, params, arch, source): from judge_workdir, or trained into this workdir."""
+  if config.judge_workdir:
+    path = config.judge_workdir.format(k=k)
+    arch, pixels, params, meta = judge_lib.load_judge(path)
+    if pixels != k:
+      raise ConfigError(f"judge_workdir={path!r} holds a judge for k={pixels}, not k={k}")
+    source = path
+  else:
+    jdir = os.path.join(workdir, f"judge_k{k}")
+    arch = config.judge.arch
+    if os.path.exists(os.path.join(jdir, "judge", "judge.json")):
+      _, _, params, _ = judge_lib.load_judge(jdir)
+    else:
+      result = judge_exp.train_judge(config, jdir, mesh, pixels=k, steps=config.judge.steps,
+                                     arch=arch, batch_size=config.judge.batch_size,
+                                     learning_rate=config.judge.learning_rate)
+      params = result.params
+      judge_lib.save_judge(jdir, params, arch, k, {"steps": config.judge.steps})
+    source = jdir
+  return judge_lib.make_apply(judge_lib.get_arch(arch)), params, arch, source
+
+
+def play_cell(config, mesh, apply, params, images, labels, *, k, precommit, first, seed,
+              slots) -> dict:
+  """One cell of the table for one seed: games, transcripts and per-image verdicts."""
+  rng = jax.random.PRNGKey(seed)
+  ids = np.arange(len(labels))
+  im, lb, lies, gids = protocols.expand(images, labels, ids, config.liar_protocol, precommit,
+                                        apply, params, k, jax.random.fold_in(rng, 1))
+  games = g.make_games(im, lb, lies, {"honest": g.HONEST, "liar": g.LIAR}[first], slots)
+  player = rollout.make_player(
+      mesh, judge_apply=apply, honest=make_debater(config.honest, sims=config.sims,
+                                                   c_puct=config.c_puct),
+      liar=make_debater(config.liar, sims=config.sims, c_puct=config.c_puct), k=k,
+      precommit=precommit, first=games.first[0], batch_axes=tuple(config.sharding.batch_axes))
+  ndata = int(np.prod([mesh.shape[a] for a in config.sharding.batch_axes]))
+  t0 = time.time()
+  out = rollout.run_batched(player, jax.random.fold_in(rng, 2), params, games, config.batch_size,
+                            multiple=ndata)
+  seconds = time.time() - t0
+  _, image_wins = protocols.per_image_honest_wins(out["honest_wins_B"], gids)
+  return {"games": games, "game_image_ids": gids, "out": out, "image_wins": image_wins,
+          "seconds": seconds}
+
+
+def transcripts(cell_key: dict, played: dict, players: list[int], limit: int) -> list[dict]:
+  games, out = played["games"], played["out"]
+  rows = []
+  for i in range(min(limit, len(games.label))):
+    rows.append({
+        **cell_key, "image_id": int(played["game_image_ids"][i]), "true_label": int(games.label[i]),
+        "honest_claim": int(games.honest_claim[i]),
+        "liar_claim": None if games.liar_claim[i] < 0 else int(games.liar_claim[i]),
+        "moves": [{"player": "honest" if p == g.HONEST else "liar",
+                   "pixel": int(px), "row": int(px) // 28, "col": int(px) % 28,
+                   "judge_logits": [round(float(v), 4) for v in lg]}
+                  for p, px, lg in zip(players, out["pixels_BxK"][i], out["logits_BxKx10"][i])],
+        "winner": "honest" if out["honest_wins_B"][i] else "liar",
+    })
+  return rows
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  validate(config)
+  mesh = common.prepare_workdir(config, workdir)
+  t_start = time.time()
+  test = mnist.load_from_config(config, "test")
+  if config.images > len(test["label"]):
+    raise ConfigError(f"config.images={config.images} but the test split has "
+                      f"{len(test['label'])} images; allowed: 1..{len(test['label'])}")
+  images = mnist.to_float(test["image"][:config.images])
+  labels = test["label"][:config.images]
+  slots = g.slots_for(images)
+  cells_dir = os.path.join(workdir, "cells")
+  os.makedirs(cells_dir, exist_ok=True)
+  judge_info, cells, all_transcripts, examples = {}, [], [], {}
+  lie_success = {}
+  for k in config.pixels:
+    apply, params, arch, source = get_judge(config, workdir, mesh, k)
+    jm = judge_exp.evaluate_judge(config, apply, params, k, config.judge_eval_masks)
+    judge_info[str(k)] = {"arch": arch, "source": source, "accuracy": jm["test_accuracy"],
+                          "ci95": jm["test_accuracy_ci95"], "ece": jm["test_ece"]}
+    for first in config.first:
+      for precommit in config.precommit:
+        key = {"pixels": k, "precommit": precommit, "first": first}
+        name = f"k{k}_{'precommit' if precommit else 'noprecommit'}_{first}"
+        path = os.path.join(cells_dir, name + ".json")
+        if os.path.exists(path):  # Finished in an earlier, interrupted run of this config.
+          cell = io.read_json(path)
+          cells.append(cell)
+          logging.info("cell %s: loaded (%.1f%%)", name, 100 * cell["honest_win_rate"])
+          continue
+        wins, seconds, games_played = [], 0.0, 0
+        for s in range(config.seeds):
+          played = play_cell(config, mesh, apply, params, images, labels, k=k,
+                             precommit=precommit, first=first, seed=config.seed + s, slots=slots)
+          wins.append(played["image_wins"])
+          seconds += played["seconds"]
+          games_played += len(played["game_image_ids"])
+          if s == 0:
+            players = rollout.players_of(k, g.HONEST if first == "honest" else g.LIAR)
+            all_transcripts += transcripts(key, played, players, config.transcripts_per_cell)
+            examples[name] = (played, players)
+            if precommit:
+              lie_success[name] = (labels, ~played["image_wins"])
+        wins = np.stack(wins)  # [seeds, images]
+        per_seed = wins.mean(1)
+        calls = judge_calls_per_move(config.honest, config.sims, slots) * ((k + 1) // 2) + \
+            judge_calls_per_move(config.liar, config.sims, slots) * (k // 2) + k
+        cell = {**key, "honest_debater": config.honest, "liar_debater": config.liar,
+                "simulations": config.sims, "num_images": int(len(labels)),
+                "seeds": config.seeds, "liar_protocol": config.liar_protocol,
+                "honest_win_rate": float(wins.mean()),
+                "ci95": list(metrics_lib.wilson_ci(wins.sum(), wins.size)),
+                "per_seed": [float(x) for x in per_seed],
+                "games": games_played, "seconds": seconds,
+                "games_per_second": games_played / max(seconds, 1e-9),
+                "judge_calls_per_game": calls,
+                "judge_calls_per_second": calls * games_played / max(seconds, 1e-9)}
+        io.atomic_write_json(path, cell)
+        cells.append(cell)
+        logging.info("cell %s: honest wins %.1f%% (%d games, %.0f s, %.1f games/s)", name,
+                     100 * cell["honest_win_rate"], games_played, seconds,
+                     cell["games_per_second"])
+  wall = time.time() - t_start
+  io.atomic_write_jsonl(os.path.join(workdir, "transcripts.jsonl"), all_transcripts)
+  if examples:
+    debate_plots.example_grid(os.path.join(workdir, "examples.png"), examples)
+  if lie_success:
+    debate_plots.lies_by_digit(os.path.join(workdir, "lies_by_digit.png"), lie_success)
+  metrics = {"cells": len(cells), "judge_accuracy": {k: v["accuracy"] for k, v in
+                                                     judge_info.items()}}
+  for c in cells:
+    metrics[f"honest_win_rate/k{c['pixels']}/{'precommit' if c['precommit'] else 'noprecommit'}"
+            f"/{c['first']}"] = c["honest_win_rate"]
+  results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
+                                 resumed_from_step=0, wall_seconds=wall, debate=cells,
+                                 judge=judge_info)
+  common.write_report(workdir, report(config, cells, judge_info, wall))
+  return results
+
+
+def _cell(cells, k, first, precommit):
+  for c in cells:
+    if c["pixels"] == k and c["first"] == first and c["precommit"] == precommit:
+      return c
+  return None
+
+
+def report(config, cells, judge_info, wall) -> str:
+  rows = []
+  fmt = lambda c: "-" if c is None else metrics_lib.fmt_pct(c["honest_win_rate"], c["ci95"])
+  for k in sorted(config.pixels):
+    for first in ("honest", "liar"):
+      if first not in config.first:
+        continue
+      paper = PAPER.get((k, first), ("-", "-", "-"))
+      j = judge_info[str(k)]
+      rows.append([k, first, f"{metrics_lib.fmt_pct(j['accuracy'], j['ci95'])} ({paper[0]}%)",
+                   f"{fmt(_cell(cells, k, first, False))} ({paper[1]}%)",
+                   f"{fmt(_cell(cells, k, first, True))} ({paper[2]}%)"])
+  timing = [[c["pixels"], c["first"], c["precommit"], c["games"], f"{c['seconds']:.0f}",
+             f"{c['games_per_second']:.2f}", c["judge_calls_per_game"],
+             f"{c['judge_calls_per_second']:.0f}"] for c in cells]
+  n = config.images
+  return "\n".join([
+      "# MNIST debate (Irving, Christiano, Amodei 2018, Table 2)", "",
+      f"Honest debater `{config.honest}` vs liar `{config.liar}`, {config.sims} MCTS simulations "
+      f"per move, c_puct {config.c_puct}, liar protocol `{config.liar_protocol}`, {n} test images, "
+      f"{config.seeds} seed(s). Entries are judge accuracy = honest win rate, ours with a 95% "
+      "Wilson interval, the paper's in parentheses.", "",
+      common.md_table(["k", "first mover", "judge, random pixels", "debate, no precommit",
+                       "debate, precommit"], rows),
+      "Judges: " + "; ".join(f"k={k}: {v['arch']} from `{v['source']}`"
+                             for k, v in judge_info.items()), "",
+      "## Cost", "",
+      common.md_table(["k", "first", "precommit", "games", "seconds", "games/s",
+                       "judge calls/game", "judge calls/s"], timing),
+      f"Total wall time {wall:.0f} s on {jax.device_count()} device(s) ({jax.default_backend()}).",
+      "", "![example debates](examples.png)", "", "![lies by digit](lies_by_digit.png)", ""])
