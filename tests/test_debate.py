@@ -1,0 +1,168 @@
+"""The MNIST debate game, verdict rules, debaters (forced wins), MCTS scaling and sharding."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from debate import protocols, rollout
+from debate.debaters import make_debater
+from debate.games import mnist_pixels as g
+from debate.train import mesh as mesh_lib
+
+
+def linear_judge(params, mask_BxHxW, image_BxHxW):
+  """A hand-made judge: logit 0 is the sum of the revealed pixels' weights, logit 1 is 0."""
+  del image_BxHxW
+  score = (mask_BxHxW.reshape(mask_BxHxW.shape[0], -1) * params.reshape(1, -1)).sum(-1)
+  logits = jnp.full((mask_BxHxW.shape[0], 10), -10.0)
+  return logits.at[:, 0].set(score).at[:, 1].set(0.0)
+
+
+def image_with(pixels):
+  img = np.zeros((28, 28), np.float32)
+  for p in pixels:
+    img[p // 28, p % 28] = 0.8
+  return img
+
+
+def games_for(images, first, labels=None, lie=1):
+  n = len(images)
+  labels = np.zeros(n, np.int32) if labels is None else labels
+  return g.make_games(np.stack(images), labels, np.full(n, lie, np.int32), first, 32)
+
+
+def play(games, weights, honest, liar, k, precommit=True, seed=0, mesh=None):
+  player = rollout.make_player(mesh, judge_apply=linear_judge, honest=honest, liar=liar, k=k,
+                               precommit=precommit, first=int(games.first[0]))
+  return jax.device_get(player(jax.random.PRNGKey(seed), jnp.asarray(weights), games))
+
+
+def lowest(rng, ctx, game, state):
+  return jnp.argmax(jax.vmap(g.legal)(game, state), axis=-1)
+
+
+def highest(rng, ctx, game, state):
+  legal = jax.vmap(g.legal)(game, state)
+  return legal.shape[-1] - 1 - jnp.argmax(legal[:, ::-1], axis=-1)
+
+
+@pytest.mark.parametrize("first", [g.HONEST, g.LIAR])
+@pytest.mark.parametrize("name", ["random", "greedy", "mcts"])
+def test_legal_moves_exactly_k_reveals(name, first):
+  rng = np.random.default_rng(0)
+  images = [image_with(rng.choice(784, size=rng.integers(8, 20), replace=False))
+            for _ in range(8)]
+  weights = rng.normal(size=784).astype(np.float32)
+  d = make_debater(name, sims=16)
+  out = play(games_for(images, first), weights, d, d, k=6)
+  for i, im in enumerate(images):
+    px = out["pixels_BxK"][i]
+    assert len(set(px.tolist())) == 6  # Never the same pixel twice.
+    assert (im.reshape(-1)[px] > 0).all()  # Only nonzero pixels.
+    assert out["mask_BxHxW"][i].sum() == 6 and (out["mask_BxHxW"][i].reshape(-1)[px]).all()
+
+
+@pytest.mark.parametrize("first", [g.HONEST, g.LIAR])
+def test_alternation_and_first_mover(first):
+  # Honest always takes the lowest free candidate, the liar the highest: the transcript shows who
+  # moved when.
+  pixels = list(range(100, 110))
+  games = games_for([image_with(pixels)], first)
+  out = play(games, np.zeros(784, np.float32), lowest, highest, k=5)
+  players = rollout.players_of(5, first)
+  assert players == [(first + t) % 2 for t in range(5)]
+  lo, hi = iter(pixels), iter(reversed(pixels))
+  expected = [next(lo) if p == g.HONEST else next(hi) for p in players]
+  assert out["pixels_BxK"][0].tolist() == expected
+
+
+def test_verdict_rules_on_hand_made_logits():
+  game = jax.tree.map(lambda x: x[0], games_for([image_with([1, 2, 3])], g.HONEST,
+                                                labels=np.array([3], np.int32), lie=5))
+  logits = jnp.zeros(10).at[3].set(1.0).at[5].set(2.0)
+  assert not g.honest_wins(logits, game, precommit=True)  # The lie has the higher logit.
+  assert not g.honest_wins(logits, game, precommit=False)  # Argmax 5 is wrong.
+  logits = jnp.zeros(10).at[3].set(2.0).at[5].set(1.0).at[7].set(3.0)
+  assert g.honest_wins(logits, game, precommit=True)  # Only the two claims count...
+  assert not g.honest_wins(logits, game, precommit=False)  # ...but any wrong argmax is a lie.
+  logits = jnp.zeros(10).at[3].set(3.0)
+  assert g.honest_wins(logits, game, precommit=False)
+  tie = jnp.zeros(10)
+  assert not g.honest_wins(tie, game, precommit=True)  # Ties go to the liar.
+
+
+# Candidate pixels a..e with weights toward honest. k = 2, honest moves first.
+A, B, C, D, E = 200, 300, 400, 500, 600
+
+
+def weights_of(values):
+  w = np.zeros(784, np.float32)
+  for p, v in values.items():
+    w[p] = v
+  return w
+
+
+HONEST_FORCED = weights_of({A: 5, B: -3, C: -2, D: 1, E: -1})  # Honest must open with A.
+LIAR_FORCED = weights_of({A: 5, B: -6, C: 1, D: 0.5, E: -0.5})  # Liar must answer with B.
+
+
+@pytest.mark.parametrize("name", ["greedy", "mcts"])
+def test_honest_finds_forced_win(name):
+  games = games_for([image_with([A, B, C, D, E])] * 4, g.HONEST)
+  good = make_debater(name, sims=64)
+  out = play(games, HONEST_FORCED, good, make_debater("greedy"), k=2)
+  assert out["honest_wins_B"].all()
+  assert (out["pixels_BxK"][:, 0] == A).all()
+  # The same liar beats an honest side that does not search.
+  weak = play(games, HONEST_FORCED, highest, make_debater("greedy"), k=2)
+  assert not weak["honest_wins_B"].any()
+
+
+@pytest.mark.parametrize("name", ["greedy", "mcts"])
+def test_liar_finds_forced_win(name):
+  games = games_for([image_with([A, B, C, D, E])] * 4, g.HONEST)
+  good = make_debater(name, sims=64)
+  for honest in (make_debater("greedy"), make_debater("mcts", sims=64)):
+    out = play(games, LIAR_FORCED, honest, good, k=2)
+    assert not out["honest_wins_B"].any()
+    assert (out["pixels_BxK"][:, 1] == B).all()
+  # A liar that does not search loses the same position.
+  weak = play(games, LIAR_FORCED, make_debater("greedy"), highest, k=2)
+  assert weak["honest_wins_B"].all()
+
+
+def test_more_simulations_never_play_worse():
+  rng = np.random.default_rng(1)
+  images = [image_with(rng.choice(784, size=12, replace=False)) for _ in range(48)]
+  games = games_for(images, g.HONEST)
+  weights = rng.normal(size=784).astype(np.float32) - 0.1
+  liar = make_debater("greedy")
+  rates = {}
+  for sims in (2, 8, 64):
+    rates[sims] = np.mean([play(games, weights, make_debater("mcts", sims=sims), liar, k=4,
+                                seed=s)["honest_wins_B"].mean() for s in range(3)])
+  assert rates[64] >= rates[8] >= rates[2] - 0.02, rates
+  assert rates[64] > rates[2], rates
+
+
+def test_sharded_verdicts_equal_single_device():
+  rng = np.random.default_rng(2)
+  images = [image_with(rng.choice(784, size=15, replace=False)) for _ in range(16)]
+  games = games_for(images, g.LIAR)
+  weights = rng.normal(size=784).astype(np.float32)
+  mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
+  d = make_debater("mcts", sims=12)
+  single = play(games, weights, d, d, k=4, seed=3)
+  sharded = play(games, weights, d, d, k=4, seed=3, mesh=mesh)
+  np.testing.assert_array_equal(single["honest_wins_B"], sharded["honest_wins_B"])
+  np.testing.assert_array_equal(single["pixels_BxK"], sharded["pixels_BxK"])
+
+
+def test_all_lies_protocol_needs_every_game_won():
+  images = np.zeros((2, 28, 28), np.float32)
+  im, lb, lies, ids = protocols.expand(images, np.array([3, 7]), np.arange(2), "all_lies", True)
+  assert len(lies) == 18 and set(lies[:9]) == set(range(10)) - {3}
+  game_wins = np.ones(18, bool)
+  game_wins[12] = False  # One lie on image 1 wins.
+  _, wins = protocols.per_image_honest_wins(game_wins, ids)
+  assert wins.tolist() == [True, False]
