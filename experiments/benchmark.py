@@ -1,0 +1,223 @@
+r"""Benchmarks: judge training and inference, MCTS debate games vs a one-game-at-a-time reference.
+
+  python -m experiments.benchmark --out runs/bench            # everything (about 10 minutes)
+  python -m experiments.benchmark --parts judge --devices 8   # one part on 8 fake CPU devices
+
+Writes `results.json` and `benchmark.md` to --out. Numbers go to docs/BENCHMARKS.md by hand, with
+the machine and this command; tests never assert timings.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+
+
+def _setup_devices(n: int) -> None:
+  if n > 1:
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               f" --xla_force_host_platform_device_count={n}")
+
+
+def _timeit(fn, min_seconds: float = 2.0, min_reps: int = 3) -> float:
+  """Seconds per call (after one warm-up call), blocking on the result."""
+  import jax
+  jax.block_until_ready(fn())
+  reps, t0 = 0, time.perf_counter()
+  while reps < min_reps or time.perf_counter() - t0 < min_seconds:
+    jax.block_until_ready(fn())
+    reps += 1
+  return (time.perf_counter() - t0) / reps
+
+
+def matmul_peak() -> float:
+  """Achieved FLOP/s of a large float32 matmul: the practical peak of this machine."""
+  import jax
+  import jax.numpy as jnp
+  a = jnp.ones((2048, 2048), jnp.float32)
+  f = jax.jit(lambda x: x @ x)
+  return 2 * 2048 ** 3 / _timeit(lambda: f(a))
+
+
+def bench_judge(arch_name: str = "paper") -> dict:
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  import optax
+  from debate.train import mesh as mesh_lib, trainer
+  from judges import mnist_judge as jl
+  arch = jl.get_arch(arch_name)
+  flops = jl.flops_per_example(arch)
+  apply = jl.make_apply(arch)
+  params = trainer.init_params(lambda r: jl.SparseJudge(arch, rngs=r), jax.random.PRNGKey(0))
+  rng = np.random.default_rng(0)
+  out = {"arch": arch_name, "flops_per_forward": flops, "devices": jax.device_count(),
+         "forward": {}}
+  fwd = jax.jit(apply)
+  for b in (1, 32, 256, 1024):
+    b = max(b, jax.device_count()) if b > 1 else b
+    image = jnp.asarray(rng.random((b, 28, 28), np.float32))
+    mask = jnp.asarray(rng.random((b, 28, 28)) < 6 / 784)
+    sec = _timeit(lambda: fwd(params, mask, image))
+    out["forward"][b] = {"evals_per_second": b / sec, "gflops": b * flops / sec / 1e9}
+  # Training steps/s through the project's trainer step at batch 128.
+  mesh = mesh_lib.make_mesh({"data": -1, "model": 1})
+  task = trainer.TrainTask(init_model=lambda r: jl.SparseJudge(arch, rngs=r),
+                           loss_fn=jl.make_loss(6), optimizer=optax.adam(1e-4), data=None)
+  functional, state, shardings = trainer.make_state(task, mesh, [], 0)
+  bs = mesh_lib.batch_sharding(mesh)
+  step = trainer.make_step(task, functional, shardings, bs, None)
+  batch = mesh_lib.to_global({"image": rng.integers(0, 255, (128, 28, 28)).astype(np.uint8),
+                              "label": rng.integers(0, 10, 128).astype(np.int32)}, bs)
+  holder = {"s": state}
+
+  def one():
+    holder["s"], m = step(holder["s"], batch, None)
+    return m["loss"]
+  sec = _timeit(one)
+  out["train_steps_per_second_b128"] = 1 / sec
+  out["train_gflops_b128"] = 3 * 128 * flops / sec / 1e9  # forward + backward ~ 3x forward
+  return out
+
+
+def _reference_game(judge_b1, params, image, cands, honest_claim, liar_claim, k, sims, rng):
+  """One game at a time, one judge call (batch 1) per leaf: a plain Python PUCT MCTS."""
+  import numpy as np
+  n = len(cands)
+
+  def verdict(revealed):
+    mask = np.zeros(784, bool)
+    mask[cands[list(revealed)]] = True
+    logits = np.asarray(judge_b1(params, mask.reshape(1, 28, 28), image[None]))[0]
+    return 1.0 if logits[honest_claim] > logits[liar_claim] else -1.0
+
+  def search(revealed, mover):  # Returns the move for `mover` (0 honest, 1 liar).
+    stats = {}  # node key -> (N[a], W[a]) over legal actions
+
+    def simulate(rev, player):
+      key = tuple(sorted(rev))
+      if len(rev) == k:
+        v = verdict(rev)
+        return v if player == 0 else -v
+      legal = [a for a in range(n) if a not in rev]
+      if key not in stats:  # Expand; value by a random completion.
+        stats[key] = (np.zeros(n), np.zeros(n))
+        extra = rng.choice(legal, size=k - len(rev), replace=False)
+        v = verdict(set(rev) | set(extra.tolist()))
+        return v if player == 0 else -v
+      N, W = stats[key]
+      total = N.sum()
+      q = np.where(N > 0, W / np.maximum(N, 1), 0.0)
+      u = q + (1.0 / len(legal)) * math.sqrt(max(total, 1)) / (1 + N)
+      a = max(legal, key=lambda i: u[i])
+      v = -simulate(rev | {a}, 1 - player)
+      N[a] += 1
+      W[a] += v
+      return v
+
+    for _ in range(sims):
+      simulate(set(revealed), mover)
+    N, _ = stats[tuple(sorted(revealed))]
+    return int(max((a for a in range(n) if a not in revealed), key=lambda i: N[i]))
+
+  revealed = set()
+  for t in range(k):
+    revealed.add(search(revealed, t % 2))
+  return verdict(revealed) > 0
+
+
+def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, games: int,
+                 ref_games: int) -> dict:
+  import jax
+  import numpy as np
+  from debate import protocols, rollout
+  from debate.data import mnist
+  from debate.debaters import make_debater
+  from debate.games import mnist_pixels as g
+  from debate.train import mesh as mesh_lib, trainer
+  from judges import mnist_judge as jl
+  if judge_workdir:
+    arch_name, _, params, _ = jl.load_judge(judge_workdir)
+  else:
+    arch_name = "paper"
+    params = trainer.init_params(lambda r: jl.SparseJudge(jl.get_arch("paper"), rngs=r),
+                                 jax.random.PRNGKey(0))
+  apply = jl.make_apply(jl.get_arch(arch_name))
+  test = mnist.load_mnist("test", data_dir)
+  images = mnist.to_float(test["image"][:games])
+  labels = test["label"][:games]
+  slots = g.slots_for(mnist.to_float(test["image"]))
+  lies = protocols.best_lies(apply, params, images, labels, k, jax.random.PRNGKey(0))
+  gm = g.make_games(images, labels, lies, g.HONEST, slots)
+  mesh = mesh_lib.make_mesh({"data": -1, "model": 1})
+  d = make_debater("mcts", sims=sims)
+  player = rollout.make_player(mesh, judge_apply=apply, honest=d, liar=d, k=k, precommit=True,
+                               first=g.HONEST)
+  t0 = time.perf_counter()
+  rollout.run_batched(player, jax.random.PRNGKey(1), params, gm, games, jax.device_count())
+  compile_and_run = time.perf_counter() - t0
+  sec = _timeit(lambda: player(jax.random.PRNGKey(2), params, gm)["honest_wins_B"],
+                min_seconds=1, min_reps=2)
+  calls = games * (k * (sims + 1) + k)
+  ours = {"games": games, "seconds": sec, "games_per_second": games / sec,
+          "judge_calls_per_game": k * (sims + 1) + k, "judge_calls_per_second": calls / sec,
+          "first_call_seconds_with_compile": compile_and_run}
+  judge_b1 = jax.jit(apply)
+  rng = np.random.default_rng(0)
+  t0 = time.perf_counter()
+  for i in range(ref_games):
+    cands = gm.cand_P[i][:gm.num_cand[i]]
+    _reference_game(judge_b1, params, images[i], cands, int(labels[i]), int(lies[i]), k, sims,
+                    rng)
+  ref_sec = time.perf_counter() - t0
+  ref = {"games": ref_games, "seconds": ref_sec, "games_per_second": ref_games / ref_sec,
+         "judge_calls_per_game": k * sims}
+  return {"k": k, "sims": sims, "judge_arch": arch_name, "vectorized": ours, "reference": ref,
+          "speedup": ours["games_per_second"] / ref["games_per_second"]}
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--out", default="runs/bench")
+  p.add_argument("--parts", default="peak,judge,judge8,debate")
+  p.add_argument("--devices", type=int, default=1)
+  p.add_argument("--judge_workdir", default=None)
+  p.add_argument("--data_dir", default="../shared/data/mnist")
+  p.add_argument("--sims", type=int, default=100)
+  p.add_argument("--k", type=int, default=6)
+  p.add_argument("--games", type=int, default=200)
+  p.add_argument("--ref_games", type=int, default=3)
+  a = p.parse_args(argv)
+  _setup_devices(a.devices)
+  import jax
+  parts = a.parts.split(",")
+  res = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
+                     "cpus": os.cpu_count(), "backend": jax.default_backend(),
+                     "devices": jax.device_count()}}
+  if "peak" in parts:
+    res["matmul_peak_gflops"] = matmul_peak() / 1e9
+  if "judge" in parts:
+    res["judge"] = bench_judge()
+  if "judge8" in parts:
+    out = subprocess.run([sys.executable, "-m", "experiments.benchmark", "--parts", "judge",
+                          "--devices", "8", "--out", os.path.join(a.out, "devices8")],
+                         capture_output=True, text=True, check=True)
+    del out
+    with open(os.path.join(a.out, "devices8", "results.json")) as f:
+      res["judge_8_devices"] = json.load(f)["judge"]
+  if "debate" in parts:
+    res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games)
+  from debate import io
+  io.atomic_write_json(os.path.join(a.out, "results.json"), res)
+  print(io.dumps(res))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

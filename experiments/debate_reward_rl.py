@@ -1,0 +1,163 @@
+"""RL without labels: a policy trained by REINFORCE on rewards from debate and its alternatives.
+
+Reward sources, all with the same steps, batch and seeds:
+- `truth`: 1 if the sampled label is the true label (the ceiling; uses labels).
+- `debate`: 1 if the sampled label wins a precommit debate against the strongest alternative.
+  Debates are batched beside the step: every (image, label) verdict of the RL image set is
+  played once, in jitted batches, before training (the reward of an action never changes, so this
+  is the same reward as playing each sampled action's debate when it is drawn).
+- `judge`: 1 if the judge, shown k random nonzero pixels, picks the sampled label (no debate).
+- `distilled`: 1 if the distilled reward model R(image, label) > 0.5 (one forward pass).
+The learner sees only images and rewards, never labels (except `truth`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from debate import io, metrics as metrics_lib, rewards
+from debate.config import ConfigError, check, check_int
+from debate.data import mnist
+from debate.train import trainer
+from experiments import common, debate_uses, distill_reward
+from judges import mnist_judge as judge_lib
+
+SOURCES = ("truth", "debate", "judge", "distilled")
+
+
+def validate(config) -> None:
+  distill_reward.validate(config)
+  for s in config.sources:
+    check(s in SOURCES, "sources", config.sources, f"a tuple of {list(SOURCES)}")
+  check_int(config, "rl.steps", 1)
+  check_int(config, "rl.batch_size", 1)
+  check_int(config, "rl.seeds", 1)
+  check_int(config, "rl.eval_every", 1)
+
+
+def make_rl_loss(source: str, judge_apply, reward_model_apply, k: int, entropy: float):
+  """REINFORCE with the batch-mean baseline and an entropy bonus."""
+
+  def reward_of(batch, actions, rng, aux):
+    if source == "truth":
+      return (actions == batch["label"]).astype(jnp.float32)
+    if source == "debate":
+      return jnp.take_along_axis(batch["table"], actions[:, None], 1)[:, 0].astype(jnp.float32)
+    image = batch["image"].astype(jnp.float32) / 255.0
+    if source == "judge":
+      mask = judge_lib.sample_masks(rng, image, k)
+      return (judge_apply(aux, mask, image).argmax(-1) == actions).astype(jnp.float32)
+    if source == "distilled":
+      logits = reward_model_apply(aux, image)
+      return (jnp.take_along_axis(logits, actions[:, None], 1)[:, 0] > 0).astype(jnp.float32)
+    raise ConfigError(f"reward source {source!r}; allowed: {list(SOURCES)}")
+
+  def loss_fn(model, batch, rng, aux):
+    act_rng, rew_rng = jax.random.split(rng)
+    logits = model(batch["image"].astype(jnp.float32) / 255.0)
+    logp = jax.nn.log_softmax(logits)
+    actions = jax.random.categorical(act_rng, logits)
+    reward = jax.lax.stop_gradient(reward_of(batch, actions, rew_rng, aux))
+    advantage = reward - reward.mean()
+    chosen = jnp.take_along_axis(logp, actions[:, None], 1)[:, 0]
+    ent = -(jnp.exp(logp) * logp).sum(-1).mean()
+    loss = -(advantage * chosen).mean() - entropy * ent
+    return loss, {"reward": reward.mean(), "entropy": ent}
+
+  return loss_fn
+
+
+def policy_accuracy_fn(test_u8, test_labels):
+  functional = trainer.functionalize(lambda r: rewards.PolicyNet(rngs=r))
+  f = jax.jit(lambda p, x: functional.module(p)(x.astype(jnp.float32) / 255.0).argmax(-1))
+  x = jnp.asarray(test_u8)
+
+  def acc(params, step):
+    return {"accuracy": float((np.asarray(f(params, x)) == test_labels).mean())}
+  return acc
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  validate(config)
+  mesh = common.prepare_workdir(config, workdir)
+  t0 = time.time()
+  need_distilled = "distilled" in config.sources
+  if need_distilled:
+    apply, params, model, _, train, _ = distill_reward.distill(config, workdir, mesh)
+    r_functional = trainer.functionalize(
+        lambda r: rewards.RewardModel(config.width, config.dense, rngs=r))
+    r_apply = lambda p, x: r_functional.module(p)(x)
+    r_params = model.params
+  else:
+    apply, params = debate_uses.judge(config, workdir, mesh)
+    train = debate_uses.table_for(config, workdir, mesh, apply, params, "train",
+                                  config.train_images, "train")
+    r_apply, r_params = None, None
+  train_u8, train_labels, train_t = train
+  test = mnist.load_from_config(config, "test")
+  test_u8, test_labels = test["image"], test["label"]
+  eval_fn = policy_accuracy_fn(test_u8, test_labels)
+  curves, final, resumed = {}, {}, 0
+  for source in config.sources:
+    accs = []
+    for s in range(config.rl.seeds):
+      data = {"image": train_u8}
+      if source == "truth":
+        data["label"] = train_labels
+      if source == "debate":
+        data["table"] = train_t["table_Nx10"]
+      aux = {"judge": params, "distilled": r_params}.get(source)
+      task = trainer.TrainTask(
+          init_model=lambda r: rewards.PolicyNet(rngs=r),
+          loss_fn=make_rl_loss(source, apply, r_apply, config.pixels, config.rl.entropy),
+          optimizer=optax.adam(config.rl.learning_rate),
+          data=mnist.BatchSource(data, config.rl.batch_size, config.seed + s), aux=aux,
+          eval_fn=eval_fn, name=f"policy_{source}_seed{s}")
+      res = trainer.train(task, mesh=mesh, rules=list(config.sharding.rules),
+                          batch_axes=tuple(config.sharding.batch_axes), steps=config.rl.steps,
+                          seed=config.seed + s, workdir=workdir, log_every=config.rl.eval_every,
+                          checkpoint_every=config.rl.steps, eval_every=config.rl.eval_every)
+      resumed = max(resumed, res.resumed_from_step)
+      accs.append(res.eval_history[-1]["accuracy"])
+      curves.setdefault(source, []).append(([r["step"] for r in res.eval_history],
+                                            [r["accuracy"] for r in res.eval_history]))
+    final[source] = accs
+  policy_accuracy = {s: float(np.mean(a)) for s, a in final.items()}
+  truth_table = np.arange(10)[None] == train_labels[:, None]
+  m = {"policy_accuracy": policy_accuracy,
+       "policy_accuracy_per_seed": final,
+       "policy_accuracy_ci95": {s: (metrics_lib.mean_ci(a)["ci95"] if len(a) > 1 else
+                                    list(metrics_lib.wilson_ci(a[0] * len(test_labels),
+                                                               len(test_labels))))
+                                for s, a in final.items()},
+       "debate_reward_accuracy": float((train_t["table_Nx10"] == truth_table).mean()),
+       "test_images": int(len(test_labels))}
+  wall = time.time() - t0
+  common.write_results(workdir, config, metrics=m, mesh=mesh, steps=config.rl.steps,
+                       resumed_from_step=resumed, wall_seconds=wall)
+  series = {}
+  for source, runs in curves.items():
+    xs = runs[0][0]
+    series[source] = (xs, list(np.mean([r[1] for r in runs], axis=0)))
+  common.plot_curves(os.path.join(workdir, "policy_accuracy.png"), series, "RL step",
+                     "policy test accuracy", "policy accuracy by reward source")
+  rows = [[s, metrics_lib.fmt_pct(policy_accuracy[s], m["policy_accuracy_ci95"][s]),
+           ", ".join(f"{100 * a:.1f}" for a in final[s])] for s in config.sources]
+  common.write_report(workdir, "\n".join([
+      "# RL from debate rewards (no labels)", "",
+      f"Policy: small CNN, REINFORCE with batch-mean baseline, {config.rl.steps} steps of "
+      f"batch {config.rl.batch_size}, {config.rl.seeds} seed(s) per source, on "
+      f"{config.train_images} unlabeled train-split images; accuracy on the "
+      f"{len(test_labels)} test-split images (95% interval: over seeds, or Wilson for one).",
+      f"Debate: k={config.pixels}, {config.debater} with {config.sims} simulations; the debate "
+      f"reward table agrees with the truth on {100 * m['debate_reward_accuracy']:.1f}% of "
+      "(image, label) pairs.", "",
+      common.md_table(["reward source", "policy test accuracy", "per seed"], rows),
+      "![policy accuracy](policy_accuracy.png)", ""]))
+  return m

@@ -1,0 +1,97 @@
+"""Pieces shared by the three uses of debate: verdict tables, classifiers and settings."""
+from __future__ import annotations
+
+import io as _io
+import logging
+import os
+import time
+
+import jax
+import numpy as np
+import optax
+
+from debate import io, rewards
+from debate.config import check, check_choice, check_int
+from debate.data import mnist
+from debate.debaters import DEBATERS
+from debate.train import trainer
+from experiments import mnist_debate
+
+
+def validate_debate_keys(config) -> None:
+  check_int(config, "pixels", 1, 20)
+  check_int(config, "sims", 1)
+  check_choice(config, "debater", DEBATERS)
+  check_int(config, "debate_batch_size", 1)
+
+
+def settings(config) -> rewards.DebateSettings:
+  return rewards.DebateSettings(k=config.pixels, debater=config.debater, sims=config.sims,
+                                batch_size=config.debate_batch_size)
+
+
+def judge(config, workdir, mesh):
+  apply, params, arch, source = mnist_debate.get_judge(config, workdir, mesh, config.pixels)
+  return apply, params
+
+
+def cached_table(path: str, compute) -> dict:
+  """Loads a verdict table from `path` (npz) or computes and saves it atomically."""
+  if os.path.exists(path):
+    with np.load(path) as f:
+      return {k: f[k] for k in f.files}
+  t0 = time.time()
+  out = compute()
+  out = {k: np.asarray(v) for k, v in out.items()}
+  out["seconds"] = np.asarray(time.time() - t0)
+  buf = _io.BytesIO()
+  np.savez(buf, **out)
+  io.atomic_write_bytes(path, buf.getvalue())
+  logging.info("verdict table %s: %d games in %.0f s", path, int(out["games"]), out["seconds"])
+  return out
+
+
+def split_images(config, split: str, count: int, offset: int = 0):
+  data = mnist.load_from_config(config, split)
+  n = len(data["label"])
+  check(offset + count <= n, f"{split}_images", count,
+        f"at most {n - offset} images of the {split} split")
+  sl = slice(offset, offset + count)
+  return data["image"][sl], data["label"][sl]
+
+
+def table_for(config, workdir, mesh, apply, params, split: str, count: int, name: str):
+  images_u8, labels = split_images(config, split, count)
+  path = os.path.join(workdir, f"verdicts_{name}.npz")
+  table = cached_table(path, lambda: rewards.verdict_table(
+      apply, params, mnist.to_float(images_u8), labels, settings(config), mesh,
+      seed=config.seed))
+  return images_u8, labels, table
+
+
+def train_classifier(config, workdir, mesh, images_u8, labels, *, steps: int, name: str,
+                     lr: float = 1e-3, batch: int = 64):
+  """A supervised PolicyNet (used as an untrusted model to check at runtime)."""
+  import optax as _optax
+
+  def loss_fn(model, b, rng, aux):
+    logits = model(b["image"].astype(np.float32) / 255.0)
+    loss = _optax.softmax_cross_entropy_with_integer_labels(logits, b["label"]).mean()
+    return loss, {"accuracy": (logits.argmax(-1) == b["label"]).mean()}
+
+  task = trainer.TrainTask(init_model=lambda r: rewards.PolicyNet(rngs=r), loss_fn=loss_fn,
+                           optimizer=optax.adam(lr),
+                           data=mnist.BatchSource({"image": images_u8, "label": labels},
+                                                  min(batch, len(labels)), config.seed),
+                           name=name)
+  return trainer.train(task, mesh=mesh, rules=list(config.sharding.rules), steps=steps,
+                       seed=config.seed, workdir=workdir, log_every=max(steps // 5, 1),
+                       checkpoint_every=max(steps, 1))
+
+
+def predict(module_cls, params, images_u8, batch: int = 500) -> np.ndarray:
+  """Logits of a PolicyNet/RewardModel over many images."""
+  functional = trainer.functionalize(lambda r: module_cls(rngs=r))
+  f = jax.jit(lambda p, x: functional.module(p)(x.astype(np.float32) / 255.0))
+  return np.concatenate([np.asarray(f(params, images_u8[i:i + batch]))
+                         for i in range(0, len(images_u8), batch)])
