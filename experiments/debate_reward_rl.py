@@ -47,6 +47,8 @@ def make_rl_loss(source: str, judge_apply, reward_model_apply, k: int, entropy: 
   def reward_of(batch, actions, rng, aux):
     if source == "truth":
       return (actions == batch["label"]).astype(jnp.float32)
+    if source == "random":  # A control: a reward that carries no information.
+      return jax.random.bernoulli(rng, 0.5, actions.shape).astype(jnp.float32)
     if source == "debate":
       return jnp.take_along_axis(batch["table"], actions[:, None], 1)[:, 0].astype(jnp.float32)
     image = batch["image"].astype(jnp.float32) / 255.0

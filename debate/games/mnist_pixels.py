@@ -24,6 +24,7 @@ class Game(NamedTuple):
   label: jax.Array       # int32 true label (debaters know it; the judge does not)
   cand_P: jax.Array      # int32 flat pixel index of candidate slot p (nonzero pixels first)
   num_cand: jax.Array    # int32 number of real candidates (slots >= num_cand are padding)
+  slot_of_pixel: jax.Array  # int32 [H*W]: the slot of each pixel, or P for non-candidates
   honest_claim: jax.Array  # int32, the true label
   liar_claim: jax.Array    # int32, the lie (precommit), or NO_CLAIM
   first: jax.Array       # int32, who moves first: HONEST or LIAR
@@ -54,9 +55,12 @@ def make_games(images_f32: np.ndarray, labels: np.ndarray, liar_claims: np.ndarr
   """A batch of games as numpy arrays (leading dim N)."""
   cands = [candidates(im, slots) for im in images_f32]
   n = len(labels)
+  slot_of = np.full((n, NUM_PIXELS), slots, np.int32)
+  for i, (c, m) in enumerate(cands):
+    slot_of[i, c[:m]] = np.arange(m, dtype=np.int32)
   return Game(image_HxW=np.asarray(images_f32, np.float32), label=np.asarray(labels, np.int32),
               cand_P=np.stack([c for c, _ in cands]).astype(np.int32),
-              num_cand=np.asarray([m for _, m in cands], np.int32),
+              num_cand=np.asarray([m for _, m in cands], np.int32), slot_of_pixel=slot_of,
               honest_claim=np.asarray(labels, np.int32),
               liar_claim=np.asarray(liar_claims, np.int32),
               first=np.full(n, first, np.int32))
@@ -76,12 +80,13 @@ def legal(game: Game, state: State) -> jax.Array:
 
 
 def apply_move(state: State, slot: jax.Array) -> State:
-  return State(revealed_P=state.revealed_P.at[slot].set(True), num_moves=state.num_moves + 1)
+  hit = jnp.arange(state.revealed_P.shape[0]) == slot  # Elementwise, not a scatter: fast on CPU.
+  return State(revealed_P=state.revealed_P | hit, num_moves=state.num_moves + 1)
 
 
 def mask_HxW(game: Game, revealed_P: jax.Array) -> jax.Array:
-  """The judge's mask: scatter revealed slots to the 28x28 grid (padding never reveals)."""
-  flat = jnp.zeros(NUM_PIXELS, jnp.bool_).at[game.cand_P].max(revealed_P)
+  """The judge's mask: each pixel looks up its slot (a gather; non-candidates read False)."""
+  flat = jnp.concatenate([revealed_P, jnp.zeros(1, jnp.bool_)])[game.slot_of_pixel]
   return flat.reshape(game.image_HxW.shape)
 
 
@@ -108,4 +113,5 @@ def random_completion(rng: jax.Array, game: Game, state: State, k: int) -> jax.A
   scores = jnp.where(legal(game, state), scores, -jnp.inf)
   _, top = jax.lax.top_k(scores, k)
   take = jnp.arange(k) < (k - state.num_moves)
-  return state.revealed_P.at[top].max(take)
+  hit = (jnp.arange(state.revealed_P.shape[0])[:, None] == top[None, :]) & take[None, :]
+  return state.revealed_P | hit.any(-1)

@@ -1,0 +1,123 @@
+"""Uses of debate: rewards equal verdicts, RL learns from a good reward only, distillation."""
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from debate import rewards
+from debate.data import mnist
+from debate.games import mnist_pixels as g
+from debate.train import mesh as mesh_lib
+from debate.train import trainer
+from experiments import debate_reward_rl, distill_reward
+from judges import mnist_judge as judge_lib
+from tests.test_debate import A, B, C, D, E, HONEST_FORCED, image_with, linear_judge
+
+
+def test_debate_reward_equals_the_games_verdict():
+  images = np.stack([image_with([A, B, C, D, E])] * 2)
+  settings = rewards.DebateSettings(k=2, debater="mcts", sims=64, batch_size=2)
+  w = jnp.asarray(HONEST_FORCED)
+  # Claim 0 (logit 0 = sum of weights) moving first has a forced win: open with A.
+  res = rewards.debate_verdicts(linear_judge, w, images, [0, 0], [1, 1], settings)
+  assert res["a_wins"].all() and (res["margin"] > 0).all()
+  # Claim 1 moving first against claim 0 loses whatever it does: 0 answers with A.
+  res = rewards.debate_verdicts(linear_judge, w, images, [1, 1], [0, 0], settings)
+  assert not res["a_wins"].any()
+  np.testing.assert_array_equal(res["a_wins"], res["margin"] > 0)
+
+
+def test_verdict_table_and_rl_reward_read_the_same_verdicts():
+  # Pixels A..E; labels 0 and 1 as in the linear judge; every other label has logit -10, so
+  # a lie other than 1 always loses to the truth 0, and lie 1 loses because 0 has a forced win
+  # when 1 moves first.
+  images = np.stack([image_with([A, B, C, D, E])])
+  settings = rewards.DebateSettings(k=2, debater="greedy", batch_size=16)
+  out = rewards.verdict_table(linear_judge, jnp.asarray(HONEST_FORCED), images,
+                              np.array([0], np.int32), settings)
+  table = out["table_Nx10"]
+  assert table[0].tolist() == [True] + [False] * 9
+  assert out["best_lie"][0] == 1
+  loss_fn = debate_reward_rl.make_rl_loss("debate", None, None, 2, 0.0)
+  for label in (0, 1, 7):
+    always = lambda x, label=label: jnp.full((x.shape[0], 10), -1e4).at[:, label].set(1e4)
+    _, m = loss_fn(always, {"image": np.zeros((1, 28, 28), np.uint8), "table": table},
+                   jax.random.PRNGKey(0), None)
+    assert float(m["reward"]) == float(table[0, label])
+
+
+def _rl_accuracy(digits_dir, tmp_path, source, steps=60):
+  train = mnist.load_mnist("train", digits_dir)
+  test = mnist.load_mnist("test", digits_dir)
+  data = {"image": train["image"], "label": train["label"]}
+  acc = debate_reward_rl.policy_accuracy_fn(test["image"], test["label"])
+  task = trainer.TrainTask(init_model=lambda r: rewards.PolicyNet(rngs=r),
+                           loss_fn=debate_reward_rl.make_rl_loss(source, None, None, 4, 0.01),
+                           optimizer=optax.adam(3e-3), data=mnist.BatchSource(data, 64, 0),
+                           eval_fn=acc, name=f"rl_{source}")
+  mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
+  res = trainer.train(task, mesh=mesh, rules=[], steps=steps, seed=0,
+                      workdir=str(tmp_path / source), log_every=20, checkpoint_every=1000,
+                      eval_every=steps)
+  return acc(trainer.init_params(lambda r: rewards.PolicyNet(rngs=r), jax.random.PRNGKey(0)),
+             0)["accuracy"], res.eval_history[-1]["accuracy"]
+
+
+def test_rl_learns_from_a_perfect_reward_not_from_a_random_one(digits_dir, tmp_path):
+  start, truth = _rl_accuracy(digits_dir, tmp_path, "truth")
+  _, noise = _rl_accuracy(digits_dir, tmp_path, "random")
+  assert truth > 0.45 and truth > start + 0.3, (start, truth)
+  assert noise < start + 0.15, (start, noise)
+
+
+@pytest.fixture(scope="module")
+def real_table(mnist_dir, tmp_path_factory):
+  """Real debates on real MNIST: a small judge, MCTS debaters, 9 games per image."""
+  wd = str(tmp_path_factory.mktemp("judge"))
+  train = mnist.load_mnist("train", mnist_dir)
+  arch = judge_lib.get_arch("small")
+  task = trainer.TrainTask(init_model=lambda r: judge_lib.SparseJudge(arch, rngs=r),
+                           loss_fn=judge_lib.make_loss(6), optimizer=optax.adam(1e-3),
+                           data=mnist.BatchSource(train, 64, 0), name="judge")
+  mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
+  judge = trainer.train(task, mesh=mesh, rules=[], steps=150, seed=0, workdir=wd, log_every=50,
+                        checkpoint_every=1000)
+  apply = judge_lib.make_apply(arch)
+  images_u8, labels = train["image"][:400], train["label"][:400]
+  settings = rewards.DebateSettings(k=6, debater="mcts", sims=2, batch_size=1200)
+  t = rewards.verdict_table(apply, judge.params, mnist.to_float(images_u8), labels, settings)
+  return images_u8, labels, t["table_Nx10"]
+
+
+def test_distilled_model_learns_the_verdicts_and_round_trips(real_table, tmp_path):
+  images_u8, labels, table = real_table
+  from ml_collections import ConfigDict
+  config = ConfigDict({"width": 16, "dense": 64, "learning_rate": 2e-3, "batch_size": 64,
+                       "seed": 0, "steps": 300, "log_every": 50, "checkpoint_every": 1000,
+                       "sharding": {"rules": [], "batch_axes": ("data",)}})
+  mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
+  n_train = 300
+  res = distill_reward.train_reward_model(config, str(tmp_path), mesh, images_u8[:n_train],
+                                          table[:n_train])
+  from debate.train.writers import read_metrics
+  rows = read_metrics(str(tmp_path / "metrics_reward_model.jsonl"))
+  assert rows[-1]["loss"] < rows[0]["loss"] - 0.1
+  rewards.save_reward_model(str(tmp_path), res.params, {"width": 16, "dense": 64})
+  model = rewards.load_reward_model(str(tmp_path))
+  m = distill_reward.evaluate(model, images_u8[n_train:], labels[n_train:], table[n_train:])
+  assert m["agreement"] > m["majority_baseline_agreement"] + 0.01, m
+  # Round trip: the loaded model scores exactly like the trained parameters in memory.
+  direct = rewards.ScoredRewardModel(res.params, {"width": 16, "dense": 64})
+  batch, lab = images_u8[n_train:], labels[n_train:]
+  np.testing.assert_array_equal(direct.score(batch, lab), model.score(batch, lab))
+  for a, b in zip(jax.tree.leaves(res.params), jax.tree.leaves(model.params)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_loading_a_missing_reward_model_is_a_clear_error(tmp_path):
+  from debate.config import ConfigError
+  with pytest.raises(ConfigError, match="holds no reward model"):
+    rewards.load_reward_model(str(tmp_path))
