@@ -21,6 +21,8 @@ def debate_keys(c, arg):
   c.sims = arg.sims
   c.debate_batch_size = 250
   c.judge_workdir = config_dict.placeholder(str)
+  # Reuse the verdict tables of another run with the same debate settings (they are costly).
+  c.tables_from = config_dict.placeholder(str)
   c.judge = ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
                                        "learning_rate": 1e-4})
   c.data = common.data_config()

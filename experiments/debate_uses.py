@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io as _io
+import json
 import logging
 import os
 import time
@@ -11,7 +12,7 @@ import numpy as np
 import optax
 
 from debate import io, rewards
-from debate.config import check, check_choice, check_int
+from debate.config import ConfigError, check, check_choice, check_int
 from debate.data import mnist
 from debate.debaters import DEBATERS
 from debate.train import trainer
@@ -35,14 +36,22 @@ def judge(config, workdir, mesh):
   return apply, params
 
 
-def cached_table(path: str, compute) -> dict:
-  """Loads a verdict table from `path` (npz) or computes and saves it atomically."""
+def cached_table(path: str, compute, key: dict) -> dict:
+  """Loads a verdict table from `path` (npz) or computes and saves it atomically.
+
+  `key` (the debate settings, images and judge) must match the saved one."""
   if os.path.exists(path):
     with np.load(path) as f:
-      return {k: f[k] for k in f.files}
+      out = {k: f[k] for k in f.files}
+    saved = json.loads(str(out.get("key", "{}")))
+    if saved != key:
+      raise ConfigError(f"verdict table {path} was made with {saved}, not {key}; allowed: "
+                        "tables_from a run with the same pixels, debater, sims, seed and judge")
+    return out
   t0 = time.time()
   out = compute()
   out = {k: np.asarray(v) for k, v in out.items()}
+  out["key"] = np.asarray(json.dumps(key, sort_keys=True))
   out["seconds"] = np.asarray(time.time() - t0)
   buf = _io.BytesIO()
   np.savez(buf, **out)
@@ -62,10 +71,17 @@ def split_images(config, split: str, count: int, offset: int = 0):
 
 def table_for(config, workdir, mesh, apply, params, split: str, count: int, name: str):
   images_u8, labels = split_images(config, split, count)
-  path = os.path.join(workdir, f"verdicts_{name}.npz")
+  source = config.get("tables_from") or workdir
+  path = os.path.join(source, f"verdicts_{name}.npz")
+  if config.get("tables_from") and not os.path.exists(path):
+    raise ConfigError(f"tables_from={source!r} has no {os.path.basename(path)}; allowed: the "
+                      "workdir of a finished distill_reward run with the same settings")
+  key = {"pixels": config.pixels, "debater": config.debater, "sims": config.sims,
+         "seed": config.seed, "split": split, "images": count,
+         "judge": config.judge_workdir or config.judge.arch}
   table = cached_table(path, lambda: rewards.verdict_table(
       apply, params, mnist.to_float(images_u8), labels, settings(config), mesh,
-      seed=config.seed))
+      seed=config.seed), key)
   return images_u8, labels, table
 
 
