@@ -14,7 +14,7 @@ from debate import metrics as metrics_lib
 from debate import protocols, rollout
 from debate.config import ConfigError, check, check_choice, check_int
 from debate.data import mnist
-from debate.debaters import DEBATERS, judge_calls_per_move, make_debater
+from debate.debaters import DEBATERS, DETERMINISTIC, judge_calls_per_move, make_debater
 from debate.games import mnist_pixels as g
 from experiments import common, debate_plots
 from experiments import mnist_judge as judge_exp
@@ -139,7 +139,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
           logging.info("cell %s: loaded (%.1f%%)", name, 100 * cell["honest_win_rate"])
           continue
         wins, seconds, games_played = [], 0.0, 0
-        for s in range(config.seeds):
+        # Deterministic debaters need not replay seeds (best_lie picks lies with the judge, which
+        # does depend on the seed, so only the no-precommit games are fully deterministic).
+        deterministic = (config.honest in DETERMINISTIC and config.liar in DETERMINISTIC and
+                         not precommit)
+        for s in range(1 if deterministic else config.seeds):
           played = play_cell(config, mesh, apply, params, images, labels, k=k,
                              precommit=precommit, first=first, seed=config.seed + s, slots=slots)
           wins.append(played["image_wins"])
@@ -151,13 +155,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
             examples[name] = (played, players)
             if precommit:
               lie_success[name] = (labels, ~played["image_wins"])
-        wins = np.stack(wins)  # [seeds, images]
+        wins = np.stack(wins)  # [seeds played, images]
         per_seed = wins.mean(1)
         calls = judge_calls_per_move(config.honest, config.sims, slots) * ((k + 1) // 2) + \
             judge_calls_per_move(config.liar, config.sims, slots) * (k // 2) + k
         cell = {**key, "honest_debater": config.honest, "liar_debater": config.liar,
                 "simulations": config.sims, "num_images": int(len(labels)),
-                "seeds": config.seeds, "liar_protocol": config.liar_protocol,
+                "seeds": config.seeds, "seeds_played": len(wins),
+                "liar_protocol": config.liar_protocol,
                 "honest_win_rate": float(wins.mean()),
                 "ci95": list(metrics_lib.wilson_ci(wins.sum(), wins.size)),
                 "per_seed": [float(x) for x in per_seed],

@@ -7,6 +7,9 @@ from debate.debaters.mcts import make_mcts
 from debate.debaters.simple import make_greedy, random_debater
 
 DEBATERS = ("random", "greedy", "mcts")
+# Debaters whose moves do not depend on the random key: replaying their games with another seed
+# gives the same games, so experiments play them once.
+DETERMINISTIC = ("greedy",)
 
 
 def make_debater(name: str, *, sims: int = 100, c_puct: float = 1.0) -> Debater:

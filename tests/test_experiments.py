@@ -1,0 +1,51 @@
+"""End-to-end smoke runs of every experiment through the runner (tiny judges, few games)."""
+import json
+import os
+
+import pytest
+
+from experiments import run
+
+
+def _run(cfg, wd, data_dir, *extra):
+  assert run.main(["--config", cfg, "--workdir", wd, f"--config.data.dir={data_dir}",
+                   *extra]) == 0
+  return json.load(open(os.path.join(wd, "results.json")))
+
+
+def test_debate_smoke_writes_table_transcripts_and_plots(mnist_dir, tmp_path):
+  wd = str(tmp_path / "debate")
+  res = _run("configs/mnist_debate.py:smoke,pixels=4,first=liar,precommit=true", wd, mnist_dir)
+  (cell,) = res["debate"]
+  assert {"pixels", "precommit", "first", "honest_debater", "liar_debater", "simulations",
+          "num_images", "honest_win_rate", "ci95"} <= set(cell)
+  assert cell["pixels"] == 4 and cell["first"] == "liar" and cell["precommit"] is True
+  assert 0 <= cell["honest_win_rate"] <= 1 and cell["num_images"] == 16
+  assert "4" in res["judge"]
+  rows = [json.loads(l) for l in open(os.path.join(wd, "transcripts.jsonl"))]
+  assert len(rows) == 4 and len(rows[0]["moves"]) == 4
+  assert [m["player"] for m in rows[0]["moves"]] == ["liar", "honest", "liar", "honest"]
+  for f in ("report.md", "examples.png", "lies_by_digit.png"):
+    assert os.path.exists(os.path.join(wd, f))
+  # A rerun reuses the finished cell instead of playing it again.
+  again = _run("configs/mnist_debate.py:smoke,pixels=4,first=liar,precommit=true", wd, mnist_dir)
+  assert again["debate"] == res["debate"]
+
+
+def test_deterministic_debaters_do_not_replay_seeds(mnist_dir, tmp_path):
+  res = _run("configs/mnist_debate.py:smoke,pixels=4,first=honest,precommit=false,"
+             "honest=greedy,liar=greedy,seeds=3,images=4", str(tmp_path / "g"), mnist_dir)
+  assert res["debate"][0]["seeds_played"] == 1 and res["debate"][0]["seeds"] == 3
+
+
+@pytest.mark.slow
+def test_uses_of_debate_smoke(mnist_dir, tmp_path):
+  d = _run("configs/distill_reward.py:smoke", str(tmp_path / "distill"), mnist_dir)
+  for key in ("agreement", "accuracy", "ece", "cost_ratio"):
+    assert key in d["metrics"]
+  rl = _run("configs/debate_reward_rl.py:smoke", str(tmp_path / "rl"), mnist_dir,
+            f"--config.tables_from={tmp_path / 'distill'}")
+  assert set(rl["metrics"]["policy_accuracy"]) == {"truth", "debate", "judge", "distilled"}
+  assert os.path.exists(tmp_path / "rl" / "policy_accuracy.png")
+  rt = _run("configs/debate_runtime.py:smoke", str(tmp_path / "rt"), mnist_dir)
+  assert {"weak", "saboteur"} == set(rt["metrics"]["checks"])
