@@ -75,19 +75,20 @@ def test_rl_learns_from_a_perfect_reward_not_from_a_random_one(digits_dir, tmp_p
 
 @pytest.fixture(scope="module")
 def real_table(mnist_dir, tmp_path_factory):
-  """Real debates on real MNIST: a small judge, MCTS debaters, 9 games per image."""
+  """Real debates on real MNIST: a small judge at k=12, 9 games per image (random debaters keep
+  this cheap; the verdicts are still the game's verdicts)."""
   wd = str(tmp_path_factory.mktemp("judge"))
   train = mnist.load_mnist("train", mnist_dir)
   arch = judge_lib.get_arch("small")
   task = trainer.TrainTask(init_model=lambda r: judge_lib.SparseJudge(arch, rngs=r),
-                           loss_fn=judge_lib.make_loss(6), optimizer=optax.adam(1e-3),
+                           loss_fn=judge_lib.make_loss(12), optimizer=optax.adam(1e-3),
                            data=mnist.BatchSource(train, 64, 0), name="judge")
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
-  judge = trainer.train(task, mesh=mesh, rules=[], steps=150, seed=0, workdir=wd, log_every=50,
+  judge = trainer.train(task, mesh=mesh, rules=[], steps=200, seed=0, workdir=wd, log_every=50,
                         checkpoint_every=1000)
   apply = judge_lib.make_apply(arch)
-  images_u8, labels = train["image"][:400], train["label"][:400]
-  settings = rewards.DebateSettings(k=6, debater="mcts", sims=2, batch_size=1200)
+  images_u8, labels = train["image"][:1000], train["label"][:1000]
+  settings = rewards.DebateSettings(k=12, debater="random", batch_size=3000)
   t = rewards.verdict_table(apply, judge.params, mnist.to_float(images_u8), labels, settings)
   return images_u8, labels, t["table_Nx10"]
 
@@ -96,10 +97,10 @@ def test_distilled_model_learns_the_verdicts_and_round_trips(real_table, tmp_pat
   images_u8, labels, table = real_table
   from ml_collections import ConfigDict
   config = ConfigDict({"width": 16, "dense": 64, "learning_rate": 2e-3, "batch_size": 64,
-                       "seed": 0, "steps": 300, "log_every": 50, "checkpoint_every": 1000,
+                       "seed": 0, "steps": 200, "log_every": 50, "checkpoint_every": 1000,
                        "sharding": {"rules": [], "batch_axes": ("data",)}})
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
-  n_train = 300
+  n_train = 800
   res = distill_reward.train_reward_model(config, str(tmp_path), mesh, images_u8[:n_train],
                                           table[:n_train])
   from debate.train.writers import read_metrics
@@ -109,6 +110,7 @@ def test_distilled_model_learns_the_verdicts_and_round_trips(real_table, tmp_pat
   model = rewards.load_reward_model(str(tmp_path))
   m = distill_reward.evaluate(model, images_u8[n_train:], labels[n_train:], table[n_train:])
   assert m["agreement"] > m["majority_baseline_agreement"] + 0.01, m
+  assert m["balanced_agreement"] > 0.7, m
   # Round trip: the loaded model scores exactly like the trained parameters in memory.
   direct = rewards.ScoredRewardModel(res.params, {"width": 16, "dense": 64})
   batch, lab = images_u8[n_train:], labels[n_train:]
