@@ -25,14 +25,14 @@ def _to_jsonable(x: Any) -> Any:
   return x
 
 
-def atomic_write_text(path: str, text: str) -> None:
-  """Writes `text` to `path` through a temp file in the same directory, then renames."""
+def atomic_write_bytes(path: str, data: bytes) -> None:
+  """Writes `data` to `path` through a temp file in the same directory, then renames."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_" + os.path.basename(path))
   try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
+    with os.fdopen(fd, "wb") as f:
+      f.write(data)
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -42,18 +42,8 @@ def atomic_write_text(path: str, text: str) -> None:
     raise
 
 
-def atomic_write_bytes(path: str, data: bytes) -> None:
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_" + os.path.basename(path))
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
+def atomic_write_text(path: str, text: str) -> None:
+  atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def dumps(obj: Any) -> str:

@@ -93,12 +93,13 @@ def verdict_table(judge_apply, judge_params, images_f32, labels, settings: Debat
           "games": 9 * n}
 
 
-class RewardModel(nnx.Module):
-  """R(image): 10 logits, one per claimed label, of P(that claim wins the debate)."""
+class SmallCNN(nnx.Module):
+  """conv-relu-pool x2, dense-relu, 10 logits, on the full 28x28 image."""
 
-  def __init__(self, width: int = 32, dense: int = 256, *, rngs: nnx.Rngs):
-    self.conv1 = nnx.Conv(1, width, (3, 3), padding="SAME", rngs=rngs)
-    self.conv2 = nnx.Conv(width, 2 * width, (3, 3), padding="SAME", rngs=rngs)
+  def __init__(self, width: int, dense: int, kernel: int, *, rngs: nnx.Rngs):
+    k = (kernel, kernel)
+    self.conv1 = nnx.Conv(1, width, k, padding="SAME", rngs=rngs)
+    self.conv2 = nnx.Conv(width, 2 * width, k, padding="SAME", rngs=rngs)
     self.dense = nnx.Linear(7 * 7 * 2 * width, dense, rngs=rngs)
     self.out = nnx.Linear(dense, 10, rngs=rngs)
 
@@ -106,8 +107,14 @@ class RewardModel(nnx.Module):
     h = image_BxHxW.astype(jnp.float32)[..., None]
     h = nnx.max_pool(nnx.relu(self.conv1(h)), (2, 2), (2, 2))
     h = nnx.max_pool(nnx.relu(self.conv2(h)), (2, 2), (2, 2))
-    h = nnx.relu(self.dense(h.reshape(h.shape[0], -1)))
-    return self.out(h)
+    return self.out(nnx.relu(self.dense(h.reshape(h.shape[0], -1))))
+
+
+class RewardModel(SmallCNN):
+  """R(image): 10 logits, one per claimed label, of P(that claim wins the debate)."""
+
+  def __init__(self, width: int = 32, dense: int = 256, *, rngs: nnx.Rngs):
+    super().__init__(width, dense, 3, rngs=rngs)
 
 
 def reward_model_flops(width: int = 32, dense: int = 256) -> int:
@@ -117,20 +124,11 @@ def reward_model_flops(width: int = 32, dense: int = 256) -> int:
   return 2 * (conv1 + conv2 + fc)
 
 
-class PolicyNet(nnx.Module):
-  """The RL policy: a small classifier from the full image to 10 label logits."""
+class PolicyNet(SmallCNN):
+  """The RL policy (and the untrusted classifiers): full image to 10 label logits."""
 
   def __init__(self, width: int = 16, dense: int = 128, *, rngs: nnx.Rngs):
-    self.conv1 = nnx.Conv(1, width, (5, 5), padding="SAME", rngs=rngs)
-    self.conv2 = nnx.Conv(width, 2 * width, (5, 5), padding="SAME", rngs=rngs)
-    self.dense = nnx.Linear(7 * 7 * 2 * width, dense, rngs=rngs)
-    self.out = nnx.Linear(dense, 10, rngs=rngs)
-
-  def __call__(self, image_BxHxW: jax.Array) -> jax.Array:
-    h = image_BxHxW.astype(jnp.float32)[..., None]
-    h = nnx.max_pool(nnx.relu(self.conv1(h)), (2, 2), (2, 2))
-    h = nnx.max_pool(nnx.relu(self.conv2(h)), (2, 2), (2, 2))
-    return self.out(nnx.relu(self.dense(h.reshape(h.shape[0], -1))))
+    super().__init__(width, dense, 5, rngs=rngs)
 
 
 # Save and load ------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ to move is a `lax.cond` on the (batch-wide) first mover, so each debater is trac
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from typing import Any
 
 import jax
@@ -63,6 +65,8 @@ def run_batched(player, rng, judge_params, games: g.Game, batch_size: int,
   n = len(games.label)
   out: dict[str, list] = {}
   bs = max(multiple, -(-min(batch_size, n) // multiple) * multiple)
+  chunks = -(-n // bs)
+  t0 = time.time()
   for i, start in enumerate(range(0, n, bs)):
     chunk = jax.tree.map(lambda x: x[start:start + bs], games)
     m = len(chunk.label)
@@ -71,4 +75,8 @@ def run_batched(player, rng, judge_params, games: g.Game, batch_size: int,
     res = jax.device_get(player(jax.random.fold_in(rng, i), judge_params, chunk))
     for key, v in res.items():
       out.setdefault(key, []).append(np.asarray(v)[:m])
+    if chunks > 1:
+      done = start + m
+      rate = done / max(time.time() - t0, 1e-9)
+      logging.info("games %d/%d  %.1f games/s  ETA %.0f s", done, n, rate, (n - done) / rate)
   return {key: np.concatenate(v) for key, v in out.items()}

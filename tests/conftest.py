@@ -46,3 +46,22 @@ def mnist_dir():
   if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").exists():
     pytest.skip(f"real MNIST IDX files not found at {SHARED_MNIST}")
   return str(SHARED_MNIST)
+
+
+def train_small_judge(data_dir: str, workdir: str, k: int, steps: int, arch: str = "small"):
+  """Trains a judge on real data through the project's trainer; returns (apply, result)."""
+  import optax
+
+  from debate.data import mnist
+  from debate.train import mesh as mesh_lib
+  from debate.train import trainer
+  from judges import mnist_judge as judge_lib
+  spec = judge_lib.get_arch(arch)
+  train = mnist.load_mnist("train", data_dir)
+  task = trainer.TrainTask(init_model=lambda r: judge_lib.SparseJudge(spec, rngs=r),
+                           loss_fn=judge_lib.make_loss(k), optimizer=optax.adam(1e-3),
+                           data=mnist.BatchSource(train, 64, 0), name="judge")
+  mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
+  result = trainer.train(task, mesh=mesh, rules=[], steps=steps, seed=0, workdir=workdir,
+                         log_every=10, checkpoint_every=1000)
+  return judge_lib.make_apply(spec), result

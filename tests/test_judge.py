@@ -38,14 +38,8 @@ def test_judge_output_ignores_unrevealed_pixels():
 
 
 def test_loss_falls_on_real_mnist(mnist_dir, tmp_path):
-  train = mnist.load_mnist("train", mnist_dir)
-  arch = judge_lib.get_arch("small")
-  task = trainer.TrainTask(init_model=lambda r: judge_lib.SparseJudge(arch, rngs=r),
-                           loss_fn=judge_lib.make_loss(6), optimizer=optax.adam(1e-3),
-                           data=mnist.BatchSource(train, 64, 0), name="judge")
-  mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
-  trainer.train(task, mesh=mesh, rules=[], steps=80, seed=0, workdir=str(tmp_path),
-                log_every=10, checkpoint_every=1000)
+  from tests.conftest import train_small_judge
+  train_small_judge(mnist_dir, str(tmp_path), k=6, steps=80)
   from debate.train.writers import read_metrics
   rows = read_metrics(str(tmp_path / "metrics_judge.jsonl"))
   assert rows[0]["loss"] > 2.1  # Chance is ln(10) = 2.30.

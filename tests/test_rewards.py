@@ -77,16 +77,10 @@ def test_rl_learns_from_a_perfect_reward_not_from_a_random_one(digits_dir, tmp_p
 def real_table(mnist_dir, tmp_path_factory):
   """Real debates on real MNIST: a small judge at k=12, 9 games per image (random debaters keep
   this cheap; the verdicts are still the game's verdicts)."""
-  wd = str(tmp_path_factory.mktemp("judge"))
+  from tests.conftest import train_small_judge
+  apply, judge = train_small_judge(mnist_dir, str(tmp_path_factory.mktemp("judge")), k=12,
+                                   steps=200)
   train = mnist.load_mnist("train", mnist_dir)
-  arch = judge_lib.get_arch("small")
-  task = trainer.TrainTask(init_model=lambda r: judge_lib.SparseJudge(arch, rngs=r),
-                           loss_fn=judge_lib.make_loss(12), optimizer=optax.adam(1e-3),
-                           data=mnist.BatchSource(train, 64, 0), name="judge")
-  mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
-  judge = trainer.train(task, mesh=mesh, rules=[], steps=200, seed=0, workdir=wd, log_every=50,
-                        checkpoint_every=1000)
-  apply = judge_lib.make_apply(arch)
   images_u8, labels = train["image"][:1000], train["label"][:1000]
   settings = rewards.DebateSettings(k=12, debater="random", batch_size=3000)
   t = rewards.verdict_table(apply, judge.params, mnist.to_float(images_u8), labels, settings)
