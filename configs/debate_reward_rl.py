@@ -24,10 +24,13 @@ def get_config(arg=None):
   c.experiment = "debate_reward_rl"
   c.sources = ("truth", "debate", "judge", "distilled")
   c.rl = ml_collections.ConfigDict({"steps": arg.steps, "batch_size": 64, "learning_rate": 1e-3,
-                                    "entropy": 0.01, "seeds": arg.seeds, "eval_every": 50})
+                                    "entropy": 0.01, "seeds": arg.seeds, "eval_every": 50,
+                                    # RL images: disjoint from the distilled model's.
+                                    "images": arg.train_images, "image_offset": arg.train_images})
   if arg.smoke:
     c.rl.steps = min(arg.steps, 20)
     c.rl.batch_size = 16
     c.rl.seeds = 1
     c.rl.eval_every = 10
+    c.rl.images = c.train_images
   return c

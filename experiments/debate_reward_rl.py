@@ -39,6 +39,8 @@ def validate(config) -> None:
   check_int(config, "rl.batch_size", 1)
   check_int(config, "rl.seeds", 1)
   check_int(config, "rl.eval_every", 1)
+  check_int(config, "rl.images", 1)
+  check_int(config, "rl.image_offset", 0)
 
 
 def make_rl_loss(source: str, judge_apply, reward_model_apply, k: int, entropy: float):
@@ -91,17 +93,19 @@ def train_and_evaluate(config, workdir: str) -> dict:
   t0 = time.time()
   need_distilled = "distilled" in config.sources
   if need_distilled:
-    apply, params, model, _, train, _ = distill_reward.distill(config, workdir, mesh)
+    apply, params, model, _, _, _ = distill_reward.distill(config, workdir, mesh)
     r_functional = trainer.functionalize(
         lambda r: rewards.RewardModel(config.width, config.dense, rngs=r))
     r_apply = lambda p, x: r_functional.module(p)(x)
     r_params = model.params
   else:
     apply, params = debate_uses.judge(config, workdir, mesh)
-    train = debate_uses.table_for(config, workdir, mesh, apply, params, "train",
-                                  config.train_images, "train")
     r_apply, r_params = None, None
-  train_u8, train_labels, train_t = train
+  # The policy learns on images the distilled model never saw, so that its reward is a real
+  # generalisation of the debate, not a lookup of verdicts it memorised.
+  train_u8, train_labels, train_t = debate_uses.table_for(
+      config, workdir, mesh, apply, params, "train", config.rl.images,
+      f"rl_{config.rl.image_offset}", offset=config.rl.image_offset)
   test = mnist.load_from_config(config, "test")
   test_u8, test_labels = test["image"], test["label"]
   eval_fn = policy_accuracy_fn(test_u8, test_labels)
@@ -155,7 +159,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
       "# RL from debate rewards (no labels)", "",
       f"Policy: small CNN, REINFORCE with batch-mean baseline, {config.rl.steps} steps of "
       f"batch {config.rl.batch_size}, {config.rl.seeds} seed(s) per source, on "
-      f"{config.train_images} unlabeled train-split images; accuracy on the "
+      f"{config.rl.images} unlabeled train-split images (from index {config.rl.image_offset}; the "
+      f"distilled model was trained on the first {config.train_images}); accuracy on the "
       f"{len(test_labels)} test-split images (95% interval: over seeds, or Wilson for one).",
       f"Debate: k={config.pixels}, {config.debater} with {config.sims} simulations; the debate "
       f"reward table agrees with the truth on {100 * m['debate_reward_accuracy']:.1f}% of "

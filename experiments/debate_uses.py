@@ -69,16 +69,20 @@ def split_images(config, split: str, count: int, offset: int = 0):
   return data["image"][sl], data["label"][sl]
 
 
-def table_for(config, workdir, mesh, apply, params, split: str, count: int, name: str):
-  images_u8, labels = split_images(config, split, count)
-  source = config.get("tables_from") or workdir
-  path = os.path.join(source, f"verdicts_{name}.npz")
-  if config.get("tables_from") and not os.path.exists(path):
-    raise ConfigError(f"tables_from={source!r} has no {os.path.basename(path)}; allowed: the "
-                      "workdir of a finished distill_reward run with the same settings")
+def table_for(config, workdir, mesh, apply, params, split: str, count: int, name: str,
+              offset: int = 0):
+  """The verdict table of `count` images of `split` from `offset`: read from `tables_from` when
+  that run made it with the same settings, otherwise computed (and cached) in `workdir`."""
+  images_u8, labels = split_images(config, split, count, offset)
   key = {"pixels": config.pixels, "debater": config.debater, "sims": config.sims,
          "seed": config.seed, "split": split, "images": count,
          "judge": config.judge_workdir or config.judge.arch}
+  if offset:
+    key["offset"] = offset
+  path = os.path.join(workdir, f"verdicts_{name}.npz")
+  if config.get("tables_from"):
+    shared = os.path.join(config.tables_from, f"verdicts_{name}.npz")
+    path = shared if os.path.exists(shared) else path
   table = cached_table(path, lambda: rewards.verdict_table(
       apply, params, mnist.to_float(images_u8), labels, settings(config), mesh,
       seed=config.seed), key)

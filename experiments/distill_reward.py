@@ -106,11 +106,22 @@ def distill(config, workdir, mesh):
       config, workdir, mesh, apply, params, "train", config.train_images, "train")
   eval_u8, eval_labels, eval_t = debate_uses.table_for(
       config, workdir, mesh, apply, params, "test", config.eval_images, "test")
-  result = train_reward_model(config, workdir, mesh, train_u8, train_t["table_Nx10"])
   meta = {"width": config.width, "dense": config.dense, "pixels": config.pixels,
-          "debater": config.debater, "sims": config.sims, "train_images": config.train_images}
-  rewards.save_reward_model(workdir, result.params, meta)
-  model = rewards.load_reward_model(workdir)
+          "debater": config.debater, "sims": config.sims, "train_images": config.train_images,
+          "steps": config.steps, "seed": config.seed, "learning_rate": config.learning_rate}
+  source = config.get("tables_from")
+  if source and os.path.exists(os.path.join(source, "reward_model", "reward_model.json")) and \
+      rewards.load_reward_model(source).meta == meta:
+    # The same reward model was already trained on the same tables: reuse it.
+    model = rewards.load_reward_model(source)
+    result = trainer.TrainResult(params=model.params, state=None, steps=config.steps,
+                                 resumed_from_step=config.steps, wall_seconds=0.0,
+                                 last_metrics={}, eval_history=[], mesh=mesh,
+                                 steps_per_second=0.0)
+  else:
+    result = train_reward_model(config, workdir, mesh, train_u8, train_t["table_Nx10"])
+    rewards.save_reward_model(workdir, result.params, meta)
+    model = rewards.load_reward_model(workdir)
   return apply, params, model, result, (train_u8, train_labels, train_t), \
       (eval_u8, eval_labels, eval_t)
 
