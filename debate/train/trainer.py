@@ -159,7 +159,6 @@ def train(task: TrainTask, *, mesh, rules, batch_axes=("data",), steps: int, see
   """
   t0 = time.time()
   functional, state, shardings = make_state(task, mesh, rules, seed)
-  del functional
   ckpt_dir = os.path.join(workdir, "checkpoints", task.name)
   ckpt = ckpt_lib.Checkpointer(ckpt_dir, keep=keep)
   abstract = ckpt_lib.abstract_with_shardings(state, shardings)
@@ -170,7 +169,6 @@ def train(task: TrainTask, *, mesh, rules, batch_axes=("data",), steps: int, see
     if extra.get("data_step", start) != start:
       raise RuntimeError(f"checkpoint {start} has data step {extra['data_step']}")
     logging.info("%s: resumed from step %d (%s)", task.name, start, ckpt_dir)
-  functional = functionalize(task.init_model)
   batch_sharding = mesh_lib.batch_sharding(mesh, batch_axes)
   aux_sharding = jax.tree.map(lambda _: mesh_lib.replicated(mesh), task.aux)
   aux = jax.device_put(task.aux, aux_sharding) if task.aux is not None else None
