@@ -17,12 +17,6 @@ def wilson_ci(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
   return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def rate_with_ci(outcomes) -> dict[str, float]:
-  x = np.asarray(outcomes, np.float64).reshape(-1)
-  lo, hi = wilson_ci(float(x.sum()), x.size)
-  return {"rate": float(x.mean()) if x.size else float("nan"), "ci95": [lo, hi], "n": int(x.size)}
-
-
 def mean_ci(values) -> dict[str, float]:
   """Mean and normal-approximation 95% interval over independent values (e.g. seeds)."""
   x = np.asarray(values, np.float64).reshape(-1)

@@ -91,7 +91,8 @@ class BatchSource:
   """Deterministic shuffled batches addressed by step; each process reads only its rows.
 
   `batch(step)` returns this process's share of global batch `step` as numpy arrays. The iterator
-  state is `{"step": n}`: resuming from it yields exactly the batches an uninterrupted run sees.
+  state is the step itself (the trainer checkpoints it as `data_step`): resuming from it yields
+  exactly the batches an uninterrupted run sees.
   """
 
   def __init__(self, arrays: dict[str, np.ndarray], global_batch: int, seed: int):
@@ -103,19 +104,7 @@ class BatchSource:
     self._rows = mesh_lib.process_slice(global_batch)
     self._index = (grain.MapDataset.range(n).seed(seed).shuffle().repeat()
                    .batch(global_batch, drop_remainder=True))
-    self.step = 0
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     idx = np.asarray(self._index[step])[self._rows]
     return {k: v[idx] for k, v in self.arrays.items()}
-
-  def __next__(self) -> dict[str, np.ndarray]:
-    out = self.batch(self.step)
-    self.step += 1
-    return out
-
-  def get_state(self) -> dict[str, int]:
-    return {"step": int(self.step)}
-
-  def set_state(self, state: dict[str, int]) -> None:
-    self.step = int(state["step"])
