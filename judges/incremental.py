@@ -1,13 +1,17 @@
-"""The sparse judge, updated one revealed pixel at a time (exactly).
+"""The sparse judge, updated for newly revealed pixels (exactly).
 
-A revealed pixel changes the judge's conv1 pre-activation only in a kernel-sized window, hence
-the pooled conv1 output only in (kernel // 2 + 1)^2 cells, hence conv2's pre-activation (linear in
-that output) only in a small window. A `Cache` holds the two pre-activations of one state;
-`add` reveals one more pixel and updates them with a (cells x channels) @ (window) matmul instead
-of the whole conv2 (1.8 of 20 MFLOP for the paper's judge); `logits` finishes with relu, pool and
-the dense layers (6.4 MFLOP). Tree search evaluates every leaf from the root's cache, so a leaf
-costs the reveals between root and leaf, not a whole forward pass. Same function as
-`SparseJudge`: tests/test_judge.py checks the logits against the full network.
+A revealed pixel changes the judge's conv1 output only in a kernel-sized window, hence the
+pooled conv1 output only in (kernel // 2 + 1)^2 cells, hence conv2's pre-activation (linear in
+that output) only in a small window. A `Cache` holds a state's conv2 pre-activation and which
+pixels it has revealed; `extend` reveals L more pixels at once: for each, conv1 on the few input
+pixels around it (before and after it is revealed), the change of the pooled cells through
+conv2 as one (cells x channels) @ (window) matmul (1.8 of conv2's 20 MFLOP for the paper's
+judge), added into conv2's pre-activation. `logits` finishes with pool, relu and the dense layers
+(6.4 MFLOP, the floor). Nothing per pixel copies the cache: conv1's output is recomputed from the
+revealed pixels near each new one, which is cheaper on a CPU than keeping it. Tree search
+evaluates every leaf from the root's cache, so a leaf costs the reveals between root and leaf,
+not a whole forward pass. Same function as `SparseJudge`: tests/test_judge.py checks the logits
+against the full network.
 """
 from __future__ import annotations
 
@@ -22,33 +26,33 @@ from judges import mnist_judge as jl
 
 H = jl.H
 CELLS = H // 2  # Pooled conv1 grid (14 x 14); conv2 runs on it.
+_NEVER = 1 << 20  # Reveal time of a pixel that is not revealed.
 
 
 class Cache(NamedTuple):
-  z1_Y1xY1xC1: jax.Array  # conv1 pre-activation, the image at offset `pad1`
-  z2_Y2xY2xC2: jax.Array  # conv2 pre-activation, the 14 x 14 grid at offset `pad2`
+  time_Y0xY0: jax.Array    # int32: -1 where revealed, _NEVER elsewhere; the image at offset pad0
+  image_Y0xY0: jax.Array   # float32: the image at offset pad0 (zeros around it)
+  z2_CxCxC2: jax.Array     # conv2 pre-activation on the 14 x 14 grid
 
 
 @dataclasses.dataclass(frozen=True)
 class Geometry:
   half: int     # kernel // 2
-  pad1: int     # even, so the canvas's 2x2 pooling cells line up with the network's
+  pad1: int     # even, so the 2x2 pooling cells of conv1's output canvas line up with the network's
   cells1: int   # pooled conv1 cells one pixel can change, per axis
   out2: int     # conv2 outputs those cells can change, per axis
-  pad2: int
-  size1: int
-  size2: int
+  span: int     # conv1 outputs around one pixel that cover those cells, per axis
+  pad0: int     # image offset in the cache's canvases
+  size0: int    # canvas size
 
   @staticmethod
   def of(arch: jl.JudgeArch) -> "Geometry":
     half = arch.kernel // 2
     pad1 = 2 * ((half + 1) // 2)
     cells1 = half + 1
-    out2 = cells1 + 2 * half
-    pad2 = half + pad1 // 2
     last_cell = (H - 1 + pad1 - half) // 2
-    return Geometry(half, pad1, cells1, out2, pad2, size1=2 * last_cell + 2 * cells1,
-                    size2=max(CELLS + 2 * pad2, last_cell + out2))
+    return Geometry(half, pad1, cells1, out2=cells1 + 2 * half, span=2 * cells1,
+                    pad0=pad1 + half, size0=2 * last_cell + 2 * cells1 + 2 * half)
 
 
 class Incremental:
@@ -72,58 +76,86 @@ class Incremental:
     ok = self._tap_ok[:, :, None, None] & self._tap_ok[None, None, :, :]
     t = jnp.where(ok[..., None, None], t, 0.0)
     t = t.transpose(0, 2, 4, 1, 3, 5).reshape(g.cells1 ** 2 * a.conv1, g.out2 ** 2 * a.conv2)
-    # A pixel's conv1 contribution, as a K x K patch of outputs: the kernel flipped.
+    # A pixel's own conv1 contribution inside its window: the flipped kernel, placed at the
+    # pixel's row and column parity (the window starts at an even canvas row and column).
     w1 = params["conv1"]["kernel"][::-1, ::-1]  # [K, K, 2, C1]
-    return {"conv2_window": t, "patch_mask": w1[:, :, 0], "patch_value": w1[:, :, 1],
-            "params": params}
+    k = a.kernel
+    own = jnp.zeros((2, 2, g.span, g.span, 2, a.conv1), w1.dtype)
+    for pr in range(2):
+      for pc in range(2):
+        own = own.at[pr, pc, pr:pr + k, pc:pc + k].set(w1)
+    return {"conv2_window": t, "own_patch": own, "params": params}
+
+  def _canvas(self, x_HxW: jax.Array, fill) -> jax.Array:
+    g = self.geo
+    return jnp.pad(x_HxW, ((g.pad0, g.size0 - H - g.pad0),) * 2, constant_values=fill)
 
   def start(self, prepared, mask_HxW: jax.Array, image_HxW: jax.Array) -> Cache:
     """The cache of a state, by one full pass of conv1 and conv2."""
-    p, g = prepared["params"], self.geo
+    p = prepared["params"]
     x = jl.judge_input(mask_HxW[None], image_HxW[None])
-    conv = lambda v, layer: jax.lax.conv_general_dilated(
-        v, p[layer]["kernel"], (1, 1), "SAME",
-        dimension_numbers=("NHWC", "HWIO", "NHWC")) + p[layer]["bias"]
-    z1 = conv(x, "conv1")
-    h1 = _pool(jax.nn.relu(z1))
-    z2 = conv(h1, "conv2")[0]
-    z1 = z1[0]
-    lo1, lo2 = g.pad1, g.pad2
-    z1 = jnp.pad(z1, ((lo1, g.size1 - H - lo1), (lo1, g.size1 - H - lo1), (0, 0)))
-    z2 = jnp.pad(z2, ((lo2, g.size2 - CELLS - lo2), (lo2, g.size2 - CELLS - lo2), (0, 0)))
-    return Cache(z1, z2)
+    z1 = _conv(x, p["conv1"])
+    z2 = _conv(_pool(jax.nn.relu(z1)), p["conv2"])[0]
+    time = jnp.where(mask_HxW, -1, _NEVER).astype(jnp.int32)
+    return Cache(self._canvas(time, _NEVER), self._canvas(image_HxW.astype(jnp.float32), 0.0), z2)
 
-  def add(self, prepared, cache: Cache, pixel: jax.Array, value: jax.Array,
-          active: jax.Array) -> Cache:
-    """Reveals flat pixel `pixel` (intensity `value`); a no-op where `active` is False."""
-    g, a = self.geo, self.arch
-    r, c = pixel // H, pixel % H
-    # First padded row/column the pixel touches, and the first pooled cell containing it.
-    r0, c0 = r + g.pad1 - g.half, c + g.pad1 - g.half
-    sr, sc = r0 // 2, c0 // 2
-    patch = (prepared["patch_mask"] + value * prepared["patch_value"]) * active  # [K, K, C1]
-    span = 2 * g.cells1
-    region = jnp.zeros((span, span, a.conv1), patch.dtype)
-    region = jax.lax.dynamic_update_slice(region, patch, (r0 - 2 * sr, c0 - 2 * sc, 0))
-    old = jax.lax.dynamic_slice(cache.z1_Y1xY1xC1, (2 * sr, 2 * sc, 0), (span, span, a.conv1))
-    new = old + region
+  def extend(self, prepared, cache: Cache, pixels_L: jax.Array, active_L: jax.Array) -> Cache:
+    """Reveals flat pixels `pixels_L` (not revealed yet, distinct) where `active_L` is True."""
+    g, a, p = self.geo, self.arch, prepared["params"]
+    n = pixels_L.shape[0]
+    r, c = pixels_L // H + g.pad0, pixels_L % H + g.pad0
+    order = jnp.where(active_L, jnp.arange(n), _NEVER).astype(jnp.int32)
+    time = cache.time_Y0xY0.at[r, c].min(order)
+    # Each pixel's block of pooled conv1 cells starts at canvas cell (sr, sc); conv1's outputs
+    # over it need the input canvas rows and columns [2 sr, 2 sr + span + 2 half).
+    sr, sc = (r - 2 * g.half) // 2, (c - 2 * g.half) // 2
+    size = g.span + 2 * g.half
+    take = jax.vmap(lambda x, i, j: jax.lax.dynamic_slice(x, (i, j), (size, size)),
+                    in_axes=(None, 0, 0))
+    when_LxSxS, value_LxSxS = take(time, 2 * sr, 2 * sc), take(cache.image_Y0xY0, 2 * sr, 2 * sc)
+    seen = (when_LxSxS < jnp.arange(n)[:, None, None]).astype(jnp.float32)  # Revealed before.
+    x = jnp.stack([seen, seen * value_LxSxS], axis=-1)
+    z1 = jax.lax.conv_general_dilated(x, p["conv1"]["kernel"], (1, 1), "VALID",
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    z1 = z1 + p["conv1"]["bias"]
+    own = prepared["own_patch"][(r - 2 * g.half) % 2, (c - 2 * g.half) % 2]  # [L, S, S, 2, C1]
+    value_L = cache.image_Y0xY0[r, c]
+    z1_after = z1 + own[..., 0, :] + value_L[:, None, None, None] * own[..., 1, :]
+    h1 = _pool(jax.nn.relu(jnp.concatenate([z1, z1_after])))
+    h1 = h1.reshape(2, n, g.cells1, g.cells1, a.conv1)
     cell = jnp.arange(g.cells1) - g.pad1 // 2
-    valid = (((sr + cell) >= 0) & ((sr + cell) < CELLS))[:, None] & \
-        (((sc + cell) >= 0) & ((sc + cell) < CELLS))[None, :]
-    d_h1 = (_pool(jax.nn.relu(new[None]))[0] - _pool(jax.nn.relu(old[None]))[0]) * \
-        valid[..., None]
-    d_z2 = (d_h1.reshape(-1) @ prepared["conv2_window"]).reshape(g.out2, g.out2, a.conv2)
-    z1 = jax.lax.dynamic_update_slice(cache.z1_Y1xY1xC1, new, (2 * sr, 2 * sc, 0))
-    z2_old = jax.lax.dynamic_slice(cache.z2_Y2xY2xC2, (sr, sc, 0), (g.out2, g.out2, a.conv2))
-    z2 = jax.lax.dynamic_update_slice(cache.z2_Y2xY2xC2, z2_old + d_z2, (sr, sc, 0))
-    return Cache(z1, z2)
+    row_ok, col_ok = _inside(sr[:, None] + cell, CELLS), _inside(sc[:, None] + cell, CELLS)
+    valid = row_ok[:, :, None] & col_ok[:, None, :] & active_L[:, None, None]
+    d_h1 = (h1[1] - h1[0]) * valid[..., None]
+    d_z2 = (d_h1.reshape(n, -1) @ prepared["conv2_window"]).reshape(n, g.out2, g.out2, a.conv2)
+    out = jnp.arange(g.out2) - g.pad1 // 2 - g.half
+    rows = _or_drop(sr[:, None] + out, CELLS)[:, :, None]
+    cols = _or_drop(sc[:, None] + out, CELLS)[:, None, :]
+    z2 = cache.z2_CxCxC2.at[rows, cols].add(d_z2, mode="drop")
+    time = jnp.where(time < _NEVER, -1, _NEVER).astype(jnp.int32)  # Now all in the past.
+    return Cache(time, cache.image_Y0xY0, z2)
 
   def logits(self, prepared, cache: Cache) -> jax.Array:
-    p, g = prepared["params"], self.geo
-    z2 = cache.z2_Y2xY2xC2[g.pad2:g.pad2 + CELLS, g.pad2:g.pad2 + CELLS]
-    h2 = _pool(jax.nn.relu(z2[None]))[0].reshape(-1)
-    h = jax.nn.relu(h2 @ p["dense"]["kernel"] + p["dense"]["bias"])
+    p = prepared["params"]
+    z = cache.z2_CxCxC2
+    h2 = jax.nn.relu(jnp.maximum(jnp.maximum(z[0::2, 0::2], z[0::2, 1::2]),
+                                 jnp.maximum(z[1::2, 0::2], z[1::2, 1::2])))
+    h = jax.nn.relu(h2.reshape(-1) @ p["dense"]["kernel"] + p["dense"]["bias"])
     return h @ p["out"]["kernel"] + p["out"]["bias"]
+
+
+def _conv(x_BxHxWxC: jax.Array, layer) -> jax.Array:
+  return jax.lax.conv_general_dilated(x_BxHxWxC, layer["kernel"], (1, 1), "SAME",
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC")) + layer["bias"]
+
+
+def _inside(i: jax.Array, n: int) -> jax.Array:
+  return (i >= 0) & (i < n)
+
+
+def _or_drop(i: jax.Array, n: int) -> jax.Array:
+  """Indices outside [0, n) moved past the end, where a scatter with mode='drop' ignores them."""
+  return jnp.where(_inside(i, n), i, n)
 
 
 def _pool(x_BxHxWxC: jax.Array) -> jax.Array:

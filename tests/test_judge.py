@@ -48,8 +48,9 @@ def test_loss_falls_on_real_mnist(mnist_dir, tmp_path):
 
 @pytest.mark.parametrize("arch_name", ["tiny", "small", "paper"])
 def test_incremental_judge_equals_full_network(arch_name):
-  """Pixel-by-pixel updates give the network's logits: clustered reveals whose windows overlap,
-  corners and edges, a non-empty starting state, and inactive (no-op) updates."""
+  """Reveals added to a cached state give the network's logits: clustered reveals whose windows
+  overlap, corners and edges, a non-empty starting state, several pixels at once or one at a
+  time, and inactive (no-op) slots among them."""
   arch = judge_lib.get_arch(arch_name)
   params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(1))
   apply = judge_lib.make_apply(arch)
@@ -59,15 +60,24 @@ def test_incremental_judge_equals_full_network(arch_name):
   image = rng.uniform(0.1, 1.0, (28, 28)).astype(np.float32)
   sets = [[0, 1, 29, 30], [27, 55, 783, 782, 754], [406, 407, 435, 378], [0, 783],
           rng.choice(784, 6, replace=False).tolist(), [13 * 28 + 13, 13 * 28 + 14]]
+  extend = jax.jit(inc.extend)
   for start in (0, 1, 2):
     for pixels in sets:
       first = np.zeros(784, bool)
       first[pixels[:start]] = True
-      cache = inc.start(prepared, jnp.asarray(first.reshape(28, 28)), jnp.asarray(image))
-      for p in pixels[start:]:
-        cache = inc.add(prepared, cache, jnp.int32(p), jnp.float32(image.reshape(-1)[p]), 1.0)
-        cache = inc.add(prepared, cache, jnp.int32(400), jnp.float32(0.7), 0.0)  # Inactive.
+      root = inc.start(prepared, jnp.asarray(first.reshape(28, 28)), jnp.asarray(image))
+      rest = pixels[start:]
+      # All at once with an inactive slot between them, then one at a time.
+      slots = np.array(rest[:1] + [400] + rest[1:], np.int32)
+      active = np.arange(len(slots)) != min(1, len(rest))  # The 400 is inactive.
+      caches = [extend(prepared, root, jnp.asarray(slots), jnp.asarray(active))]
+      cache = root
+      for q in rest:
+        cache = extend(prepared, cache, jnp.asarray([q], jnp.int32), jnp.asarray([True]))
+      caches.append(cache)
       mask = np.zeros(784, bool)
       mask[pixels] = True
       want = apply(params, jnp.asarray(mask.reshape(1, 28, 28)), jnp.asarray(image[None]))[0]
-      np.testing.assert_allclose(inc.logits(prepared, cache), want, rtol=1e-4, atol=1e-4)
+      for cache in caches:
+        np.testing.assert_allclose(inc.logits(prepared, cache), want, rtol=1e-4, atol=1e-4)
+      np.testing.assert_array_equal(caches[0].time_Y0xY0, caches[1].time_Y0xY0)

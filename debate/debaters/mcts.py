@@ -14,8 +14,8 @@ mctx's own `search` costs O(simulations) per simulation (on the Table 2 runs, ev
 halved from 100 to 300 simulations). The trees are identical (tests/test_debate.py checks this
 against `mctx.search`). Simulations stop at the end of the game (`max_depth` = reveals left),
 so no simulation is spent below a terminal state. When the judge has an exact incremental form
-(`judges/incremental.py`), every leaf is judged from the root's cached activations, one update
-per pixel revealed since the root, instead of by a whole forward pass.
+(`judges/incremental.py`), every leaf is judged from the root's cached activations, updated with
+the pixels revealed since the root, instead of by a whole forward pass.
 """
 from __future__ import annotations
 
@@ -127,24 +127,25 @@ def make_root(ctx: Ctx, game: g.Game, state: g.State) -> Root:
 
 def leaf_value(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left) -> jax.Array:
   """The honest side's verdict (+1/-1) on `revealed_BxP`, which extends the root's reveals by at
-  most `left` pixels: from the root's cache, one incremental update per new pixel."""
+  most `left` pixels: from the root's cache, all new pixels in one incremental update."""
   if root.cache is None:
     return ctx.honest_value(root.game, revealed_BxP)
   inc = ctx.incremental
   new_BxP = revealed_BxP & ~root.revealed_P
   count_B = new_BxP.sum(-1)
-  _, slots_BxK = jax.lax.top_k(new_BxP.astype(jnp.float32), ctx.k)  # New slots first.
-  pixels_BxK = jnp.take_along_axis(root.game.cand_P, slots_BxK, axis=1)
-  flat = root.game.image_HxW.reshape(pixels_BxK.shape[0], -1)
-  values_BxK = jnp.take_along_axis(flat, pixels_BxK, axis=1)
-  add = jax.vmap(inc.add, in_axes=(None, 0, 0, 0, 0))
 
-  def body(j, cache):
-    return add(root.prepared, cache, pixels_BxK[:, j], values_BxK[:, j],
-               (j < count_B).astype(jnp.float32))
+  def judge(n):  # With exactly n pixel slots (static), as many as there are reveals left.
+    def fn():
+      _, slots_BxN = jax.lax.top_k(new_BxP.astype(jnp.float32), n)  # New slots first.
+      pixels_BxN = jnp.take_along_axis(root.game.cand_P, slots_BxN, axis=1)
+      active_BxN = jnp.arange(n) < count_B[:, None]
+      cache = jax.vmap(inc.extend, in_axes=(None, 0, 0, 0))(root.prepared, root.cache, pixels_BxN,
+                                                             active_BxN)
+      return jax.vmap(inc.logits, in_axes=(None, 0))(root.prepared, cache)
+    return fn
 
-  cache = jax.lax.fori_loop(0, left, body, root.cache)
-  logits = jax.vmap(inc.logits, in_axes=(None, 0))(root.prepared, cache)
+  branches = [judge(n) for n in range(1, ctx.k + 1)]
+  logits = jax.lax.switch(jnp.clip(left - 1, 0, ctx.k - 1), branches)
   return ctx.value_of_logits(root.game, logits)
 
 
