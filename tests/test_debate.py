@@ -169,7 +169,8 @@ def test_all_lies_protocol_needs_every_game_won():
 
 
 def test_batched_search_builds_mctx_tree():
-  """Our search (batched backward pass) grows exactly the tree `mctx.search` grows."""
+  """Our search (batched backward pass, terminal states judged once) grows exactly the tree
+  `mctx.search` grows."""
   import functools
   import mctx
   from debate.debaters import mcts
@@ -198,6 +199,8 @@ def test_batched_search_builds_mctx_tree():
     np.testing.assert_allclose(getattr(ours, field), getattr(theirs, field), rtol=1e-6,
                                err_msg=field)
   assert int(ours.node_visits[:, 0].min()) == 41  # Every simulation reached the root.
+  # Some simulations ended on a terminal state judged before (ours does not judge it again).
+  assert int((ours.node_visits[:, 1:] > 0).sum(-1).min()) < 40
 
 
 def test_incremental_judge_plays_the_same_games():

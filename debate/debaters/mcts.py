@@ -96,8 +96,13 @@ def search(params, rng_key, *, root: mctx.RootFnOutput, recurrent_fn, num_simula
     parent, action = mctx_search.simulate(jax.random.split(simulate_key, batch_size), tree,
                                           select, max_depth)
     node = tree.children_index[batch, parent, action]
-    node = jnp.where(node == mctx.Tree.UNVISITED, sim + 1, node)
-    tree = mctx_search.expand(params, expand_key, tree, recurrent_fn, parent, action, node)
+    seen = node != mctx.Tree.UNVISITED
+    node = jnp.where(seen, node, sim + 1)
+    # With max_depth = reveals left, a node reached again is a terminal state judged before:
+    # its reward is in the tree, so the recurrent function need not judge it again.
+    sim_params = params._replace(seen_B=seen,
+                                 seen_reward_B=tree.children_rewards[batch, parent, action])
+    tree = mctx_search.expand(sim_params, expand_key, tree, recurrent_fn, parent, action, node)
     return rng_key, backward(tree, node)
 
   tree = mctx_search.instantiate_tree_from_root(root, num_simulations,
@@ -108,11 +113,14 @@ def search(params, rng_key, *, root: mctx.RootFnOutput, recurrent_fn, num_simula
 
 
 class Root(NamedTuple):
-  """What every leaf of one search shares: the games, and the root's reveals and judge cache."""
+  """What every leaf of one search shares: the games, and the root's reveals and judge cache;
+  and, per simulation, which games reached a terminal state judged before, with its reward."""
   game: g.Game
   revealed_P: Any = None
   cache: Any = None      # judges.incremental.Cache per game, if the judge has an incremental form
   prepared: Any = None
+  seen_B: Any = None
+  seen_reward_B: Any = None
 
 
 def make_root(ctx: Ctx, game: g.Game, state: g.State) -> Root:
@@ -125,9 +133,38 @@ def make_root(ctx: Ctx, game: g.Game, state: g.State) -> Root:
   return Root(game, state.revealed_P, cache, prepared)
 
 
-def leaf_value(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left) -> jax.Array:
-  """The honest side's verdict (+1/-1) on `revealed_BxP`, which extends the root's reveals by at
-  most `left` pixels: from the root's cache, all new pixels in one incremental update."""
+def leaf_value(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left, need_B: jax.Array,
+               chunks: int = 4) -> jax.Array:
+  """The honest side's verdict (+1/-1) on `revealed_BxP` where `need_B` (0 elsewhere), which
+  extends the root's reveals by at most `left` pixels: from the root's cache, all new pixels in
+  one incremental update. Where at most half the batch needs it, only those games are judged:
+  gathered to the front, in `chunks` slices of the batch, as many slices as they fill."""
+  n_games = need_B.shape[0]
+  size = -(-n_games // chunks)
+  order = jnp.argsort(~need_B, stable=True)  # Games to judge first.
+  order = jnp.concatenate([order, jnp.zeros(size * chunks - n_games, order.dtype)])
+
+  def body(i, out_B):
+    rows = jax.lax.dynamic_slice(order, (i * size,), (size,))
+    take = lambda tree: jax.tree.map(lambda x: x[rows], tree)
+    part = root._replace(game=take(root.game), revealed_P=take(root.revealed_P),
+                         cache=take(root.cache))
+    value = _judge(ctx, part, revealed_BxP[rows], left)
+    keep = i * size + jnp.arange(size) < need_B.sum()
+    return out_B.at[rows].set(jnp.where(keep, value, out_B[rows]))
+
+  def gathered():
+    todo = -(-need_B.sum() // size)
+    return jax.lax.fori_loop(0, todo, body, jnp.zeros(n_games, jnp.float32))
+
+  def everyone():
+    return jnp.where(need_B, _judge(ctx, root, revealed_BxP, left), 0.0)
+
+  # Judging most of the batch: at once, without gathering.
+  return jax.lax.cond(need_B.sum() * 2 > n_games, everyone, gathered)
+
+
+def _judge(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left) -> jax.Array:
   if root.cache is None:
     return ctx.honest_value(root.game, revealed_BxP)
   inc = ctx.incremental
@@ -166,8 +203,12 @@ def _recurrent_fn(ctx: Ctx, left):
     terminal = new.num_moves >= ctx.k
     rngs = jax.random.split(rng, action.shape[0])
     final = jax.vmap(g.random_completion, in_axes=(0, 0, 0, None))(rngs, game, new, ctx.k)
-    v_honest = leaf_value(ctx, root, jnp.where(terminal[:, None], new.revealed_P, final), left)
+    seen = jnp.zeros_like(terminal) if root.seen_B is None else root.seen_B
+    v_honest = leaf_value(ctx, root, jnp.where(terminal[:, None], new.revealed_P, final), left,
+                          ~seen)
     reward = jnp.where(terminal & ~done_before, for_player(v_honest, mover), 0.0)
+    if root.seen_B is not None:
+      reward = jnp.where(seen, root.seen_reward_B, reward)
     value = jnp.where(terminal, 0.0, for_player(v_honest, jax.vmap(g.to_move)(game, new)))
     discount = jnp.where(terminal, 0.0, -1.0)
     out = mctx.RecurrentFnOutput(reward=reward, discount=discount,
