@@ -163,13 +163,18 @@ def _reference_game(judge_b1, params, image, cands, honest_claim, liar_claim, k,
   return verdict(revealed) > 0
 
 
+VARIANTS = ("incremental_judge", "whole_network_judge", "linear_stand_in_judge")
+
+
 def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, games: int,
-                 ref_games: int) -> dict:
+                 ref_games: int, variants: tuple[str, ...] = VARIANTS) -> dict:
   import jax
+  import jax.numpy as jnp
   import numpy as np
   from debate import protocols, rollout
   from debate.data import mnist
-  from debate.debaters import make_debater
+  from debate.debaters import make_debater, mcts
+  from debate.debaters.base import Ctx
   from debate.games import mnist_pixels as g
   from debate.train import mesh as mesh_lib, trainer
   from judges import mnist_judge as jl
@@ -188,7 +193,7 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   gm = g.make_games(images, labels, lies, g.HONEST, slots)
   mesh = mesh_lib.make_mesh({"data": -1, "model": 1})
   d = make_debater("mcts", sims=sims)
-  variants = {}
+  timed, players = {}, {}
   # The same search judging every leaf with the whole network (no `incremental` attribute).
   # A linear stand-in that costs nearly nothing shows what the tree search itself costs.
   w = jax.random.normal(jax.random.PRNGKey(0), (28 * 28 * 2, 10)) * 0.01
@@ -196,6 +201,8 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   for name, judge in (("incremental_judge", apply),
                       ("whole_network_judge", lambda p, m, i: apply(p, m, i)),
                       ("linear_stand_in_judge", free)):
+    if name not in variants:
+      continue
     player = rollout.make_player(mesh, judge_apply=judge, honest=d, liar=d, k=k, precommit=True,
                                  first=g.HONEST)
     t0 = time.perf_counter()
@@ -203,12 +210,27 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
     compile_and_run = time.perf_counter() - t0
     sec = _timeit(lambda: player(jax.random.PRNGKey(2), params, gm)["honest_wins_B"],
                   min_seconds=1, min_reps=2)
-    calls = games * (k * (sims + 1) + k)
-    variants[name] = {"games": games, "seconds": sec, "games_per_second": games / sec,
-                      "judge_calls_per_game": k * (sims + 1) + k,
-                      "judge_calls_per_second": calls / sec,
-                      "first_call_seconds_with_compile": compile_and_run}
-  ours = variants["incremental_judge"]
+    sims_per_game = k * (sims + 1) + k  # Simulations, a root rollout per move, the verdict.
+    timed[name] = {"games": games, "seconds": sec, "games_per_second": games / sec,
+                   "simulations_per_game": sims_per_game,
+                   "simulations_per_second": games * sims_per_game / sec,
+                   "first_call_seconds_with_compile": compile_and_run}
+    players[name] = player
+  # How many leaves were judged: each move's search again, on the positions of the games played.
+  played = jax.device_get(players["incremental_judge"](jax.random.PRNGKey(2), params,
+                                                       gm)["slots_BxK"])
+  gm_j = jax.tree.map(jnp.asarray, gm)
+  ctx = Ctx(apply, params, k, True)
+  count = jax.jit(lambda r, s: mcts.judged_leaves(mcts.search_tree(r, ctx, gm_j, s, sims)))
+  state = jax.vmap(g.initial_state)(gm_j)
+  judged = []
+  for t in range(k):
+    judged.append(float(np.mean(count(jax.random.PRNGKey(3 + t), state))))
+    state = jax.vmap(g.apply_move)(state, jnp.asarray(played[:, t]))
+  timed["incremental_judge"]["judged_leaves_per_move"] = judged
+  # Judge calls: judged leaves, a root rollout per move, the final verdict.
+  timed["incremental_judge"]["judge_calls_per_game"] = sum(judged) + k + 1
+  ours = timed["incremental_judge"]
   judge_b1 = jax.jit(apply)
   rng = np.random.default_rng(0)
   t0 = time.perf_counter()
@@ -219,10 +241,10 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   ref_sec = time.perf_counter() - t0
   ref = {"games": ref_games, "seconds": ref_sec, "games_per_second": ref_games / ref_sec,
          "judge_calls_per_game": k * sims}
-  return {"k": k, "sims": sims, "judge_arch": arch_name, "vectorized": ours,
-          "vectorized_whole_network_judge": variants["whole_network_judge"],
-          "vectorized_linear_stand_in_judge": variants["linear_stand_in_judge"], "reference": ref,
-          "speedup": ours["games_per_second"] / ref["games_per_second"]}
+  out = {"k": k, "sims": sims, "judge_arch": arch_name, "vectorized": ours, "reference": ref,
+         "speedup": ours["games_per_second"] / ref["games_per_second"]}
+  out.update({f"vectorized_{name}": timed[name] for name in timed if name != "incremental_judge"})
+  return out
 
 
 def main(argv=None) -> int:
@@ -237,6 +259,9 @@ def main(argv=None) -> int:
   p.add_argument("--k", type=int, default=6)
   p.add_argument("--games", type=int, default=200)
   p.add_argument("--ref_games", type=int, default=3)
+  p.add_argument("--variants", default=",".join(VARIANTS),
+                 help="debate part: which judges the vectorized search runs with (comma list; "
+                 "incremental_judge is always run)")
   a = p.parse_args(argv)
   _setup_devices(a.devices)
   import jax
@@ -258,7 +283,12 @@ def main(argv=None) -> int:
   if "incremental" in parts:
     res["incremental_judge"] = bench_incremental()
   if "debate" in parts:
-    res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games)
+    unknown = set(a.variants.split(",")) - set(VARIANTS)
+    if unknown:
+      p.error(f"--variants {sorted(unknown)} unknown; allowed: {', '.join(VARIANTS)}")
+    variants = tuple(set(a.variants.split(",")) | {"incremental_judge"})
+    res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games,
+                                 variants)
   from debate import io
   io.atomic_write_json(os.path.join(a.out, "results.json"), res)
   print(io.dumps(res))

@@ -1,8 +1,8 @@
 """Monte Carlo tree search debaters with mctx (PUCT, uniform prior over legal reveals).
 
 The tree's actions are candidate slots. Value at a leaf: the judge's verdict (+1/-1) at a terminal
-state, reached by a uniformly random completion of the remaining reveals (one judge call per
-simulation). Two-player zero-sum backup uses mctx's discount of -1 between plies. Illegal slots get
+state, reached by a uniformly random completion of the remaining reveals (at most one judge call
+per simulation). Two-player zero-sum backup uses mctx's discount of -1 between plies. Illegal slots get
 a prior of zero and are never selected (the root through `invalid_actions`, inner nodes through a
 masked Q transform). The move played is the most visited child.
 
@@ -13,9 +13,11 @@ every step, and here the carry is the whole tree ([batch, simulations + 1, actio
 mctx's own `search` costs O(simulations) per simulation (on the Table 2 runs, evaluations/s
 halved from 100 to 300 simulations). The trees are identical (tests/test_debate.py checks this
 against `mctx.search`). Simulations stop at the end of the game (`max_depth` = reveals left),
-so no simulation is spent below a terminal state. When the judge has an exact incremental form
-(`judges/incremental.py`), every leaf is judged from the root's cached activations, updated with
-the pixels revealed since the root, instead of by a whole forward pass.
+so no simulation is spent below a terminal state, and a simulation that ends on a terminal state
+already in the tree takes its verdict from the tree instead of judging it again (the games that
+still need the judge are gathered and judged together). When the judge has an exact incremental
+form (`judges/incremental.py`), every leaf is judged from the root's cached activations, updated
+with the pixels revealed since the root, instead of by a whole forward pass.
 """
 from __future__ import annotations
 
@@ -218,20 +220,33 @@ def _recurrent_fn(ctx: Ctx, left):
   return recurrent_fn
 
 
+def search_tree(rng, ctx: Ctx, game: g.Game, state: g.State, num_simulations: int,
+                c_puct: float = 1.0) -> mctx.Tree:
+  """The search tree of one move for every game of the batch (all at the same move)."""
+  root_rng, search_rng = jax.random.split(rng)
+  legal = jax.vmap(g.legal)(game, state)
+  root = mctx.RootFnOutput(prior_logits=_prior(game, state),
+                           value=rollout_value(root_rng, ctx, game, state), embedding=state)
+  # Reveals left (the same for every game of the batch): simulations stop at the game's end.
+  left = ctx.k - jnp.max(state.num_moves)
+  return search(make_root(ctx, game, state), search_rng, root=root,
+                recurrent_fn=_recurrent_fn(ctx, left), num_simulations=num_simulations,
+                max_depth=left, invalid_actions=~legal, qtransform=_puct_qtransform,
+                pb_c_init=c_puct, pb_c_base=1e12)
+
+
+def judged_leaves(tree: mctx.Tree) -> jax.Array:
+  """Per game, how many simulations judged a state: each node other than the root was judged
+  once, when it was created; a simulation that ended on an existing node judged nothing."""
+  return (tree.node_visits[:, 1:] > 0).sum(-1)
+
+
 def make_mcts(num_simulations: int, c_puct: float = 1.0):
 
   def mcts(rng, ctx: Ctx, game: g.Game, state: g.State) -> jax.Array:
-    root_rng, search_rng, tie_rng = jax.random.split(rng, 3)
+    search_rng, tie_rng = jax.random.split(rng)
     legal = jax.vmap(g.legal)(game, state)
-    root = mctx.RootFnOutput(prior_logits=_prior(game, state),
-                             value=rollout_value(root_rng, ctx, game, state), embedding=state)
-    # Reveals left (the same for every game of the batch): simulations stop at the game's end.
-    left = ctx.k - jnp.max(state.num_moves)
-    tree = search(make_root(ctx, game, state), search_rng, root=root,
-                  recurrent_fn=_recurrent_fn(ctx, left), num_simulations=num_simulations,
-                  max_depth=left, invalid_actions=~legal, qtransform=_puct_qtransform,
-                  pb_c_init=c_puct, pb_c_base=1e12)
-    summary = tree.summary()
+    summary = search_tree(search_rng, ctx, game, state, num_simulations, c_puct).summary()
     tie = jax.random.uniform(tie_rng, summary.visit_counts.shape, maxval=1e-6)
     # Most visited; ties broken by value, then at random.
     score = summary.visit_counts + 1e-3 * jnp.tanh(summary.qvalues) + tie
