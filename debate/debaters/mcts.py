@@ -153,7 +153,7 @@ def leaf_value(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left, need_B: jax.
                          cache=take(root.cache))
     value = _judge(ctx, part, revealed_BxP[rows], left)
     keep = i * size + jnp.arange(size) < need_B.sum()
-    return out_B.at[rows].set(jnp.where(keep, value, out_B[rows]))
+    return out_B.at[jnp.where(keep, rows, n_games)].set(value, mode="drop")
 
   def gathered():
     todo = -(-need_B.sum() // size)
