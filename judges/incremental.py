@@ -38,7 +38,7 @@ class Cache(NamedTuple):
 @dataclasses.dataclass(frozen=True)
 class Geometry:
   half: int     # kernel // 2
-  pad1: int     # even, so the 2x2 pooling cells of conv1's output canvas line up with the network's
+  pad1: int     # even, so conv1's output canvas has the network's 2x2 pooling cells
   cells1: int   # pooled conv1 cells one pixel can change, per axis
   out2: int     # conv2 outputs those cells can change, per axis
   span: int     # conv1 outputs around one pixel that cover those cells, per axis
@@ -115,9 +115,7 @@ class Incremental:
     when_LxSxS, value_LxSxS = take(time, 2 * sr, 2 * sc), take(cache.image_Y0xY0, 2 * sr, 2 * sc)
     seen = (when_LxSxS < jnp.arange(n)[:, None, None]).astype(jnp.float32)  # Revealed before.
     x = jnp.stack([seen, seen * value_LxSxS], axis=-1)
-    z1 = jax.lax.conv_general_dilated(x, p["conv1"]["kernel"], (1, 1), "VALID",
-                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    z1 = z1 + p["conv1"]["bias"]
+    z1 = _conv(x, p["conv1"], "VALID")
     own = prepared["own_patch"][(r - 2 * g.half) % 2, (c - 2 * g.half) % 2]  # [L, S, S, 2, C1]
     value_L = cache.image_Y0xY0[r, c]
     z1_after = z1 + own[..., 0, :] + value_L[:, None, None, None] * own[..., 1, :]
@@ -144,8 +142,8 @@ class Incremental:
     return h @ p["out"]["kernel"] + p["out"]["bias"]
 
 
-def _conv(x_BxHxWxC: jax.Array, layer) -> jax.Array:
-  return jax.lax.conv_general_dilated(x_BxHxWxC, layer["kernel"], (1, 1), "SAME",
+def _conv(x_BxHxWxC: jax.Array, layer, padding: str = "SAME") -> jax.Array:
+  return jax.lax.conv_general_dilated(x_BxHxWxC, layer["kernel"], (1, 1), padding,
                                       dimension_numbers=("NHWC", "HWIO", "NHWC")) + layer["bias"]
 
 

@@ -2,9 +2,9 @@
 
 The tree's actions are candidate slots. Value at a leaf: the judge's verdict (+1/-1) at a terminal
 state, reached by a uniformly random completion of the remaining reveals (at most one judge call
-per simulation). Two-player zero-sum backup uses mctx's discount of -1 between plies. Illegal slots get
-a prior of zero and are never selected (the root through `invalid_actions`, inner nodes through a
-masked Q transform). The move played is the most visited child.
+per simulation). Two-player zero-sum backup uses mctx's discount of -1 between plies. Illegal
+slots get a prior of zero and are never selected (the root through `invalid_actions`, inner nodes
+through a masked Q transform). The move played is the most visited child.
 
 `search` is mctx's search loop (its `Tree`, `simulate`, `expand` and PUCT action selection) with
 one change: the backward pass runs as one loop over the whole batch instead of a `vmap`ped
@@ -205,12 +205,13 @@ def _recurrent_fn(ctx: Ctx, left):
     terminal = new.num_moves >= ctx.k
     rngs = jax.random.split(rng, action.shape[0])
     final = jax.vmap(g.random_completion, in_axes=(0, 0, 0, None))(rngs, game, new, ctx.k)
-    seen = jnp.zeros_like(terminal) if root.seen_B is None else root.seen_B
+    seen, seen_reward = root.seen_B, root.seen_reward_B
+    if seen is None:  # Called outside `search`: nothing was judged before.
+      seen, seen_reward = jnp.zeros_like(terminal), jnp.zeros(terminal.shape)
     v_honest = leaf_value(ctx, root, jnp.where(terminal[:, None], new.revealed_P, final), left,
                           ~seen)
     reward = jnp.where(terminal & ~done_before, for_player(v_honest, mover), 0.0)
-    if root.seen_B is not None:
-      reward = jnp.where(seen, root.seen_reward_B, reward)
+    reward = jnp.where(seen, seen_reward, reward)
     value = jnp.where(terminal, 0.0, for_player(v_honest, jax.vmap(g.to_move)(game, new)))
     discount = jnp.where(terminal, 0.0, -1.0)
     out = mctx.RecurrentFnOutput(reward=reward, discount=discount,
