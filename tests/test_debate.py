@@ -168,9 +168,16 @@ def test_all_lies_protocol_needs_every_game_won():
   assert wins.tolist() == [True, False]
 
 
+def _puct_qtransform(tree, node_index):
+  """AlphaZero's PUCT Q for mctx's selection: the mean value, 0 for unvisited, illegal masked."""
+  q = jnp.where(tree.children_visits[node_index] > 0, tree.qvalues(node_index), 0.0)
+  return jnp.where(tree.children_prior_logits[node_index] > -5e8, q, -1e9)
+
+
+
 def test_batched_search_builds_mctx_tree():
-  """Our search (batched backward pass, terminal states judged once) grows exactly the tree
-  `mctx.search` grows."""
+  """Our search (one PUCT function for every depth, batched backward pass, terminal states
+  judged once) grows exactly the tree `mctx.search` grows with mctx's PUCT selection."""
   import functools
   import mctx
   from debate.debaters import mcts
@@ -188,9 +195,9 @@ def test_batched_search_builds_mctx_tree():
   kw = dict(params=mcts.Root(games), rng_key=jax.random.PRNGKey(1), root=root,
             recurrent_fn=mcts._recurrent_fn(ctx, 4), num_simulations=40, max_depth=4,
             invalid_actions=~legal)
-  ours = mcts.search(**kw, qtransform=mcts._puct_qtransform, pb_c_init=1.0, pb_c_base=1e12)
+  ours = mcts.search(**kw, c_puct=1.0)
   select = functools.partial(mctx._src.action_selection.muzero_action_selection, pb_c_init=1.0,
-                             pb_c_base=1e12, qtransform=mcts._puct_qtransform)
+                             pb_c_base=1e12, qtransform=_puct_qtransform)
   kw["root"] = root.replace(prior_logits=jnp.where(~legal, -jnp.inf, root.prior_logits))
   theirs = mctx._src.search.search(**kw, root_action_selection_fn=functools.partial(
       select, depth=0), interior_action_selection_fn=select)

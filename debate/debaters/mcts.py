@@ -3,15 +3,16 @@
 The tree's actions are candidate slots. Value at a leaf: the judge's verdict (+1/-1) at a terminal
 state, reached by a uniformly random completion of the remaining reveals (at most one judge call
 per simulation). Two-player zero-sum backup uses mctx's discount of -1 between plies. Illegal
-slots get a prior of zero and are never selected (the root through `invalid_actions`, inner nodes
-through a masked Q transform). The move played is the most visited child.
+slots get a prior of zero and are never selected. The move played is the most visited child.
 
-`search` is mctx's search loop (its `Tree`, `simulate`, `expand` and PUCT action selection) with
-one change: the backward pass runs as one loop over the whole batch instead of a `vmap`ped
-`while_loop`. Under `vmap`, a `while_loop` selects between old and new carry for every game on
-every step, and here the carry is the whole tree ([batch, simulations + 1, actions] arrays), so
-mctx's own `search` costs O(simulations) per simulation (on the Table 2 runs, evaluations/s
-halved from 100 to 300 simulations). The trees are identical (tests/test_debate.py checks this
+`search` is mctx's search loop (its `Tree`, `simulate` and `expand`) with two changes. Action
+selection is mctx's PUCT in one function for every depth (`puct_select`): mctx switches between
+its root and interior functions with a `cond`, which under `vmap` computes both. The backward
+pass runs as one loop over the whole batch instead of a `vmap`ped `while_loop`: under `vmap`, a
+`while_loop` selects between old and new carry for every game on every step, and here the carry
+is the whole tree ([batch, simulations + 1, actions] arrays), so mctx's own `search` costs
+O(simulations) per simulation (on the Table 2 runs, evaluations/s halved from 100 to 300
+simulations). The trees are identical (tests/test_debate.py checks this
 against `mctx.search`). Simulations stop at the end of the game (`max_depth` = reveals left),
 so no simulation is spent below a terminal state, and a simulation that ends on a terminal state
 already in the tree takes its verdict from the tree instead of judging it again (the games that
@@ -28,19 +29,12 @@ import jax
 import jax.numpy as jnp
 import mctx
 # mctx's building blocks (pinned: mctx==0.0.71 in requirements.txt).
-from mctx._src import action_selection as mctx_selection
 from mctx._src import search as mctx_search
 
 from debate.debaters.base import Ctx, for_player
 from debate.games import mnist_pixels as g
 
 _ILLEGAL = -1e9
-
-
-def _puct_qtransform(tree, node_index):
-  """AlphaZero's PUCT Q: the mean value in [-1, 1], 0 for unvisited children, illegal masked."""
-  q = jnp.where(tree.children_visits[node_index] > 0, tree.qvalues(node_index), 0.0)
-  return jnp.where(tree.children_prior_logits[node_index] > _ILLEGAL / 2, q, _ILLEGAL)
 
 
 def _prior(game, state):
@@ -79,15 +73,26 @@ def backward(tree: mctx.Tree, leaf_index: jax.Array) -> mctx.Tree:
   return tree
 
 
+def puct_select(rng_key, tree: mctx.Tree, node_index, depth, *, c_puct: float) -> jax.Array:
+  """PUCT for one (unbatched) tree with a uniform prior over legal actions: the action that
+  `mctx.muzero_action_selection` (pb_c_base = 1e12, Q 0 for unvisited children) selects, with the same
+  random tie-break, in one function for every depth (mctx's root/interior switch is a `cond`,
+  which under `vmap` runs both branches) and without the softmax of the prior."""
+  del depth  # The root's illegal actions have prior logit -inf, so the same mask covers them.
+  visits = tree.children_visits[node_index]
+  legal = tree.children_prior_logits[node_index] > _ILLEGAL / 2
+  prior = legal / jnp.maximum(legal.sum(), 1)
+  q = jnp.where(visits > 0, tree.qvalues(node_index), 0.0)
+  explore = jnp.sqrt(tree.node_visits[node_index].astype(jnp.float32)) * c_puct * prior
+  score = q + explore / (visits + 1) + 1e-7 * jax.random.uniform(rng_key, visits.shape)
+  return jnp.argmax(jnp.where(legal, score, -jnp.inf)).astype(jnp.int32)
+
+
 def search(params, rng_key, *, root: mctx.RootFnOutput, recurrent_fn, num_simulations: int,
-           max_depth, invalid_actions, qtransform, pb_c_init: float,
-           pb_c_base: float) -> mctx.Tree:
-  """`mctx.muzero_policy`'s search without Dirichlet noise, with the batched backward pass."""
-  interior = functools.partial(mctx_selection.muzero_action_selection, pb_c_base=pb_c_base,
-                               pb_c_init=pb_c_init, qtransform=qtransform)
-  select = mctx_selection.switching_action_selection_wrapper(
-      root_action_selection_fn=functools.partial(interior, depth=0),
-      interior_action_selection_fn=interior)
+           max_depth, invalid_actions, c_puct: float) -> mctx.Tree:
+  """`mctx.muzero_policy`'s search without Dirichlet noise, with `puct_select` and the batched
+  backward pass."""
+  select = functools.partial(puct_select, c_puct=c_puct)
   batch_size = root.value.shape[0]
   batch = jnp.arange(batch_size)
   root = root.replace(prior_logits=jnp.where(invalid_actions, -jnp.inf, root.prior_logits))
@@ -232,8 +237,7 @@ def search_tree(rng, ctx: Ctx, game: g.Game, state: g.State, num_simulations: in
   left = ctx.k - jnp.max(state.num_moves)
   return search(make_root(ctx, game, state), search_rng, root=root,
                 recurrent_fn=_recurrent_fn(ctx, left), num_simulations=num_simulations,
-                max_depth=left, invalid_actions=~legal, qtransform=_puct_qtransform,
-                pb_c_init=c_puct, pb_c_base=1e12)
+                max_depth=left, invalid_actions=~legal, c_puct=c_puct)
 
 
 def judged_leaves(tree: mctx.Tree) -> jax.Array:
