@@ -280,5 +280,8 @@ def report(config, cells, judge_info, wall) -> str:
       "## Cost", "",
       common.md_table(["k", "first", "precommit", "games", "seconds", "games/s",
                        "judge calls/game", "judge calls/s"], timing),
+      "Judge calls are the budget: an MCTS move costs at most simulations + 1 (a simulation "
+      "that ends on a terminal state judged before costs none; `experiments/benchmark.py` counts "
+      "the calls made), greedy one per candidate pixel, plus one per move for the transcript.", "",
       f"Total wall time {wall:.0f} s on {jax.device_count()} device(s) ({jax.default_backend()}).",
       "", "![example debates](examples.png)", "", "![lies by digit](lies_by_digit.png)", ""])

@@ -67,3 +67,17 @@ def test_debate_report_gives_the_mean_of_both_first_movers():
   row = "| 6 | honest | 55.0% [54.0, 56.0] (59.4%) | - (67.4%) | 70.0% [68.0, 72.0] (87.4%) |"
   assert row in md
   assert "| 6 | mean | 55.0% (59.4%) | - | 80.0% (88.9%) |" in md
+
+
+@pytest.mark.slow
+def test_benchmark_debate_counts_judge_calls(digits_dir):
+  """The debate benchmark runs ours and the reference; no timing is asserted, only what the
+  counts must satisfy: at most one judged leaf per simulation, the tree never judges more."""
+  from experiments import benchmark
+  res = benchmark.bench_debate(None, digits_dir, sims=6, k=4, games=8, ref_games=1,
+                               variants=("incremental_judge",), rounds=2)
+  ours = res["vectorized"]
+  assert len(ours["judged_leaves_per_move"]) == 4
+  assert all(0 < n <= 6 for n in ours["judged_leaves_per_move"])
+  assert ours["judge_calls_per_game"] <= res["reference"]["judge_calls_per_game"] + 4 + 1
+  assert len(res["speedup_rounds"]) == 2 and res["speedup"] > 0

@@ -23,4 +23,5 @@ def make_debater(name: str, *, sims: int = 100, c_puct: float = 1.0) -> Debater:
 
 
 def judge_calls_per_move(name: str, sims: int, slots: int) -> int:
+  """The judge calls one move may make (MCTS: at most; revisited terminal states cost none)."""
   return {"random": 0, "greedy": slots, "mcts": sims + 1}[name]

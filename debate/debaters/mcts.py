@@ -75,9 +75,10 @@ def backward(tree: mctx.Tree, leaf_index: jax.Array) -> mctx.Tree:
 
 def puct_select(rng_key, tree: mctx.Tree, node_index, depth, *, c_puct: float) -> jax.Array:
   """PUCT for one (unbatched) tree with a uniform prior over legal actions: the action that
-  `mctx.muzero_action_selection` (pb_c_base = 1e12, Q 0 for unvisited children) selects, with the same
-  random tie-break, in one function for every depth (mctx's root/interior switch is a `cond`,
-  which under `vmap` runs both branches) and without the softmax of the prior."""
+  `mctx.muzero_action_selection` selects (pb_c_base = 1e12, so pb_c = c_puct in float32; Q 0
+  for unvisited children), with the same random tie-break. One function for every depth (mctx
+  switches root and interior functions with a `cond`, which under `vmap` runs both), and the
+  uniform prior without a softmax."""
   del depth  # The root's illegal actions have prior logit -inf, so the same mask covers them.
   visits = tree.children_visits[node_index]
   legal = tree.children_prior_logits[node_index] > _ILLEGAL / 2
