@@ -174,7 +174,6 @@ def _puct_qtransform(tree, node_index):
   return jnp.where(tree.children_prior_logits[node_index] > -5e8, q, -1e9)
 
 
-
 def test_batched_search_builds_mctx_tree():
   """Our search (one PUCT function for every depth, batched backward pass, terminal states
   judged once) grows exactly the tree `mctx.search` grows with mctx's PUCT selection."""
