@@ -178,6 +178,7 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   from debate.games import mnist_pixels as g
   from debate.train import mesh as mesh_lib, trainer
   from judges import mnist_judge as jl
+  variants = set(variants) | {"incremental_judge"}  # Ours: always run.
   if judge_workdir:
     arch_name, _, params, _ = jl.load_judge(judge_workdir)
   else:
@@ -299,10 +300,10 @@ def main(argv=None) -> int:
   if "incremental" in parts:
     res["incremental_judge"] = bench_incremental()
   if "debate" in parts:
-    unknown = set(a.variants.split(",")) - set(VARIANTS)
+    variants = tuple(a.variants.split(","))
+    unknown = set(variants) - set(VARIANTS)
     if unknown:
       p.error(f"--variants {sorted(unknown)} unknown; allowed: {', '.join(VARIANTS)}")
-    variants = tuple(set(a.variants.split(",")) | {"incremental_judge"})
     res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games,
                                  variants, a.rounds)
   from debate import io

@@ -12,8 +12,8 @@ pass runs as one loop over the whole batch instead of a `vmap`ped `while_loop`: 
 `while_loop` selects between old and new carry for every game on every step, and here the carry
 is the whole tree ([batch, simulations + 1, actions] arrays), so mctx's own `search` costs
 O(simulations) per simulation (on the Table 2 runs, evaluations/s halved from 100 to 300
-simulations). The trees are identical (tests/test_debate.py checks this
-against `mctx.search`). Simulations stop at the end of the game (`max_depth` = reveals left),
+simulations). The trees are identical (tests/test_debate.py checks this against
+`mctx.search`). Simulations stop at the end of the game (`max_depth` = reveals left),
 so no simulation is spent below a terminal state, and a simulation that ends on a terminal state
 already in the tree takes its verdict from the tree instead of judging it again (the games that
 still need the judge are gathered and judged together). When the judge has an exact incremental
