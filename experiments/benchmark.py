@@ -167,7 +167,10 @@ VARIANTS = ("incremental_judge", "whole_network_judge", "linear_stand_in_judge")
 
 
 def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, games: int,
-                 ref_games: int, variants: tuple[str, ...] = VARIANTS, rounds: int = 3) -> dict:
+                 ref_games: int, variants: tuple[str, ...] = VARIANTS, rounds: int = 3,
+                 count_games: int | None = None) -> dict:
+  """Ours (all `games` in one call) against the reference (`ref_games` per round), alternating
+  over `rounds`. Judged leaves are counted on the first `count_games` games (default: all)."""
   import jax
   import jax.numpy as jnp
   import numpy as np
@@ -194,6 +197,7 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   gm = g.make_games(images, labels, lies, g.HONEST, slots)
   mesh = mesh_lib.make_mesh({"data": -1, "model": 1})
   d = make_debater("mcts", sims=sims)
+  sims_per_game = k * (sims + 1) + k  # Simulations, a root rollout per move, the verdict.
   timed, players = {}, {}
   # The same search judging every leaf with the whole network (no `incremental` attribute).
   # A linear stand-in that costs nearly nothing shows what the tree search itself costs.
@@ -207,31 +211,14 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
     player = rollout.make_player(mesh, judge_apply=judge, honest=d, liar=d, k=k, precommit=True,
                                  first=g.HONEST)
     t0 = time.perf_counter()
-    rollout.run_batched(player, jax.random.PRNGKey(1), params, gm, games, jax.device_count())
-    compile_and_run = time.perf_counter() - t0
-    sec = _timeit(lambda: player(jax.random.PRNGKey(2), params, gm)["honest_wins_B"],
-                  min_seconds=1, min_reps=2)
-    sims_per_game = k * (sims + 1) + k  # Simulations, a root rollout per move, the verdict.
-    timed[name] = {"games": games, "seconds": sec, "games_per_second": games / sec,
-                   "simulations_per_game": sims_per_game,
-                   "simulations_per_second": games * sims_per_game / sec,
-                   "first_call_seconds_with_compile": compile_and_run}
-    players[name] = player
-  # How many leaves were judged: each move's search again, on the positions of the games played.
-  played = jax.device_get(players["incremental_judge"](jax.random.PRNGKey(2), params,
-                                                       gm)["slots_BxK"])
-  gm_j = jax.tree.map(jnp.asarray, gm)
-  ctx = Ctx(apply, params, k, True)
-  count = jax.jit(lambda r, s: mcts.judged_leaves(mcts.search_tree(r, ctx, gm_j, s, sims)))
-  state = jax.vmap(g.initial_state)(gm_j)
-  judged = []
-  for t in range(k):
-    judged.append(float(np.mean(count(jax.random.PRNGKey(3 + t), state))))
-    state = jax.vmap(g.apply_move)(state, jnp.asarray(played[:, t]))
-  timed["incremental_judge"]["judged_leaves_per_move"] = judged
-  # Judge calls: judged leaves, a root rollout per move, the final verdict.
-  timed["incremental_judge"]["judge_calls_per_game"] = sum(judged) + k + 1
-  ours = timed["incremental_judge"]
+    players[name] = player.lower(jax.random.PRNGKey(1), params, gm).compile()  # Compile only.
+    timed[name] = {"games": games, "simulations_per_game": sims_per_game,
+                   "compile_seconds": time.perf_counter() - t0}
+    if name != "incremental_judge":  # Ours is timed in the rounds below.
+      sec = _timeit(lambda p=players[name]: p(jax.random.PRNGKey(2), params, gm)["honest_wins_B"],
+                    min_seconds=1, min_reps=2)
+      timed[name].update(seconds=sec, games_per_second=games / sec,
+                         simulations_per_second=games * sims_per_game / sec)
   # Ours and the reference alternate, `rounds` times: this VM's speed drifts by 10-40% over
   # minutes, so the ratio is taken within each round and the median reported. Round r's
   # reference plays the next `ref_games` of our images (a game's cost depends on its image).
@@ -242,17 +229,38 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   ours_rounds, ref_rounds = [], []
   for r in range(rounds):
     t0 = time.perf_counter()
-    jax.block_until_ready(player(jax.random.PRNGKey(10 + r), params, gm)["honest_wins_B"])
+    out = jax.device_get(player(jax.random.PRNGKey(10 + r), params, gm))
     ours_rounds.append(games / (time.perf_counter() - t0))
+    if r == 0:
+      played = out["slots_BxK"]
     t0 = time.perf_counter()
     for i in (np.arange(ref_games) + r * ref_games) % games:
       cands = gm.cand_P[i][:gm.num_cand[i]]
       _reference_game(judge_b1, params, images[i], cands, int(labels[i]), int(lies[i]), k, sims,
                       rng)
     ref_rounds.append(ref_games / (time.perf_counter() - t0))
+    print(f"round {r}: ours {ours_rounds[-1]:.4g} games/s, reference {ref_rounds[-1]:.4g} "
+          f"games/s", file=sys.stderr, flush=True)
+  ours = timed["incremental_judge"]
+  gps = float(np.median(ours_rounds))
+  ours.update(games_per_second=gps, seconds=games / gps, simulations_per_second=gps *
+              sims_per_game, games_per_second_rounds=ours_rounds)
+  # How many leaves were judged: each move's search again, on the positions of round 0's games.
+  n = min(count_games or games, games)
+  gm_j = jax.tree.map(lambda x: jnp.asarray(x[:n]), gm)
+  ctx = Ctx(apply, params, k, True)
+  count = jax.jit(lambda r, s: mcts.judged_leaves(mcts.search_tree(r, ctx, gm_j, s, sims)))
+  state = jax.vmap(g.initial_state)(gm_j)
+  judged = []
+  for t in range(k):
+    judged.append(float(np.mean(count(jax.random.PRNGKey(3 + t), state))))
+    state = jax.vmap(g.apply_move)(state, jnp.asarray(played[:n, t]))
+  ours["judged_leaves_per_move"] = judged
+  ours["judged_leaves_counted_on_games"] = n
+  # Judge calls: judged leaves, a root rollout per move, the final verdict.
+  ours["judge_calls_per_game"] = sum(judged) + k + 1
   ratios = [a / b for a, b in zip(ours_rounds, ref_rounds)]
   pooled_ref = rounds * ref_games / sum(ref_games / x for x in ref_rounds)
-  ours["games_per_second_rounds"] = ours_rounds
   ref = {"games": ref_games, "rounds": rounds, "games_per_second": float(np.median(ref_rounds)),
          "games_per_second_all_rounds": pooled_ref,
          "games_per_second_rounds": ref_rounds, "judge_calls_per_game": k * sims}
@@ -276,6 +284,8 @@ def main(argv=None) -> int:
   p.add_argument("--ref_games", type=int, default=3, help="reference games per round")
   p.add_argument("--rounds", type=int, default=3,
                  help="debate part: rounds of (ours, reference); the median ratio is reported")
+  p.add_argument("--count_games", type=int, default=None,
+                 help="debate part: count judged leaves on this many of the games (default all)")
   p.add_argument("--variants", default=",".join(VARIANTS),
                  help="debate part: which judges the vectorized search runs with (comma list; "
                  "incremental_judge is always run)")
@@ -305,7 +315,7 @@ def main(argv=None) -> int:
     if unknown:
       p.error(f"--variants {sorted(unknown)} unknown; allowed: {', '.join(VARIANTS)}")
     res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games,
-                                 variants, a.rounds)
+                                 variants, a.rounds, a.count_games)
   from debate import io
   io.atomic_write_json(os.path.join(a.out, "results.json"), res)
   print(io.dumps(res))

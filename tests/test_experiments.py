@@ -75,8 +75,9 @@ def test_benchmark_debate_counts_judge_calls(digits_dir):
   counts must satisfy: at most one judged leaf per simulation, the tree never judges more."""
   from experiments import benchmark
   res = benchmark.bench_debate(None, digits_dir, sims=6, k=4, games=8, ref_games=1,
-                               variants=("incremental_judge",), rounds=2)
+                               variants=("incremental_judge",), rounds=2, count_games=3)
   ours = res["vectorized"]
+  assert ours["judged_leaves_counted_on_games"] == 3
   assert len(ours["judged_leaves_per_move"]) == 4
   assert all(0 < n <= 6 for n in ours["judged_leaves_per_move"])
   assert ours["judge_calls_per_game"] <= res["reference"]["judge_calls_per_game"] + 4 + 1
