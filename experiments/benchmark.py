@@ -163,7 +163,8 @@ def _reference_game(judge_b1, params, image, cands, honest_claim, liar_claim, k,
   return verdict(revealed) > 0
 
 
-VARIANTS = ("incremental_judge", "whole_network_judge", "linear_stand_in_judge")
+VARIANTS = ("incremental_judge", "whole_network_judge", "linear_stand_in_judge",
+            "constant_judge")
 
 
 def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, games: int,
@@ -199,13 +200,15 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   d = make_debater("mcts", sims=sims)
   sims_per_game = k * (sims + 1) + k  # Simulations, a root rollout per move, the verdict.
   timed, players = {}, {}
-  # The same search judging every leaf with the whole network (no `incremental` attribute).
-  # A linear stand-in that costs nearly nothing shows what the tree search itself costs.
+  # The same search judging every leaf with the whole network (no `incremental` attribute);
+  # with a cheap linear stand-in (the judge's input is still built: a gather of its mask); and
+  # with constant logits (every verdict a liar win, nothing built): the tree search alone.
   w = jax.random.normal(jax.random.PRNGKey(0), (28 * 28 * 2, 10)) * 0.01
   free = lambda p, m, i: jl.judge_input(m, i).reshape(m.shape[0], -1) @ w
   for name, judge in (("incremental_judge", apply),
                       ("whole_network_judge", lambda p, m, i: apply(p, m, i)),
-                      ("linear_stand_in_judge", free)):
+                      ("linear_stand_in_judge", free),
+                      ("constant_judge", lambda p, m, i: jnp.zeros((m.shape[0], 10)))):
     if name not in variants:
       continue
     player = rollout.make_player(mesh, judge_apply=judge, honest=d, liar=d, k=k, precommit=True,
