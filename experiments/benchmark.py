@@ -317,6 +317,8 @@ def main(argv=None) -> int:
     unknown = set(variants) - set(VARIANTS)
     if unknown:
       p.error(f"--variants {sorted(unknown)} unknown; allowed: {', '.join(VARIANTS)}")
+    if a.count_games is not None and a.count_games < 1:
+      p.error(f"--count_games={a.count_games}; allowed: at least 1 (or leave it out: all games)")
     res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games,
                                  variants, a.rounds, a.count_games)
   from debate import io
