@@ -163,6 +163,24 @@ def _reference_game(judge_b1, params, image, cands, honest_claim, liar_claim, k,
   return verdict(revealed) > 0
 
 
+def _judged_leaves_per_move(ctx, gm, played_BxK, sims: int, n: int) -> list[float]:
+  """How many leaves each move's search judged (mean over the first `n` games): every move's
+  search again, on the positions of the games played."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from debate.debaters import mcts
+  from debate.games import mnist_pixels as g
+  gm_n = jax.tree.map(lambda x: jnp.asarray(x[:n]), gm)
+  count = jax.jit(lambda r, s: mcts.judged_leaves(mcts.search_tree(r, ctx, gm_n, s, sims)))
+  state = jax.vmap(g.initial_state)(gm_n)
+  judged = []
+  for t in range(ctx.k):
+    judged.append(float(np.mean(count(jax.random.PRNGKey(3 + t), state))))
+    state = jax.vmap(g.apply_move)(state, jnp.asarray(played_BxK[:n, t]))
+  return judged
+
+
 VARIANTS = ("incremental_judge", "whole_network_judge", "linear_stand_in_judge",
             "constant_judge")
 
@@ -177,7 +195,7 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   import numpy as np
   from debate import protocols, rollout
   from debate.data import mnist
-  from debate.debaters import make_debater, mcts
+  from debate.debaters import make_debater
   from debate.debaters.base import Ctx
   from debate.games import mnist_pixels as g
   from debate.train import mesh as mesh_lib, trainer
@@ -248,16 +266,8 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   gps = float(np.median(ours_rounds))
   ours.update(games_per_second=gps, seconds=games / gps, simulations_per_second=gps *
               sims_per_game, games_per_second_rounds=ours_rounds)
-  # How many leaves were judged: each move's search again, on the positions of round 0's games.
   n = min(count_games or games, games)
-  gm_j = jax.tree.map(lambda x: jnp.asarray(x[:n]), gm)
-  ctx = Ctx(apply, params, k, True)
-  count = jax.jit(lambda r, s: mcts.judged_leaves(mcts.search_tree(r, ctx, gm_j, s, sims)))
-  state = jax.vmap(g.initial_state)(gm_j)
-  judged = []
-  for t in range(k):
-    judged.append(float(np.mean(count(jax.random.PRNGKey(3 + t), state))))
-    state = jax.vmap(g.apply_move)(state, jnp.asarray(played[:n, t]))
+  judged = _judged_leaves_per_move(Ctx(apply, params, k, True), gm, played, sims, n)
   ours["judged_leaves_per_move"] = judged
   ours["judged_leaves_counted_on_games"] = n
   # Judge calls: judged leaves, a root rollout per move, the final verdict.
@@ -317,6 +327,8 @@ def main(argv=None) -> int:
     unknown = set(variants) - set(VARIANTS)
     if unknown:
       p.error(f"--variants {sorted(unknown)} unknown; allowed: {', '.join(VARIANTS)}")
+    if a.rounds < 1:
+      p.error(f"--rounds={a.rounds}; allowed: at least 1")
     if a.count_games is not None and a.count_games < 1:
       p.error(f"--count_games={a.count_games}; allowed: at least 1 (or leave it out: all games)")
     res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games,
