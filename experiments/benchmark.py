@@ -181,26 +181,110 @@ def _judged_leaves_per_move(ctx, gm, played_BxK, sims: int, n: int) -> list[floa
   return judged
 
 
-VARIANTS = ("incremental_judge", "whole_network_judge", "linear_stand_in_judge",
-            "constant_judge")
-
-
-def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, games: int,
-                 ref_games: int, variants: tuple[str, ...] = VARIANTS, rounds: int = 3,
-                 count_games: int | None = None) -> dict:
-  """Ours (all `games` in one call) against the reference (`ref_games` per round), alternating
-  over `rounds`. Judged leaves are counted on the first `count_games` games (default: all)."""
+def bench_judge_slices(judge_workdir: str | None, data_dir: str, sims: int, k: int, games: int,
+                       moves: tuple[int, ...] = (0, 3), chunks: tuple[int, ...] = (1, 4, 16),
+                       rounds: int = 2) -> dict:
+  """One move's search (after seeded random earlier moves) with `leaf_value` judging in
+  `chunks` slices (1: the whole batch whenever any game needs it): the same trees, timed
+  alternately over `rounds`; per judged leaf, tree search included."""
   import jax
   import jax.numpy as jnp
   import numpy as np
-  from debate import protocols, rollout
-  from debate.data import mnist
-  from debate.debaters import make_debater
+  from debate.debaters import mcts
   from debate.debaters.base import Ctx
   from debate.games import mnist_pixels as g
-  from debate.train import mesh as mesh_lib, trainer
+  apply, params, gm, _, _ = _debate_setup(judge_workdir, data_dir, k, games)
+  gm = jax.tree.map(jnp.asarray, gm)
+  ctx = Ctx(apply, params, k, True)
+  rng = np.random.default_rng(0)
+  out = {"sims": sims, "games": games, "moves": {}}
+  for move in moves:
+    state = jax.vmap(g.initial_state)(gm)
+    for _ in range(move):
+      legal = np.asarray(jax.vmap(g.legal)(gm, state))
+      state = jax.vmap(g.apply_move)(state, jnp.asarray([rng.choice(np.flatnonzero(x))
+                                                          for x in legal]))
+    fns = {c: jax.jit(lambda r, s, c=c: mcts.judged_leaves(
+        mcts.search_tree(r, ctx, gm, s, sims, judge_chunks=c))).lower(
+            jax.random.PRNGKey(0), state).compile() for c in chunks}
+    res = {c: [] for c in chunks}
+    for r in range(rounds):
+      for c, fn in fns.items():
+        t0 = time.perf_counter()
+        judged = np.asarray(fn(jax.random.PRNGKey(r), state))
+        sec = time.perf_counter() - t0
+        res[c].append({"seconds": sec, "judged_leaves_per_game": float(judged.mean()),
+                       "us_per_judged_leaf": sec / judged.sum() * 1e6})
+        print(f"move {move} round {r} chunks {c}: {sec:.1f} s, "
+              f"{res[c][-1]['us_per_judged_leaf']:.0f} us per judged leaf", file=sys.stderr,
+              flush=True)
+    out["moves"][move] = {f"chunks_{c}": v for c, v in res.items()}
+  return out
+
+
+def bench_repeated_sets(judge_workdir: str | None, data_dir: str, sims: int, k: int,
+                        games: int) -> dict:
+  """How many judged leaves a table of verdicts keyed by the set of revealed pixels (the judge
+  sees the set, not the order) would have answered exactly: sets judged before in the same
+  search, and in the same game's earlier searches. Plays `games` MCTS games and records every
+  set `leaf_value` is asked to judge (a host callback: slow, for counting only)."""
+  from unittest import mock
+  import jax
+  import numpy as np
+  from jax.experimental import io_callback
+  from debate import rollout
+  from debate.debaters import make_debater, mcts
+  from debate.games import mnist_pixels as g
+  apply, params, gm, _, _ = _debate_setup(judge_workdir, data_dir, k, games)
+  log = []
+  judge = mcts.leaf_value
+
+  def recording(ctx, root, revealed_BxP, left, need_B, chunks=4):
+    io_callback(lambda *a: log.append([np.asarray(x) for x in a]), None, left, revealed_BxP,
+                need_B, ordered=True)
+    return judge(ctx, root, revealed_BxP, left, need_B, chunks)
+
+  d = make_debater("mcts", sims=sims)
+  with mock.patch.object(mcts, "leaf_value", recording):
+    player = rollout.make_player(None, judge_apply=apply, honest=d, liar=d, k=k, precommit=True,
+                                 first=g.HONEST)
+    jax.block_until_ready(player(jax.random.PRNGKey(1), params, gm))
+  per_left = {}
+  in_game = [set() for _ in range(games)]
+  in_search, last = None, None
+  for left, revealed_BxP, need_B in log:
+    left = int(left)
+    if left != last:  # A new move's search.
+      in_search, last = [set() for _ in range(games)], left
+    row = per_left.setdefault(left, [0, 0, 0])
+    for b in np.flatnonzero(need_B):
+      key = revealed_BxP[b].tobytes()
+      row[0] += 1
+      row[1] += key in in_search[b]
+      row[2] += key in in_game[b]
+      in_search[b].add(key)
+      in_game[b].add(key)
+  out = {"sims": sims, "games": games, "per_move": []}
+  for left in sorted(per_left, reverse=True):
+    judged, search, game = (x / games for x in per_left[left])
+    out["per_move"].append({"reveals_left": left, "judged_leaves_per_game": judged,
+                            "seen_in_this_search": search, "seen_in_this_game": game})
+  total = [sum(m[key] for m in out["per_move"]) for key in
+           ("judged_leaves_per_game", "seen_in_this_search", "seen_in_this_game")]
+  out.update(judged_leaves_per_game=total[0], seen_in_this_search=total[1],
+             seen_in_this_game=total[2])
+  return out
+
+
+def _debate_setup(judge_workdir: str | None, data_dir: str, k: int, games: int):
+  """The judge (trained, or the paper's architecture at random init) and the first `games`
+  test images as precommit games against the best lie, honest first."""
+  import jax
+  from debate import protocols
+  from debate.data import mnist
+  from debate.games import mnist_pixels as g
+  from debate.train import trainer
   from judges import mnist_judge as jl
-  variants = set(variants) | {"incremental_judge"}  # Ours: always run.
   if judge_workdir:
     arch_name, _, params, _ = jl.load_judge(judge_workdir)
   else:
@@ -214,6 +298,30 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   slots = g.slots_for(mnist.to_float(test["image"]))
   lies = protocols.best_lies(apply, params, images, labels, k, jax.random.PRNGKey(0))
   gm = g.make_games(images, labels, lies, g.HONEST, slots)
+  return apply, params, gm, (images, labels, lies), arch_name
+
+
+VARIANTS = ("incremental_judge", "whole_network_judge", "linear_stand_in_judge",
+            "constant_judge")
+
+
+def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, games: int,
+                 ref_games: int, variants: tuple[str, ...] = VARIANTS, rounds: int = 3,
+                 count_games: int | None = None) -> dict:
+  """Ours (all `games` in one call) against the reference (`ref_games` per round), alternating
+  over `rounds`. Judged leaves are counted on the first `count_games` games (default: all)."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from debate import rollout
+  from debate.debaters import make_debater
+  from debate.debaters.base import Ctx
+  from debate.games import mnist_pixels as g
+  from debate.train import mesh as mesh_lib
+  from judges import mnist_judge as jl
+  variants = set(variants) | {"incremental_judge"}  # Ours: always run.
+  apply, params, gm, (images, labels, lies), arch_name = _debate_setup(judge_workdir, data_dir,
+                                                                       k, games)
   mesh = mesh_lib.make_mesh({"data": -1, "model": 1})
   d = make_debater("mcts", sims=sims)
   sims_per_game = k * (sims + 1) + k  # Simulations, a root rollout per move, the verdict.
@@ -287,7 +395,10 @@ def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--out", default="runs/bench")
-  p.add_argument("--parts", default="peak,judge,judge8,incremental,debate")
+  p.add_argument("--parts", default="peak,judge,judge8,incremental,debate",
+                 help="comma list of peak, judge, judge8, incremental, debate; and, not in "
+                 "the default, judge_slices (one move's search with leaf_value's slices varied) "
+                 "and repeated_sets (judged leaves a table of verdicts by pixel set would save)")
   p.add_argument("--devices", type=int, default=1)
   p.add_argument("--judge_workdir", default=None)
   p.add_argument("--data_dir", default="../shared/data/mnist")
@@ -333,6 +444,11 @@ def main(argv=None) -> int:
       p.error(f"--count_games={a.count_games}; allowed: at least 1 (or leave it out: all games)")
     res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games,
                                  variants, a.rounds, a.count_games)
+  if "judge_slices" in parts:
+    res["judge_slices"] = bench_judge_slices(a.judge_workdir, a.data_dir, a.sims, a.k, a.games)
+  if "repeated_sets" in parts:
+    res["repeated_sets"] = bench_repeated_sets(a.judge_workdir, a.data_dir, a.sims, a.k,
+                                               a.games)
   from debate import io
   io.atomic_write_json(os.path.join(a.out, "results.json"), res)
   print(io.dumps(res))

@@ -92,6 +92,29 @@ def play_cell(config, mesh, apply, params, images, labels, *, k, precommit, firs
           "seconds": seconds}
 
 
+def last_reveal_flips(out: dict, games: g.Game, precommit: bool) -> np.ndarray:
+  """Per game: did the last reveal change the verdict (the judge's verdict on the first k - 1
+  reveals against the final one)?"""
+  before_BxC = out["logits_BxKx10"][:, -2]
+  if precommit:
+    rows = np.arange(len(before_BxC))
+    won_before = before_BxC[rows, games.honest_claim] > before_BxC[rows, games.liar_claim]
+  else:
+    won_before = before_BxC.argmax(-1) == games.label
+  return won_before != out["honest_wins_B"]
+
+
+def _last_word(flips: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+  """Games whose verdict the last reveal changed, and those it changed to the last mover's
+  side: the power of the last word (nothing for k = 1: no verdict before the only reveal)."""
+  if not flips:
+    return {}
+  flip, to_last = (np.concatenate(x) for x in zip(*flips))
+  return {"last_reveal_flips": float(flip.mean()),
+          "last_reveal_flips_ci95": list(metrics_lib.wilson_ci(flip.sum(), flip.size)),
+          "last_reveal_flips_to_last_mover": float(to_last.mean())}
+
+
 def transcripts(cell_key: dict, played: dict, players: list[int], limit: int) -> list[dict]:
   games, out = played["games"], played["out"]
   rows = []
@@ -178,7 +201,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
           cells.append(cell)
           logging.info("cell %s: loaded (%.1f%%)", name, 100 * cell["honest_win_rate"])
           continue
-        wins, seconds, games_played = [], 0.0, 0
+        wins, seconds, games_played, flips = [], 0.0, 0, []
+        last = rollout.players_of(k, g.HONEST if first == "honest" else g.LIAR)[-1]
         # Deterministic debaters need not replay seeds (best_lie picks lies with the judge, which
         # does depend on the seed, so only the no-precommit games are fully deterministic).
         deterministic = (config.honest in DETERMINISTIC and config.liar in DETERMINISTIC and
@@ -187,6 +211,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
           played = play_cell(config, mesh, apply, params, images, labels, k=k,
                              precommit=precommit, first=first, seed=config.seed + s, slots=slots)
           wins.append(played["image_wins"])
+          if k >= 2:
+            flip = last_reveal_flips(played["out"], played["games"], precommit)
+            flips.append((flip, flip & (played["out"]["honest_wins_B"] == (last == g.HONEST))))
           seconds += played["seconds"]
           games_played += len(played["game_image_ids"])
           if s == 0:  # Kept beside the cell, so a resumed run still reports every cell.
@@ -204,6 +231,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
                 "honest_win_rate": float(wins.mean()),
                 "ci95": list(metrics_lib.wilson_ci(wins.sum(), wins.size)),
                 "per_seed": [float(x) for x in per_seed],
+                "last_mover": "honest" if last == g.HONEST else "liar",
+                **_last_word(flips),
                 "games": games_played, "seconds": seconds,
                 "games_per_second": games_played / max(seconds, 1e-9),
                 "judge_calls_per_game": calls,
@@ -266,6 +295,10 @@ def report(config, cells, judge_info, wall) -> str:
   timing = [[c["pixels"], c["first"], c["precommit"], c["games"], f"{c['seconds']:.0f}",
              f"{c['games_per_second']:.2f}", c["judge_calls_per_game"],
              f"{c['judge_calls_per_second']:.0f}"] for c in cells]
+  last_word = [[c["pixels"], c["first"], c["precommit"], c.get("last_mover", "-"),
+                metrics_lib.fmt_pct(c["last_reveal_flips"], c["last_reveal_flips_ci95"]),
+                f"{100 * c['last_reveal_flips_to_last_mover']:.1f}%"]
+               for c in cells if "last_reveal_flips" in c]
   n = config.images
   return "\n".join([
       "# MNIST debate (Irving, Christiano, Amodei 2018, Table 2)", "",
@@ -277,6 +310,10 @@ def report(config, cells, judge_info, wall) -> str:
                        "debate, precommit"], rows),
       "Judges: " + "; ".join(f"k={k}: {v['arch']} from `{v['source']}`"
                              for k, v in judge_info.items()), "",
+      "## The last word", "",
+      common.md_table(["k", "first", "precommit", "last mover", "games the last reveal flipped",
+                       "flipped to the last mover"], last_word),
+      "The verdict on the first k - 1 reveals against the final one, over all games played.", "",
       "## Cost", "",
       common.md_table(["k", "first", "precommit", "games", "seconds", "games/s",
                        "judge calls/game", "judge calls/s"], timing),

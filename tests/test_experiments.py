@@ -22,6 +22,8 @@ def test_debate_smoke_writes_table_transcripts_and_plots(mnist_dir, tmp_path):
   assert cell["pixels"] == 4 and cell["first"] == "liar" and cell["precommit"] is True
   assert 0 <= cell["honest_win_rate"] <= 1 and cell["num_images"] == 16
   assert "4" in res["judge"]
+  assert cell["last_mover"] == "honest"  # Liar first, 4 reveals.
+  assert 0 <= cell["last_reveal_flips_to_last_mover"] <= cell["last_reveal_flips"] <= 1
   rows = [json.loads(l) for l in open(os.path.join(wd, "transcripts.jsonl"))]
   assert len(rows) == 4 and len(rows[0]["moves"]) == 4
   assert [m["player"] for m in rows[0]["moves"]] == ["liar", "honest", "liar", "honest"]
@@ -69,6 +71,25 @@ def test_debate_report_gives_the_mean_of_both_first_movers():
   assert "| 6 | mean | 55.0% (59.4%) | - | 80.0% (88.9%) |" in md
 
 
+def test_last_reveal_flips_compares_the_verdict_before_and_after_the_last_reveal():
+  import numpy as np
+  from experiments import mnist_debate
+  from debate.games import mnist_pixels as g
+  images = np.zeros((3, 28, 28), np.float32)
+  images[:, 10, 10:14] = 1.0
+  games = g.make_games(images, np.array([3, 3, 3]), np.array([5, 5, 5]), g.HONEST, 32)
+  logits = np.zeros((3, 4, 10), np.float32)
+  logits[0, 2, 3], logits[0, 3, 5] = 1.0, 1.0   # Honest led, the last reveal turned it: flip.
+  logits[1, 2, 3], logits[1, 3, 3] = 1.0, 1.0   # Honest led and still leads: no flip.
+  logits[2, 2, 5], logits[2, 3, 3] = 1.0, 1.0   # The liar led, honest won at the end: flip.
+  out = {"logits_BxKx10": logits, "honest_wins_B": np.array([False, True, True])}
+  assert mnist_debate.last_reveal_flips(out, games, True).tolist() == [True, False, True]
+  # Without precommit the verdict is the argmax against the true label (3).
+  logits[1, 2] = 0.0
+  logits[1, 2, 7] = 2.0  # Before the last reveal the judge said 7: a flip to honest.
+  assert mnist_debate.last_reveal_flips(out, games, False).tolist() == [True, True, True]
+
+
 @pytest.mark.slow
 def test_benchmark_debate_counts_judge_calls(digits_dir):
   """The debate benchmark runs ours and the reference; no timing is asserted, only what the
@@ -82,3 +103,22 @@ def test_benchmark_debate_counts_judge_calls(digits_dir):
   assert all(0 < n <= 6 for n in ours["judged_leaves_per_move"])
   assert ours["judge_calls_per_game"] <= res["reference"]["judge_calls_per_game"] + 4 + 1
   assert len(res["speedup_rounds"]) == 2 and res["speedup"] > 0
+
+
+@pytest.mark.slow
+def test_benchmark_diagnostics_count_what_they_claim(digits_dir):
+  """Judging in any number of slices grows the same trees; a table of verdicts by pixel set
+  could only answer sets judged before, and never at the last move within one search (those
+  are distinct terminal states, and a terminal state reached again is not judged again)."""
+  from experiments import benchmark
+  sl = benchmark.bench_judge_slices(None, digits_dir, sims=8, k=4, games=4, moves=(0, 2),
+                                    chunks=(1, 4), rounds=1)
+  for move in sl["moves"].values():
+    assert move["chunks_1"][0]["judged_leaves_per_game"] == \
+        move["chunks_4"][0]["judged_leaves_per_game"]
+  rep = benchmark.bench_repeated_sets(None, digits_dir, sims=8, k=4, games=4)
+  assert [m["reveals_left"] for m in rep["per_move"]] == [4, 3, 2, 1]
+  for m in rep["per_move"]:
+    assert 0 <= m["seen_in_this_search"] <= m["seen_in_this_game"] <= \
+        m["judged_leaves_per_game"] <= 8
+  assert rep["per_move"][-1]["seen_in_this_search"] == 0

@@ -201,7 +201,7 @@ def rollout_value(rng, ctx: Ctx, game: g.Game, state: g.State) -> jax.Array:
   return for_player(ctx.honest_value(game, final), jax.vmap(g.to_move)(game, state))
 
 
-def _recurrent_fn(ctx: Ctx, left):
+def _recurrent_fn(ctx: Ctx, left, judge_chunks: int = 4):
 
   def recurrent_fn(root: Root, rng, action, state):
     game = root.game
@@ -215,7 +215,7 @@ def _recurrent_fn(ctx: Ctx, left):
     if seen is None:  # Called outside `search`: nothing was judged before.
       seen, seen_reward = jnp.zeros_like(terminal), jnp.zeros(terminal.shape)
     v_honest = leaf_value(ctx, root, jnp.where(terminal[:, None], new.revealed_P, final), left,
-                          ~seen)
+                          ~seen, judge_chunks)
     reward = jnp.where(terminal & ~done_before, for_player(v_honest, mover), 0.0)
     reward = jnp.where(seen, seen_reward, reward)
     value = jnp.where(terminal, 0.0, for_player(v_honest, jax.vmap(g.to_move)(game, new)))
@@ -228,8 +228,9 @@ def _recurrent_fn(ctx: Ctx, left):
 
 
 def search_tree(rng, ctx: Ctx, game: g.Game, state: g.State, num_simulations: int,
-                c_puct: float = 1.0) -> mctx.Tree:
-  """The search tree of one move for every game of the batch (all at the same move)."""
+                c_puct: float = 1.0, judge_chunks: int = 4) -> mctx.Tree:
+  """The search tree of one move for every game of the batch (all at the same move);
+  `judge_chunks`: `leaf_value`'s slices (the same tree for any value, only its cost changes)."""
   root_rng, search_rng = jax.random.split(rng)
   legal = jax.vmap(g.legal)(game, state)
   root = mctx.RootFnOutput(prior_logits=_prior(game, state),
@@ -237,7 +238,7 @@ def search_tree(rng, ctx: Ctx, game: g.Game, state: g.State, num_simulations: in
   # Reveals left (the same for every game of the batch): simulations stop at the game's end.
   left = ctx.k - jnp.max(state.num_moves)
   return search(make_root(ctx, game, state), search_rng, root=root,
-                recurrent_fn=_recurrent_fn(ctx, left), num_simulations=num_simulations,
+                recurrent_fn=_recurrent_fn(ctx, left, judge_chunks), num_simulations=num_simulations,
                 max_depth=left, invalid_actions=~legal, c_puct=c_puct)
 
 
