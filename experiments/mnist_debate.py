@@ -95,13 +95,9 @@ def play_cell(config, mesh, apply, params, images, labels, *, k, precommit, firs
 def last_reveal_flips(out: dict, games: g.Game, precommit: bool) -> np.ndarray:
   """Per game: did the last reveal change the verdict (the judge's verdict on the first k - 1
   reveals against the final one)?"""
-  before_BxC = out["logits_BxKx10"][:, -2]
-  if precommit:
-    rows = np.arange(len(before_BxC))
-    won_before = before_BxC[rows, games.honest_claim] > before_BxC[rows, games.liar_claim]
-  else:
-    won_before = before_BxC.argmax(-1) == games.label
-  return won_before != out["honest_wins_B"]
+  won_before = jax.vmap(g.honest_wins, in_axes=(0, 0, None))(out["logits_BxKx10"][:, -2], games,
+                                                             precommit)
+  return np.asarray(won_before) != out["honest_wins_B"]
 
 
 def _last_word(flips: list[tuple[np.ndarray, np.ndarray]]) -> dict:

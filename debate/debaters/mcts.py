@@ -238,8 +238,9 @@ def search_tree(rng, ctx: Ctx, game: g.Game, state: g.State, num_simulations: in
   # Reveals left (the same for every game of the batch): simulations stop at the game's end.
   left = ctx.k - jnp.max(state.num_moves)
   return search(make_root(ctx, game, state), search_rng, root=root,
-                recurrent_fn=_recurrent_fn(ctx, left, judge_chunks), num_simulations=num_simulations,
-                max_depth=left, invalid_actions=~legal, c_puct=c_puct)
+                recurrent_fn=_recurrent_fn(ctx, left, judge_chunks),
+                num_simulations=num_simulations, max_depth=left, invalid_actions=~legal,
+                c_puct=c_puct)
 
 
 def judged_leaves(tree: mctx.Tree) -> jax.Array:
