@@ -20,8 +20,10 @@ from debate.games import mnist_pixels as g
 
 
 def play(rng: jax.Array, judge_params: Any, games: g.Game, *, judge_apply: JudgeApply,
-         honest: Debater, liar: Debater, k: int, precommit: bool, first: int) -> dict:
-  ctx = Ctx(judge_apply, judge_params, k, precommit)
+         honest: Debater, liar: Debater, k: int, precommit: bool, first: int,
+         batch_axes: tuple[str, ...] = ()) -> dict:
+  """Plays a batch of games; inside `shard_map`, `batch_axes` names the axes it is split over."""
+  ctx = Ctx(judge_apply, judge_params, k, precommit, tuple(batch_axes))
   state0 = jax.vmap(g.initial_state)(games)
 
   def move(state, t):
@@ -45,12 +47,20 @@ def play(rng: jax.Array, judge_params: Any, games: g.Game, *, judge_apply: Judge
 
 def make_player(mesh: Mesh | None, *, judge_apply, honest, liar, k, precommit, first,
                 batch_axes=("data",)):
-  """A jitted `(rng, judge_params, games) -> transcript`, games sharded over `batch_axes`."""
-  fn = functools.partial(play, judge_apply=judge_apply, honest=honest, liar=liar, k=k,
-                         precommit=precommit, first=first)
+  """A jitted `(rng, judge_params, games) -> transcript`, games sharded over `batch_axes`.
+
+  Games are independent, so each shard plays its own games with no communication
+  (`shard_map`): every device runs its own searches, and on a CPU every core its own games.
+  Per-game random draws are the whole batch's rows (`Ctx.split`), so the moves and verdicts
+  equal a single-device run's. The batch must divide by the shards' count."""
+  kw = dict(judge_apply=judge_apply, honest=honest, liar=liar, k=k, precommit=precommit,
+            first=first)
   if mesh is None:
-    return jax.jit(fn)
-  data = NamedSharding(mesh, P(tuple(batch_axes)))
+    return jax.jit(functools.partial(play, **kw))
+  axes = tuple(batch_axes)
+  fn = jax.shard_map(functools.partial(play, **kw, batch_axes=axes), mesh=mesh,
+                     in_specs=(P(), P(), P(axes)), out_specs=P(axes), check_vma=False)
+  data = NamedSharding(mesh, P(axes))
   rep = NamedSharding(mesh, P())
   return jax.jit(fn, in_shardings=(rep, rep, data), out_shardings=data)
 

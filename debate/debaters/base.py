@@ -16,6 +16,32 @@ class Ctx(NamedTuple):
   judge_params: Any
   k: int
   precommit: bool
+  # Inside `shard_map` over the games: the mesh axes the batch is split over. Random draws per
+  # game then take this shard's rows of the whole batch's draw, so a game's moves do not depend
+  # on how the batch is sharded.
+  batch_axes: tuple[str, ...] = ()
+
+  def _shard(self) -> tuple[jax.Array | int, int]:
+    """(this shard's index, number of shards) over `batch_axes`; (0, 1) when unsharded."""
+    index, count = 0, 1
+    for axis in self.batch_axes:
+      index = index * jax.lax.axis_size(axis) + jax.lax.axis_index(axis)
+      count *= jax.lax.axis_size(axis)
+    return index, count
+
+  def split(self, rng: jax.Array, n_games: int) -> jax.Array:
+    """One key per game of this shard: rows of `jax.random.split(rng, all games)`."""
+    index, count = self._shard()
+    keys = jax.random.split(rng, n_games * count)
+    return keys if count == 1 else jax.lax.dynamic_slice_in_dim(keys, index * n_games, n_games)
+
+  def random(self, draw, rng: jax.Array, shape_BxN: tuple[int, ...]) -> jax.Array:
+    """`draw(rng, shape)` (a `jax.random` sampler) for this shard's games: its rows of the
+    draw for the whole batch."""
+    index, count = self._shard()
+    out = draw(rng, (shape_BxN[0] * count, *shape_BxN[1:]))
+    return out if count == 1 else jax.lax.dynamic_slice_in_dim(out, index * shape_BxN[0],
+                                                               shape_BxN[0])
 
   def logits(self, game_B: g.Game, revealed_BxP: jax.Array) -> jax.Array:
     mask = jax.vmap(g.mask_HxW)(game_B, revealed_BxP)

@@ -90,9 +90,9 @@ def puct_select(rng_key, tree: mctx.Tree, node_index, depth, *, c_puct: float) -
 
 
 def search(params, rng_key, *, root: mctx.RootFnOutput, recurrent_fn, num_simulations: int,
-           max_depth, invalid_actions, c_puct: float) -> mctx.Tree:
+           max_depth, invalid_actions, c_puct: float, split=jax.random.split) -> mctx.Tree:
   """`mctx.muzero_policy`'s search without Dirichlet noise, with `puct_select` and the batched
-  backward pass."""
+  backward pass; `split(key, batch)`: a key per game (`Ctx.split` under `shard_map`)."""
   select = functools.partial(puct_select, c_puct=c_puct)
   batch_size = root.value.shape[0]
   batch = jnp.arange(batch_size)
@@ -101,7 +101,7 @@ def search(params, rng_key, *, root: mctx.RootFnOutput, recurrent_fn, num_simula
   def body(sim, carry):
     rng_key, tree = carry
     rng_key, simulate_key, expand_key = jax.random.split(rng_key, 3)
-    parent, action = mctx_search.simulate(jax.random.split(simulate_key, batch_size), tree,
+    parent, action = mctx_search.simulate(split(simulate_key, batch_size), tree,
                                           select, max_depth)
     node = tree.children_index[batch, parent, action]
     seen = node != mctx.Tree.UNVISITED
@@ -196,7 +196,7 @@ def _judge(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left) -> jax.Array:
 
 def rollout_value(rng, ctx: Ctx, game: g.Game, state: g.State) -> jax.Array:
   """Value for the player to move: the verdict after a random completion (one judge call)."""
-  rngs = jax.random.split(rng, game.label.shape[0])
+  rngs = ctx.split(rng, game.label.shape[0])
   final = jax.vmap(g.random_completion, in_axes=(0, 0, 0, None))(rngs, game, state, ctx.k)
   return for_player(ctx.honest_value(game, final), jax.vmap(g.to_move)(game, state))
 
@@ -209,7 +209,7 @@ def _recurrent_fn(ctx: Ctx, left, judge_chunks: int = 4):
     done_before = state.num_moves >= ctx.k
     new = jax.vmap(g.apply_move)(state, action)
     terminal = new.num_moves >= ctx.k
-    rngs = jax.random.split(rng, action.shape[0])
+    rngs = ctx.split(rng, action.shape[0])
     final = jax.vmap(g.random_completion, in_axes=(0, 0, 0, None))(rngs, game, new, ctx.k)
     seen, seen_reward = root.seen_B, root.seen_reward_B
     if seen is None:  # Called outside `search`: nothing was judged before.
@@ -240,7 +240,7 @@ def search_tree(rng, ctx: Ctx, game: g.Game, state: g.State, num_simulations: in
   return search(make_root(ctx, game, state), search_rng, root=root,
                 recurrent_fn=_recurrent_fn(ctx, left, judge_chunks),
                 num_simulations=num_simulations, max_depth=left, invalid_actions=~legal,
-                c_puct=c_puct)
+                c_puct=c_puct, split=ctx.split)
 
 
 def judged_leaves(tree: mctx.Tree) -> jax.Array:
@@ -255,7 +255,8 @@ def make_mcts(num_simulations: int, c_puct: float = 1.0):
     search_rng, tie_rng = jax.random.split(rng)
     legal = jax.vmap(g.legal)(game, state)
     summary = search_tree(search_rng, ctx, game, state, num_simulations, c_puct).summary()
-    tie = jax.random.uniform(tie_rng, summary.visit_counts.shape, maxval=1e-6)
+    tie = ctx.random(functools.partial(jax.random.uniform, maxval=1e-6), tie_rng,
+                     summary.visit_counts.shape)
     # Most visited; ties broken by value, then at random.
     score = summary.visit_counts + 1e-3 * jnp.tanh(summary.qvalues) + tie
     return jnp.argmax(jnp.where(legal, score, -jnp.inf), axis=-1)

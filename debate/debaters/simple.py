@@ -9,9 +9,8 @@ from debate.games import mnist_pixels as g
 
 
 def random_debater(rng, ctx: Ctx, game: g.Game, state: g.State) -> jax.Array:
-  del ctx
   legal = jax.vmap(g.legal)(game, state)
-  scores = jnp.where(legal, jax.random.gumbel(rng, legal.shape), -jnp.inf)
+  scores = jnp.where(legal, ctx.random(jax.random.gumbel, rng, legal.shape), -jnp.inf)
   return jnp.argmax(scores, axis=-1)
 
 
