@@ -158,6 +158,28 @@ def test_sharded_verdicts_equal_single_device():
   np.testing.assert_array_equal(single["pixels_BxK"], sharded["pixels_BxK"])
 
 
+def test_sharded_incremental_judge_plays_the_same_games():
+  """Each shard searches its own games (shard_map) with the incremental judge, whose leaves are
+  gathered per shard: the same moves and verdicts as one device, and a random debater's moves
+  are the whole batch's draw too."""
+  from debate.train import trainer
+  from judges import mnist_judge as judge_lib
+  arch = judge_lib.get_arch("tiny")
+  params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(2))
+  apply = judge_lib.make_apply(arch)
+  rng = np.random.default_rng(7)
+  images = [image_with(rng.choice(784, size=20, replace=False)) for _ in range(16)]
+  games = games_for(images, g.LIAR, labels=rng.integers(0, 10, 16).astype(np.int32), lie=9)
+  mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
+  outs = []
+  for m in (None, mesh):
+    player = rollout.make_player(m, judge_apply=apply, honest=make_debater("mcts", sims=12),
+                                 liar=make_debater("random"), k=4, precommit=True, first=g.LIAR)
+    outs.append(jax.device_get(player(jax.random.PRNGKey(4), params, games)))
+  np.testing.assert_array_equal(outs[0]["pixels_BxK"], outs[1]["pixels_BxK"])
+  np.testing.assert_array_equal(outs[0]["honest_wins_B"], outs[1]["honest_wins_B"])
+
+
 def test_all_lies_protocol_needs_every_game_won():
   images = np.zeros((2, 28, 28), np.float32)
   im, lb, lies, ids = protocols.expand(images, np.array([3, 7]), np.arange(2), "all_lies", True)
