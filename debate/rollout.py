@@ -1,7 +1,8 @@
 """A batch of debates: two debaters and a judge -> transcripts and verdicts, in one jit.
 
-The batch of games is sharded over the mesh's data axis; moves are a `lax.scan`, and the debater
-to move is a `lax.cond` on the (batch-wide) first mover, so each debater is traced once.
+The batch of games is sharded over the mesh's data axis and each shard plays its own games
+(`shard_map`: games never talk to each other); moves are a `lax.scan`, and the debater to move is
+a `lax.cond` on the (batch-wide) first mover, so each debater is traced once.
 """
 from __future__ import annotations
 

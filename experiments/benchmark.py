@@ -9,6 +9,7 @@ the machine and this command; tests never assert timings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -33,6 +34,16 @@ def _timeit(fn, min_seconds: float = 2.0, min_reps: int = 3) -> float:
     jax.block_until_ready(fn())
     reps += 1
   return (time.perf_counter() - t0) / reps
+
+
+@contextlib.contextmanager
+def _clock():
+  """Wall seconds and cores busy (process CPU seconds per wall second) of the block."""
+  out = {}
+  cpu0, t0 = os.times(), time.perf_counter()
+  yield out
+  cpu1, out["wall"] = os.times(), time.perf_counter() - t0
+  out["cores"] = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / out["wall"]
 
 
 def matmul_peak() -> float:
@@ -106,6 +117,14 @@ def bench_incremental(arch_name: str = "paper", batch: int = 256) -> dict:
   fwd = jax.jit(apply)
   out = {"arch": arch_name, "batch": batch,
          "whole_network_evals_per_second": batch / _timeit(lambda: fwd(params, mask, image))}
+  # The two matmuls no exact leaf can skip: the dense layers (every judged leaf) and conv2's
+  # window (every pixel revealed since the root); their times bound any search from below.
+  logits = jax.jit(jax.vmap(inc.logits, in_axes=(None, 0)))
+  out["dense_layers_only_evals_per_second"] = batch / _timeit(lambda: logits(prepared, cache))
+  window = jax.jit(lambda d, t: d @ t)
+  d_h1 = jnp.asarray(rng.normal(size=(batch, prepared["conv2_window"].shape[0])), jnp.float32)
+  out["window_matmul_only_pixels_per_second"] = batch / _timeit(
+      lambda: window(d_h1, prepared["conv2_window"]))
   for m in (1, 3, 6):
     @jax.jit
     def leaf(prepared, cache, pixels, m=m):
@@ -161,6 +180,20 @@ def _reference_game(judge_b1, params, image, cands, honest_claim, liar_claim, k,
   for t in range(k):
     revealed.add(search(revealed, t % 2))
   return verdict(revealed) > 0
+
+
+def matmul_floor(incremental: dict, debate: dict, k: int) -> dict:
+  """The fastest our search could play with every judged leaf's dense layers and every pixel's
+  conv2 window at their measured batched rates and nothing else: per game, judged leaves x
+  dense time + pixel updates (judged leaves per move x reveals left) x window time."""
+  judged = debate["vectorized"]["judged_leaves_per_move"]
+  pixels = sum(n * (k - t) for t, n in enumerate(judged))
+  seconds = (debate["vectorized"]["judge_calls_per_game"] /
+             incremental["dense_layers_only_evals_per_second"] +
+             pixels / incremental["window_matmul_only_pixels_per_second"])
+  ref = debate["reference"]["games_per_second"]
+  return {"pixel_updates_per_game": pixels, "seconds_per_game": seconds,
+          "games_per_second": 1 / seconds, "speedup_bound": 1 / seconds / ref}
 
 
 def _judged_leaves_per_move(ctx, gm, played_BxK, sims: int, n: int) -> list[float]:
@@ -355,25 +388,29 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   jax.block_until_ready(judge_b1(params, np.zeros((1, 28, 28), bool), images[:1]))  # Compile.
   rng = np.random.default_rng(0)
   player = players["incremental_judge"]
-  ours_rounds, ref_rounds = [], []
+  ours_rounds, ref_rounds, cores = [], [], {"ours": [], "reference": []}
   for r in range(rounds):
-    t0 = time.perf_counter()
-    out = jax.device_get(player(jax.random.PRNGKey(10 + r), params, gm))
-    ours_rounds.append(games / (time.perf_counter() - t0))
+    with _clock() as c:
+      out = jax.device_get(player(jax.random.PRNGKey(10 + r), params, gm))
+    ours_rounds.append(games / c["wall"])
+    cores["ours"].append(c["cores"])
     if r == 0:
       played = out["slots_BxK"]
-    t0 = time.perf_counter()
-    for i in (np.arange(ref_games) + r * ref_games) % games:
-      cands = gm.cand_P[i][:gm.num_cand[i]]
-      _reference_game(judge_b1, params, images[i], cands, int(labels[i]), int(lies[i]), k, sims,
-                      rng)
-    ref_rounds.append(ref_games / (time.perf_counter() - t0))
-    print(f"round {r}: ours {ours_rounds[-1]:.4g} games/s, reference {ref_rounds[-1]:.4g} "
-          f"games/s", file=sys.stderr, flush=True)
+    with _clock() as c:
+      for i in (np.arange(ref_games) + r * ref_games) % games:
+        cands = gm.cand_P[i][:gm.num_cand[i]]
+        _reference_game(judge_b1, params, images[i], cands, int(labels[i]), int(lies[i]), k,
+                        sims, rng)
+    ref_rounds.append(ref_games / c["wall"])
+    cores["reference"].append(c["cores"])
+    print(f"round {r}: ours {ours_rounds[-1]:.4g} games/s ({cores['ours'][-1]:.2f} cores busy), "
+          f"reference {ref_rounds[-1]:.4g} games/s ({cores['reference'][-1]:.2f} cores busy)",
+          file=sys.stderr, flush=True)
   ours = timed["incremental_judge"]
   gps = float(np.median(ours_rounds))
   ours.update(games_per_second=gps, seconds=games / gps, simulations_per_second=gps *
-              sims_per_game, games_per_second_rounds=ours_rounds)
+              sims_per_game, games_per_second_rounds=ours_rounds, devices=jax.device_count(),
+              cores_busy_rounds=cores["ours"])
   n = min(count_games or games, games)
   judged = _judged_leaves_per_move(Ctx(apply, params, k, True), gm, played, sims, n)
   ours["judged_leaves_per_move"] = judged
@@ -384,7 +421,8 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   pooled_ref = rounds * ref_games / sum(ref_games / x for x in ref_rounds)
   ref = {"games": ref_games, "rounds": rounds, "games_per_second": float(np.median(ref_rounds)),
          "games_per_second_all_rounds": pooled_ref,
-         "games_per_second_rounds": ref_rounds, "judge_calls_per_game": k * sims}
+         "games_per_second_rounds": ref_rounds, "judge_calls_per_game": k * sims,
+         "cores_busy_rounds": cores["reference"]}
   out = {"k": k, "sims": sims, "judge_arch": arch_name, "vectorized": ours, "reference": ref,
          "speedup": float(np.median(ratios)), "speedup_rounds": ratios}
   out.update({f"vectorized_{name}": timed[name] for name in timed if name != "incremental_judge"})
@@ -444,6 +482,8 @@ def main(argv=None) -> int:
       p.error(f"--count_games={a.count_games}; allowed: at least 1 (or leave it out: all games)")
     res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games,
                                  variants, a.rounds, a.count_games)
+  if "incremental_judge" in res and "debate" in res:
+    res["debate"]["matmul_floor"] = matmul_floor(res["incremental_judge"], res["debate"], a.k)
   if "judge_slices" in parts:
     res["judge_slices"] = bench_judge_slices(a.judge_workdir, a.data_dir, a.sims, a.k, a.games)
   if "repeated_sets" in parts:

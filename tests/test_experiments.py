@@ -103,6 +103,14 @@ def test_benchmark_debate_counts_judge_calls(digits_dir):
   assert all(0 < n <= 6 for n in ours["judged_leaves_per_move"])
   assert ours["judge_calls_per_game"] <= res["reference"]["judge_calls_per_game"] + 4 + 1
   assert len(res["speedup_rounds"]) == 2 and res["speedup"] > 0
+  assert len(ours["cores_busy_rounds"]) == 2 and min(ours["cores_busy_rounds"]) > 0
+  # The matmul floor: each judged leaf reveals between 1 and k pixels since its search's root.
+  floor = benchmark.matmul_floor({"dense_layers_only_evals_per_second": 1e3,
+                                  "window_matmul_only_pixels_per_second": 4e3}, res, 4)
+  judged = sum(ours["judged_leaves_per_move"])
+  assert judged <= floor["pixel_updates_per_game"] <= 4 * judged
+  assert floor["speedup_bound"] == pytest.approx(
+      floor["games_per_second"] / res["reference"]["games_per_second"])
 
 
 @pytest.mark.slow
