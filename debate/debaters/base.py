@@ -31,9 +31,7 @@ class Ctx(NamedTuple):
 
   def split(self, rng: jax.Array, n_games: int) -> jax.Array:
     """One key per game of this shard: rows of `jax.random.split(rng, all games)`."""
-    index, count = self._shard()
-    keys = jax.random.split(rng, n_games * count)
-    return keys if count == 1 else jax.lax.dynamic_slice_in_dim(keys, index * n_games, n_games)
+    return self.random(jax.random.split, rng, (n_games,))
 
   def random(self, draw, rng: jax.Array, shape_BxN: tuple[int, ...]) -> jax.Array:
     """`draw(rng, shape)` (a `jax.random` sampler) for this shard's games: its rows of the
