@@ -182,18 +182,73 @@ def _reference_game(judge_b1, params, image, cands, honest_claim, liar_claim, k,
   return verdict(revealed) > 0
 
 
-def matmul_floor(incremental: dict, debate: dict, k: int) -> dict:
+def matmul_floor(incremental: dict, debate: dict, k: int,
+                 changed_cells: list[float] | None = None) -> dict:
   """The fastest our search could play with every judged leaf's dense layers and every pixel's
   conv2 window at their measured batched rates and nothing else: per game, judged leaves x
-  dense time + pixel updates (judged leaves per move x reveals left) x window time."""
+  dense time + pixel updates (judged leaves per move x reveals left) x window time. With the
+  constant-judge variant's time per game added (`with_tree_search`): the search's own work at
+  its measured cost (its tree differs: every verdict is a liar win). With `changed_cells`
+  (`dense_cells_changed`): also as if the dense layers ran only on the pooled cells a leaf's
+  new pixels can change, at the same rate per cell (a bound for a sparse dense layer)."""
   judged = debate["vectorized"]["judged_leaves_per_move"]
   pixels = sum(n * (k - t) for t, n in enumerate(judged))
-  seconds = (debate["vectorized"]["judge_calls_per_game"] /
-             incremental["dense_layers_only_evals_per_second"] +
-             pixels / incremental["window_matmul_only_pixels_per_second"])
+  dense = debate["vectorized"]["judge_calls_per_game"] / \
+      incremental["dense_layers_only_evals_per_second"]
+  window = pixels / incremental["window_matmul_only_pixels_per_second"]
   ref = debate["reference"]["games_per_second"]
-  return {"pixel_updates_per_game": pixels, "seconds_per_game": seconds,
-          "games_per_second": 1 / seconds, "speedup_bound": 1 / seconds / ref}
+
+  def bound(seconds):
+    return {"seconds_per_game": seconds, "games_per_second": 1 / seconds,
+            "speedup_bound": 1 / seconds / ref}
+
+  out = {"pixel_updates_per_game": pixels, **bound(dense + window)}
+  tree = debate.get("vectorized_constant_judge")
+  if tree:  # The same search with a constant judge: tree search, completions, bookkeeping.
+    tree_s = 1 / tree["games_per_second"]
+    out["with_tree_search"] = {"tree_search_seconds_per_game": tree_s,
+                               **bound(dense + window + tree_s)}
+    if changed_cells:
+      share = sum(n * changed_cells[k - t - 1] for t, n in enumerate(judged)) / sum(judged)
+      out["with_tree_search_changed_cells_only"] = {
+          "dense_share": share, **bound(share * dense + window + tree_s)}
+  return out
+
+
+def dense_input_reach(pixels_N, arch_name: str = "paper"):
+  """[N, 7, 7] bool: the pooled cells of the dense layer's input that revealing flat pixel
+  `pixels_N[i]` can change (its conv2 window in `judges/incremental.py`, pooled)."""
+  import numpy as np
+  from judges import incremental as inc_lib
+  from judges import mnist_judge as jl
+  geo = inc_lib.Geometry.of(jl.get_arch(arch_name))
+  pixels_N = np.asarray(pixels_N)
+
+  def reach(i):  # Pooled rows (columns) that conv2's window of a pixel in row (column) i hits.
+    start = (i + geo.pad0 - 2 * geo.half) // 2 - geo.pad1 // 2 - geo.half
+    rows = start[:, None] + np.arange(geo.out2)
+    inside = (rows >= 0) & (rows < inc_lib.CELLS)
+    return ((rows[:, :, None] // 2 == np.arange(inc_lib.CELLS // 2)) & inside[:, :, None]).any(1)
+
+  return reach(pixels_N // jl.W)[:, :, None] & reach(pixels_N % jl.W)[:, None, :]
+
+
+def dense_cells_changed(data_dir: str, k: int, images: int = 200, samples: int = 20,
+                        arch_name: str = "paper") -> list[float]:
+  """For n = 1..k new pixels, uniformly random among an image's nonzero pixels (the first
+  `images` test images, `samples` sets each): the mean share of the dense layer's pooled input
+  cells those pixels can change (`dense_input_reach`); the other cells keep the root's values."""
+  import numpy as np
+  from debate.data import mnist
+  rng = np.random.default_rng(0)
+  test = mnist.load_mnist("test", data_dir)["image"][:images]
+  out = []
+  for n in range(1, k + 1):
+    shares = [dense_input_reach(rng.choice(np.flatnonzero(image.reshape(-1) > 0), n,
+                                           replace=False), arch_name).any(0).mean()
+              for image in test for _ in range(samples)]
+    out.append(float(np.mean(shares)))
+  return out
 
 
 def _judged_leaves_per_move(ctx, gm, played_BxK, sims: int, n: int) -> list[float]:
@@ -435,8 +490,9 @@ def main(argv=None) -> int:
   p.add_argument("--out", default="runs/bench")
   p.add_argument("--parts", default="peak,judge,judge8,incremental,debate",
                  help="comma list of peak, judge, judge8, incremental, debate; and, not in "
-                 "the default, judge_slices (one move's search with leaf_value's slices varied) "
-                 "and repeated_sets (judged leaves a table of verdicts by pixel set would save)")
+                 "the default, judge_slices (one move's search with leaf_value's slices varied), "
+                 "repeated_sets (judged leaves a table of verdicts by pixel set would save) "
+                 "and dense_cells (the dense layer's share a leaf's new pixels can change)")
   p.add_argument("--devices", type=int, default=1)
   p.add_argument("--judge_workdir", default=None)
   p.add_argument("--data_dir", default="../shared/data/mnist")
@@ -482,8 +538,11 @@ def main(argv=None) -> int:
       p.error(f"--count_games={a.count_games}; allowed: at least 1 (or leave it out: all games)")
     res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games,
                                  variants, a.rounds, a.count_games)
+  if "dense_cells" in parts:
+    res["dense_cells_changed"] = dense_cells_changed(a.data_dir, a.k)
   if "incremental_judge" in res and "debate" in res:
-    res["debate"]["matmul_floor"] = matmul_floor(res["incremental_judge"], res["debate"], a.k)
+    res["debate"]["matmul_floor"] = matmul_floor(res["incremental_judge"], res["debate"], a.k,
+                                                 res.get("dense_cells_changed"))
   if "judge_slices" in parts:
     res["judge_slices"] = bench_judge_slices(a.judge_workdir, a.data_dir, a.sims, a.k, a.games)
   if "repeated_sets" in parts:

@@ -96,7 +96,8 @@ def test_benchmark_debate_counts_judge_calls(digits_dir):
   counts must satisfy: at most one judged leaf per simulation, the tree never judges more."""
   from experiments import benchmark
   res = benchmark.bench_debate(None, digits_dir, sims=6, k=4, games=8, ref_games=1,
-                               variants=("incremental_judge",), rounds=2, count_games=3)
+                               variants=("incremental_judge", "constant_judge"), rounds=2,
+                               count_games=3)
   ours = res["vectorized"]
   assert ours["judged_leaves_counted_on_games"] == 3
   assert len(ours["judged_leaves_per_move"]) == 4
@@ -111,6 +112,11 @@ def test_benchmark_debate_counts_judge_calls(digits_dir):
   assert judged <= floor["pixel_updates_per_game"] <= 4 * judged
   assert floor["speedup_bound"] == pytest.approx(
       floor["games_per_second"] / res["reference"]["games_per_second"])
+  # The tree search's own time only lowers the bound.
+  tree = floor["with_tree_search"]
+  assert tree["seconds_per_game"] == pytest.approx(
+      floor["seconds_per_game"] + 1 / res["vectorized_constant_judge"]["games_per_second"])
+  assert tree["speedup_bound"] < floor["speedup_bound"]
 
 
 @pytest.mark.slow
@@ -130,3 +136,30 @@ def test_benchmark_diagnostics_count_what_they_claim(digits_dir):
     assert 0 <= m["seen_in_this_search"] <= m["seen_in_this_game"] <= \
         m["judged_leaves_per_game"] <= 8
   assert rep["per_move"][-1]["seen_in_this_search"] == 0
+
+
+def test_dense_input_reach_covers_every_cell_a_pixel_changes():
+  """The bound on a sparse dense layer counts the cells a new pixel can change: revealing it
+  (next to two revealed pixels) changes the paper judge's dense input only inside its reach,
+  and (for this random judge) in every cell of it."""
+  import jax
+  import numpy as np
+  from flax import nnx
+  from experiments import benchmark
+  from judges import mnist_judge as jl
+  model = jl.SparseJudge(jl.get_arch("paper"), rngs=nnx.Rngs(0))
+  rng = np.random.default_rng(0)
+  image = rng.uniform(0.1, 1.0, (28, 28)).astype(np.float32)
+  pixels = np.array([0, 27, 29, 14 * 28 + 14, 5 * 28 + 22, 783])
+  root = np.zeros((len(pixels), 784), bool)
+  for i, p in enumerate(pixels):  # Two revealed pixels near each new one.
+    root[i, [(p + 1) % 784, (p + 28 * 2) % 784]] = True
+  leaf = root.copy()
+  leaf[np.arange(len(pixels)), pixels] = True
+  feats = jax.jit(lambda m: model.features(jl.judge_input(m.reshape(-1, 28, 28),
+                                                          np.broadcast_to(image, m.shape[:1] + (28, 28)))))
+  diff = np.abs(np.asarray(feats(leaf) - feats(root))).reshape(-1, 7, 7, 64).max(-1)
+  reach = benchmark.dense_input_reach(pixels)
+  assert not (diff[~reach] > 0).any()
+  np.testing.assert_array_equal(diff > 0, reach)  # Tight for this judge: no cell to spare.
+  assert list(reach.sum((1, 2))) == [4, 4, 4, 16, 9, 4]  # Corners reach 2 x 2 cells.
