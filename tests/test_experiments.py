@@ -156,10 +156,10 @@ def test_dense_input_reach_covers_every_cell_a_pixel_changes():
     root[i, [(p + 1) % 784, (p + 28 * 2) % 784]] = True
   leaf = root.copy()
   leaf[np.arange(len(pixels)), pixels] = True
-  feats = jax.jit(lambda m: model.features(jl.judge_input(m.reshape(-1, 28, 28),
-                                                          np.broadcast_to(image, m.shape[:1] + (28, 28)))))
+  images = np.broadcast_to(image, (len(pixels), 28, 28))
+  feats = jax.jit(lambda m: model.features(jl.judge_input(m.reshape(-1, 28, 28), images)))
   diff = np.abs(np.asarray(feats(leaf) - feats(root))).reshape(-1, 7, 7, 64).max(-1)
   reach = benchmark.dense_input_reach(pixels)
-  assert not (diff[~reach] > 0).any()
-  np.testing.assert_array_equal(diff > 0, reach)  # Tight for this judge: no cell to spare.
-  assert list(reach.sum((1, 2))) == [4, 4, 4, 16, 9, 4]  # Corners reach 2 x 2 cells.
+  # Nothing changes outside the reach, and (tight for this judge) every cell inside changes.
+  np.testing.assert_array_equal(diff > 0, reach)
+  assert list(reach.sum((1, 2))) == [4, 4, 4, 16, 9, 4]  # Near corners: 2 x 2 cells.
