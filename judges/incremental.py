@@ -16,6 +16,8 @@ against the full network.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -33,6 +35,14 @@ class Cache(NamedTuple):
   time_Y0xY0: jax.Array    # int32: -1 where revealed, _NEVER elsewhere; the image at offset pad0
   image_Y0xY0: jax.Array   # float32: the image at offset pad0 (zeros around it)
   z2_CxCxC2: jax.Array     # conv2 pre-activation on the 14 x 14 grid
+
+
+class Deltas(NamedTuple):
+  """Each candidate pixel of a root state revealed alone (`Incremental.deltas`), and the root's
+  pooled conv1 output: what `Incremental.leaf_z2` builds leaves from."""
+  z2_PxOxOxC2: jax.Array   # conv2 pre-activation change on the pixel's out2 x out2 window
+  h1_PxcxcxC1: jax.Array   # pooled conv1 change on the pixel's cells1 x cells1 block
+  h1_CxCxC1: jax.Array     # the root's pooled conv1 output (14 x 14 grid)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +94,9 @@ class Incremental:
     for pr in range(2):
       for pc in range(2):
         own = own.at[pr, pc, pr:pr + k, pc:pc + k].set(w1)
-    return {"conv2_window": t, "own_patch": own, "params": params}
+    # conv2 as seen from one pooled cell: its C1 values to the K x K x C2 outputs around it.
+    cell = w2[::-1, ::-1].transpose(2, 0, 1, 3).reshape(a.conv1, -1)
+    return {"conv2_window": t, "own_patch": own, "cell_kernel": cell, "params": params}
 
   def _canvas(self, x_HxW: jax.Array, fill) -> jax.Array:
     g = self.geo
@@ -99,8 +111,12 @@ class Incremental:
     time = jnp.where(mask_HxW, -1, _NEVER).astype(jnp.int32)
     return Cache(self._canvas(time, _NEVER), self._canvas(image_HxW.astype(jnp.float32), 0.0), z2)
 
-  def extend(self, prepared, cache: Cache, pixels_L: jax.Array, active_L: jax.Array) -> Cache:
-    """Reveals flat pixels `pixels_L` (not revealed yet, distinct) where `active_L` is True."""
+  def _changes(self, prepared, cache: Cache, pixels_L: jax.Array, active_L: jax.Array,
+               alone: bool):
+    """Per pixel: its first pooled cell (row, column; canvas cells), the change of the pooled
+    conv1 output on its cells1 x cells1 block and of conv2's pre-activation on its out2 x out2
+    window, and the reveal times with the pixels added. In order (each pixel after the ones
+    before it in `pixels_L`), or `alone` (each pixel by itself, from the cache's state)."""
     g, a, p = self.geo, self.arch, prepared["params"]
     n = pixels_L.shape[0]
     r, c = pixels_L // H + g.pad0, pixels_L % H + g.pad0
@@ -113,7 +129,8 @@ class Incremental:
     take = jax.vmap(lambda x, i, j: jax.lax.dynamic_slice(x, (i, j), (size, size)),
                     in_axes=(None, 0, 0))
     when_LxSxS, value_LxSxS = take(time, 2 * sr, 2 * sc), take(cache.image_Y0xY0, 2 * sr, 2 * sc)
-    seen = (when_LxSxS < jnp.arange(n)[:, None, None]).astype(jnp.float32)  # Revealed before.
+    before = jnp.zeros((n, 1, 1), jnp.int32) if alone else jnp.arange(n)[:, None, None]
+    seen = (when_LxSxS < before).astype(jnp.float32)  # Revealed before.
     x = jnp.stack([seen, seen * value_LxSxS], axis=-1)
     z1 = _conv(x, p["conv1"], "VALID")
     own = prepared["own_patch"][(r - 2 * g.half) % 2, (c - 2 * g.half) % 2]  # [L, S, S, 2, C1]
@@ -126,16 +143,126 @@ class Incremental:
     valid = row_ok[:, :, None] & col_ok[:, None, :] & active_L[:, None, None]
     d_h1 = (h1[1] - h1[0]) * valid[..., None]
     d_z2 = (d_h1.reshape(n, -1) @ prepared["conv2_window"]).reshape(n, g.out2, g.out2, a.conv2)
-    out = jnp.arange(g.out2) - g.pad1 // 2 - g.half
-    rows = _or_drop(sr[:, None] + out, CELLS)[:, :, None]
-    cols = _or_drop(sc[:, None] + out, CELLS)[:, None, :]
-    z2 = cache.z2_CxCxC2.at[rows, cols].add(d_z2, mode="drop")
+    return sr, sc, d_h1, d_z2, time
+
+  def _window(self, s: jax.Array) -> jax.Array:
+    """conv2 rows (columns) of the out2 window of a pixel whose block starts at canvas cell `s`
+    (moved past the grid where outside it)."""
+    return _or_drop(s[..., None] + jnp.arange(self.geo.out2) - self.geo.pad1 // 2 - self.geo.half,
+                    CELLS)
+
+  def extend(self, prepared, cache: Cache, pixels_L: jax.Array, active_L: jax.Array) -> Cache:
+    """Reveals flat pixels `pixels_L` (not revealed yet, distinct) where `active_L` is True."""
+    sr, sc, _, d_z2, time = self._changes(prepared, cache, pixels_L, active_L, alone=False)
+    z2 = cache.z2_CxCxC2.at[self._window(sr)[:, :, None], self._window(sc)[:, None, :]].add(
+        d_z2, mode="drop")
     time = jnp.where(time < _NEVER, -1, _NEVER).astype(jnp.int32)  # Now all in the past.
     return Cache(time, cache.image_Y0xY0, z2)
 
+  def deltas(self, prepared, cache: Cache, cand_P: jax.Array, legal_P: jax.Array) -> Deltas:
+    """Every legal candidate pixel revealed alone from the state of `cache` (one game)."""
+    g, p = self.geo, prepared["params"]
+    _, _, d_h1, d_z2, _ = self._changes(prepared, cache, cand_P, legal_P, alone=True)
+    inner = (slice(g.pad0, g.pad0 + H),) * 2
+    x = jl.judge_input((cache.time_Y0xY0[inner] < _NEVER)[None], cache.image_Y0xY0[inner][None])
+    h1 = _pool(jax.nn.relu(_conv(x, p["conv1"])))[0]
+    return Deltas(d_z2, d_h1, h1)
+
+  def leaf_z2(self, prepared, cache: Cache, deltas: Deltas, rows_B: jax.Array,
+              slots_BxN: jax.Array, pixels_BxN: jax.Array, active_BxN: jax.Array,
+              cap_per_leaf: int | None = None) -> jax.Array:
+    """conv2's pre-activation of B leaves (batched, not vmapped): leaf b reveals candidate slots
+    `slots_BxN[b]` (flat pixels `pixels_BxN[b]`) where active, beyond the state of game
+    `rows_B[b]` of `cache` and `deltas` (every game's root). Each new pixel adds its window from
+    `deltas`. Pixels interact only through the pooled conv1 cells they share (relu and max pool
+    are the only nonlinear steps before conv2), so each cell shared by two or more new pixels
+    is recomputed (conv1 on its input patch) and its error fed through conv2. Those cells are
+    gathered across the batch into `cap_per_leaf * B` rows (default: `default_cap`); when a
+    batch has more, all B * N * cells1^2 candidates are computed instead. Exact either way."""
+    g, a, p = self.geo, self.arch, prepared["params"]
+    b_n, n = slots_BxN.shape
+    c1 = g.cells1
+    batch = jnp.arange(b_n)
+    d = deltas.z2_PxOxOxC2[rows_B[:, None], slots_BxN] * active_BxN[..., None, None, None]
+    r, c = pixels_BxN // H + g.pad0, pixels_BxN % H + g.pad0
+    sr, sc = (r - 2 * g.half) // 2, (c - 2 * g.half) // 2
+    z2 = cache.z2_CxCxC2[rows_B].at[batch[:, None, None, None], self._window(sr)[..., None],
+                                    self._window(sc)[..., None, :]].add(d, mode="drop")
+    if n < 2:
+      return z2
+    # Cells (network grid) of each pixel's block; which new pixels touch each of them.
+    first_r, first_c = sr - g.pad1 // 2, sc - g.pad1 // 2  # [B, N]
+    cell_r = first_r[..., None] + jnp.arange(c1)  # [B, N, c1]
+    cell_c = first_c[..., None] + jnp.arange(c1)
+
+    def hits(cell, first):  # [B, N, c1, N]: cell i, u lies in pixel j's block
+      return (cell[..., None] >= first[:, None, None, :]) & \
+          (cell[..., None] < first[:, None, None, :] + c1)
+
+    touch = hits(cell_r, first_r)[:, :, :, None, :] & hits(cell_c, first_c)[:, :, None, :, :]
+    touch = touch & active_BxN[:, None, None, None, :]  # [B, N, c1, c1, N]
+    inside = _inside(cell_r, CELLS)[..., :, None] & _inside(cell_c, CELLS)[..., None, :]
+    owner = jnp.argmax(touch, axis=-1) == jnp.arange(n)[None, :, None, None]  # Lowest j.
+    shared = (touch.sum(-1) >= 2) & owner & inside & active_BxN[..., None, None]
+    flat = shared.reshape(-1)
+    size = 2 + 2 * g.half  # Input patch of one pooled cell.
+    yy = jnp.arange(size)
+
+    # Shared cells first; then computed `cap` at a time, as many times as they fill (once,
+    # unless this batch has more than `cap`). A loop rather than a `cond` between two
+    # capacities: a `cond` copies z2 on CPU, which cost more than the corrections.
+    full = flat.size
+    cap = min(full, b_n * (self.default_cap(n) if cap_per_leaf is None else cap_per_leaf))
+    cap = max(cap, 1)
+    order = jnp.nonzero(flat, size=full, fill_value=full)[0]
+    order = jnp.concatenate([order, jnp.full(-full % cap, full, order.dtype)])
+
+    def correct(step: int, z2: jax.Array) -> jax.Array:
+      idx = jax.lax.dynamic_slice(order, (step * cap,), (cap,))
+      ok = idx < full
+      b, i, u, v = jnp.unravel_index(jnp.where(ok, idx, 0), shared.shape)
+      game = rows_B[b]
+      ca, cb = cell_r[b, i, u], cell_c[b, i, v]  # [cap]
+      take = jax.vmap(lambda x, i, j, k: jax.lax.dynamic_slice(x, (i, j, k), (1, size, size))[0],
+                      in_axes=(None, 0, 0, 0))
+      r0, c0 = 2 * ca + g.pad1, 2 * cb + g.pad1  # Patch origin on the canvas.
+      when = take(cache.time_Y0xY0, game, r0, c0)
+      value = take(cache.image_Y0xY0, game, r0, c0)
+      pr, pc = r[b] - r0[:, None], c[b] - c0[:, None]  # New pixels, patch coordinates [cap, N]
+      new = ((pr[:, :, None, None] == yy[:, None]) & (pc[:, :, None, None] == yy) &
+             active_BxN[b][:, :, None, None]).any(1)
+      m = ((when < _NEVER) | new).astype(jnp.float32)
+      z1 = _conv(jnp.stack([m, m * value], -1), p["conv1"], "VALID")  # [cap, 2, 2, C1]
+      h1 = jax.nn.relu(z1.max(axis=(1, 2)))
+      alone = deltas.h1_PxcxcxC1[game[:, None], slots_BxN[b],
+                                 jnp.clip(ca[:, None] - first_r[b], 0, c1 - 1),
+                                 jnp.clip(cb[:, None] - first_c[b], 0, c1 - 1)]
+      alone = (alone * touch[b, i, u, v][..., None]).sum(1)
+      err = (h1 - deltas.h1_CxCxC1[game, ca, cb] - alone) * ok[:, None]
+      k = 2 * g.half + 1
+      out = (err @ prepared["cell_kernel"]).reshape(cap, k, k, a.conv2)
+      # One row of C2 values per output cell: a flat scatter (faster on CPU than 3 indices).
+      wr, wc = ca[:, None] + jnp.arange(k) - g.half, cb[:, None] + jnp.arange(k) - g.half
+      at = (b[:, None, None] * CELLS + wr[:, :, None]) * CELLS + wc[:, None, :]
+      at = jnp.where(_inside(wr, CELLS)[:, :, None] & _inside(wc, CELLS)[:, None, :], at,
+                     z2.size // a.conv2)
+      flat_z2 = z2.reshape(-1, a.conv2).at[at.reshape(-1)].add(out.reshape(-1, a.conv2),
+                                                                 mode="drop")
+      return flat_z2.reshape(z2.shape)
+
+    return jax.lax.fori_loop(0, -(-flat.sum() // cap), correct, z2)
+
+  def default_cap(self, n: int) -> int:
+    """Shared cells per leaf that `leaf_z2` computes without its fallback: about 1.5 times the
+    mean on MNIST digits (11 of at most 27 with 6 new pixels, see docs/BENCHMARKS.md)."""
+    return math.ceil(0.35 * self.geo.cells1 ** 2 * (n - 1))
+
   def logits(self, prepared, cache: Cache) -> jax.Array:
+    return self.logits_of_z2(prepared, cache.z2_CxCxC2)
+
+  def logits_of_z2(self, prepared, z: jax.Array) -> jax.Array:
+    """The rest of the network from conv2's pre-activation (one state)."""
     p = prepared["params"]
-    z = cache.z2_CxCxC2
     h2 = jax.nn.relu(jnp.maximum(jnp.maximum(z[0::2, 0::2], z[0::2, 1::2]),
                                  jnp.maximum(z[1::2, 0::2], z[1::2, 1::2])))
     h = jax.nn.relu(h2.reshape(-1) @ p["dense"]["kernel"] + p["dense"]["bias"])

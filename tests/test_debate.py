@@ -158,11 +158,14 @@ def test_sharded_verdicts_equal_single_device():
   np.testing.assert_array_equal(single["pixels_BxK"], sharded["pixels_BxK"])
 
 
-def test_sharded_incremental_judge_plays_the_same_games():
+@pytest.mark.parametrize("deltas_from", [0, 10 ** 9])
+def test_sharded_incremental_judge_plays_the_same_games(deltas_from, monkeypatch):
   """Each shard searches its own games (shard_map) with the incremental judge, whose leaves are
   gathered per shard: the same moves and verdicts as one device, and a random debater's moves
-  are the whole batch's draw too."""
+  are the whole batch's draw too. Leaves from per-pixel changes (deltas_from 0) or not."""
+  from debate.debaters import mcts
   from debate.train import trainer
+  monkeypatch.setattr(mcts, "DELTAS_FROM_SIMULATIONS", deltas_from)
   from judges import mnist_judge as judge_lib
   arch = judge_lib.get_arch("tiny")
   params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(2))
@@ -231,10 +234,14 @@ def test_batched_search_builds_mctx_tree():
   assert int((ours.node_visits[:, 1:] > 0).sum(-1).min()) < 40
 
 
-def test_incremental_judge_plays_the_same_games():
+@pytest.mark.parametrize("deltas_from", [0, 10 ** 9])
+def test_incremental_judge_plays_the_same_games(deltas_from, monkeypatch):
   """MCTS leaves judged incrementally from the root's cache: the same moves and verdicts as
-  judging every leaf with the whole network."""
+  judging every leaf with the whole network; with leaves built from each pixel's change
+  computed once per search (deltas_from 0), or from conv2's window per new pixel."""
+  from debate.debaters import mcts
   from debate.train import trainer
+  monkeypatch.setattr(mcts, "DELTAS_FROM_SIMULATIONS", deltas_from)
   from judges import mnist_judge as judge_lib
   arch = judge_lib.get_arch("small")
   params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(5))

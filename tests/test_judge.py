@@ -81,3 +81,55 @@ def test_incremental_judge_equals_full_network(arch_name):
       for cache in caches:
         np.testing.assert_allclose(inc.logits(prepared, cache), want, rtol=1e-4, atol=1e-4)
       np.testing.assert_array_equal(caches[0].time_Y0xY0, caches[1].time_Y0xY0)
+
+
+@pytest.mark.parametrize("arch_name", ["tiny", "paper"])
+def test_leaves_from_pixel_deltas_equal_full_network(arch_name):
+  """`leaf_z2` (each new pixel's precomputed change, plus recomputed cells that two new pixels
+  share) gives the network's logits on leaves of three roots, clustered and spread, with
+  inactive slots; through the batch-wide shared cells and through the fallback (cap 0). The
+  clustered leaves do share cells: adding the pixels' changes alone is wrong there."""
+  arch = judge_lib.get_arch(arch_name)
+  params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(1))
+  apply = judge_lib.make_apply(arch)
+  inc = apply.incremental
+  prepared = inc.prepare(params)
+  rng = np.random.default_rng(0)
+  n_games, n_leaves, n = 3, 12, 6
+  images = rng.uniform(0.1, 1.0, (n_games, 28, 28)).astype(np.float32)
+  roots = np.zeros((n_games, 784), bool)
+  for i in range(n_games):
+    roots[i, rng.choice(784, 2 * i, replace=False)] = True
+  cache = jax.vmap(inc.start, in_axes=(None, 0, 0))(
+      prepared, jnp.asarray(roots.reshape(-1, 28, 28)), jnp.asarray(images))
+  cand = np.tile(np.arange(784, dtype=np.int32), (n_games, 1))  # Slot = pixel here.
+  deltas = jax.vmap(inc.deltas, in_axes=(None, 0, 0, 0))(prepared, cache, jnp.asarray(cand),
+                                                          jnp.asarray(~roots))
+  rows = rng.integers(0, n_games, n_leaves)
+  slots = np.zeros((n_leaves, n), np.int32)
+  for b in range(n_leaves):
+    free = np.flatnonzero(~roots[rows[b]])
+    if b % 2:  # Clustered: within 4 rows and columns of one pixel.
+      at = rng.choice(free)
+      free = free[(abs(free // 28 - at // 28) <= 4) & (abs(free % 28 - at % 28) <= 4)]
+    slots[b] = rng.choice(free, n, replace=False)
+  slots[0, :3] = [0, 1, 28]  # A corner.
+  active = np.ones((n_leaves, n), bool)
+  active[3, 4:] = active[4, 1:] = False  # Leaf 3 is clustered, leaf 4 has one pixel.
+  mask = roots[rows].copy()
+  for b in range(n_leaves):
+    mask[b, slots[b][active[b]]] = True
+  want = apply(params, jnp.asarray(mask.reshape(-1, 28, 28)), jnp.asarray(images[rows]))
+  logits = jax.vmap(inc.logits_of_z2, in_axes=(None, 0))
+  args = jnp.asarray(rows), jnp.asarray(slots), jnp.asarray(slots)
+  for cap in (None, 0):
+    z2 = jax.jit(lambda a: inc.leaf_z2(prepared, cache, deltas, *args, a, cap))(
+        jnp.asarray(active))
+    np.testing.assert_allclose(logits(prepared, z2), want, rtol=1e-4, atol=1e-4)
+  # Each pixel's change alone, summed: wrong on the clustered leaves.
+  root_z2 = cache.z2_CxCxC2[jnp.asarray(rows)]
+  alone = root_z2 + sum(inc.leaf_z2(prepared, cache, deltas, args[0], args[1][:, i:i + 1],
+                                    args[2][:, i:i + 1], jnp.asarray(active[:, i:i + 1])) - root_z2
+                        for i in range(n))
+  error = np.abs(np.asarray(logits(prepared, alone)) - np.asarray(want)).max(-1)
+  assert (error[1::2] > 1e-3).all(), error

@@ -17,8 +17,10 @@ simulations). The trees are identical (tests/test_debate.py checks this against
 so no simulation is spent below a terminal state, and a simulation that ends on a terminal state
 already in the tree takes its verdict from the tree instead of judging it again (the games that
 still need the judge are gathered and judged together). When the judge has an exact incremental
-form (`judges/incremental.py`), every leaf is judged from the root's cached activations, updated
-with the pixels revealed since the root, instead of by a whole forward pass.
+form (`judges/incremental.py`), every leaf is judged from the root's cached activations and,
+computed once per search, each legal pixel's change to them when revealed alone: a leaf adds
+its new pixels' changes and recomputes only the few cells where two of them interact, instead
+of running a whole forward pass (or conv2's window for every new pixel).
 """
 from __future__ import annotations
 
@@ -127,26 +129,39 @@ class Root(NamedTuple):
   revealed_P: Any = None
   cache: Any = None      # judges.incremental.Cache per game, if the judge has an incremental form
   prepared: Any = None
+  deltas: Any = None     # judges.incremental.Deltas per game: each legal pixel revealed alone
   seen_B: Any = None
   seen_reward_B: Any = None
 
 
-def make_root(ctx: Ctx, game: g.Game, state: g.State) -> Root:
+# From this many simulations per move, leaves are built from each legal pixel's change computed
+# once per search (`Incremental.deltas`, about 9 ms per game on this CPU) rather than by conv2's
+# window for every new pixel of every leaf: the precomputation pays for itself from about 150
+# (6 new pixels) to 400 (3 new pixels) judged leaves per search (docs/BENCHMARKS.md).
+DELTAS_FROM_SIMULATIONS = 300
+
+
+def make_root(ctx: Ctx, game: g.Game, state: g.State, deltas: bool = True) -> Root:
   inc = ctx.incremental
   if inc is None:
     return Root(game)
   prepared = inc.prepare(ctx.judge_params)
   mask = jax.vmap(g.mask_HxW)(game, state.revealed_P)
   cache = jax.vmap(inc.start, in_axes=(None, 0, 0))(prepared, mask, game.image_HxW)
-  return Root(game, state.revealed_P, cache, prepared)
+  if not deltas:
+    return Root(game, state.revealed_P, cache, prepared)
+  per_pixel = jax.vmap(inc.deltas, in_axes=(None, 0, 0, 0))(prepared, cache, game.cand_P,
+                                                             jax.vmap(g.legal)(game, state))
+  return Root(game, state.revealed_P, cache, prepared, per_pixel)
 
 
 def leaf_value(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left, need_B: jax.Array,
                chunks: int = 4) -> jax.Array:
   """The honest side's verdict (+1/-1) on `revealed_BxP` where `need_B` (0 elsewhere), which
-  extends the root's reveals by at most `left` pixels: from the root's cache, all new pixels in
-  one incremental update. Where at most half the batch needs it, only those games are judged:
-  gathered to the front, in `chunks` slices of the batch, as many slices as they fill."""
+  extends the root's reveals by at most `left` pixels: from the root's cache and each new
+  pixel's precomputed change (`Incremental.leaf_z2`). Where at most half the batch needs it,
+  only those games are judged: gathered to the front, in `chunks` slices of the batch, as many
+  slices as they fill."""
   n_games = need_B.shape[0]
   size = -(-n_games // chunks)
   order = jnp.argsort(~need_B, stable=True)  # Games to judge first.
@@ -154,10 +169,7 @@ def leaf_value(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left, need_B: jax.
 
   def body(i, out_B):
     rows = jax.lax.dynamic_slice(order, (i * size,), (size,))
-    take = lambda tree: jax.tree.map(lambda x: x[rows], tree)
-    part = root._replace(game=take(root.game), revealed_P=take(root.revealed_P),
-                         cache=take(root.cache))
-    value = _judge(ctx, part, revealed_BxP[rows], left)
+    value = _judge(ctx, root, revealed_BxP[rows], left, rows)
     keep = i * size + jnp.arange(size) < need_B.sum()
     return out_B.at[jnp.where(keep, rows, n_games)].set(value, mode="drop")
 
@@ -172,26 +184,36 @@ def leaf_value(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left, need_B: jax.
   return jax.lax.cond(need_B.sum() * 2 > n_games, everyone, gathered)
 
 
-def _judge(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left) -> jax.Array:
+def _judge(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left,
+           rows_B: jax.Array | None = None) -> jax.Array:
+  """Verdicts on `revealed_BxP`, leaf b a state of game `rows_B[b]` (default: game b)."""
+  game = root.game if rows_B is None else jax.tree.map(lambda x: x[rows_B], root.game)
+  if rows_B is None:
+    rows_B = jnp.arange(revealed_BxP.shape[0])
   if root.cache is None:
-    return ctx.honest_value(root.game, revealed_BxP)
+    return ctx.honest_value(game, revealed_BxP)
   inc = ctx.incremental
-  new_BxP = revealed_BxP & ~root.revealed_P
+  new_BxP = revealed_BxP & ~root.revealed_P[rows_B]
   count_B = new_BxP.sum(-1)
 
   def judge(n):  # With exactly n pixel slots (static), as many as there are reveals left.
     def fn():
       _, slots_BxN = jax.lax.top_k(new_BxP.astype(jnp.float32), n)  # New slots first.
-      pixels_BxN = jnp.take_along_axis(root.game.cand_P, slots_BxN, axis=1)
+      pixels_BxN = jnp.take_along_axis(game.cand_P, slots_BxN, axis=1)
       active_BxN = jnp.arange(n) < count_B[:, None]
-      cache = jax.vmap(inc.extend, in_axes=(None, 0, 0, 0))(root.prepared, root.cache, pixels_BxN,
-                                                             active_BxN)
-      return jax.vmap(inc.logits, in_axes=(None, 0))(root.prepared, cache)
+      if root.deltas is None:  # conv2's window for every new pixel.
+        cache = jax.tree.map(lambda x: x[rows_B], root.cache)
+        cache = jax.vmap(inc.extend, in_axes=(None, 0, 0, 0))(root.prepared, cache, pixels_BxN,
+                                                               active_BxN)
+        return jax.vmap(inc.logits, in_axes=(None, 0))(root.prepared, cache)
+      z2 = inc.leaf_z2(root.prepared, root.cache, root.deltas, rows_B, slots_BxN, pixels_BxN,
+                       active_BxN)
+      return jax.vmap(inc.logits_of_z2, in_axes=(None, 0))(root.prepared, z2)
     return fn
 
   branches = [judge(n) for n in range(1, ctx.k + 1)]
   logits = jax.lax.switch(jnp.clip(left - 1, 0, ctx.k - 1), branches)
-  return ctx.value_of_logits(root.game, logits)
+  return ctx.value_of_logits(game, logits)
 
 
 def rollout_value(rng, ctx: Ctx, game: g.Game, state: g.State) -> jax.Array:
@@ -228,16 +250,21 @@ def _recurrent_fn(ctx: Ctx, left, judge_chunks: int = 4):
 
 
 def search_tree(rng, ctx: Ctx, game: g.Game, state: g.State, num_simulations: int,
-                c_puct: float = 1.0, judge_chunks: int = 4) -> mctx.Tree:
+                c_puct: float = 1.0, judge_chunks: int = 4,
+                pixel_deltas: bool | None = None) -> mctx.Tree:
   """The search tree of one move for every game of the batch (all at the same move);
-  `judge_chunks`: `leaf_value`'s slices (the same tree for any value, only its cost changes)."""
+  `judge_chunks`: `leaf_value`'s slices; `pixel_deltas`: leaves from per-pixel changes computed
+  once per search (default: from `DELTAS_FROM_SIMULATIONS`). Neither changes the tree, only
+  its cost."""
+  if pixel_deltas is None:
+    pixel_deltas = num_simulations >= DELTAS_FROM_SIMULATIONS
   root_rng, search_rng = jax.random.split(rng)
   legal = jax.vmap(g.legal)(game, state)
   root = mctx.RootFnOutput(prior_logits=_prior(game, state),
                            value=rollout_value(root_rng, ctx, game, state), embedding=state)
   # Reveals left (the same for every game of the batch): simulations stop at the game's end.
   left = ctx.k - jnp.max(state.num_moves)
-  return search(make_root(ctx, game, state), search_rng, root=root,
+  return search(make_root(ctx, game, state, pixel_deltas), search_rng, root=root,
                 recurrent_fn=_recurrent_fn(ctx, left, judge_chunks),
                 num_simulations=num_simulations, max_depth=left, invalid_actions=~legal,
                 c_puct=c_puct, split=ctx.split)
