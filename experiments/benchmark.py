@@ -251,6 +251,59 @@ def dense_cells_changed(data_dir: str, k: int, images: int = 200, samples: int =
   return out
 
 
+def bench_leaf_costs(judge_workdir: str | None, data_dir: str, games: int = 100) -> dict:
+  """Per leaf, on real digits (root: nothing revealed; leaves: n random nonzero pixels), in one
+  batch of `games`: conv2's window for every new pixel (`extend`) against leaves built from
+  per-pixel changes (`leaf_z2`), each with the dense layers; the per-pixel changes' cost per
+  game and root (`deltas`); and the pooled conv1 cells two or more new pixels share."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from debate.games import mnist_pixels as g
+  apply, params, gm, _, _ = _debate_setup(judge_workdir, data_dir, 6, games)
+  inc = apply.incremental
+  gm = jax.tree.map(jnp.asarray, gm)
+  prepared = jax.jit(inc.prepare)(params)
+  state = jax.vmap(g.initial_state)(gm)
+  cache = jax.jit(jax.vmap(inc.start, in_axes=(None, 0, 0)))(
+      prepared, jax.vmap(g.mask_HxW)(gm, state.revealed_P), gm.image_HxW)
+  legal = jax.vmap(g.legal)(gm, state)
+  deltas_fn = jax.jit(jax.vmap(inc.deltas, in_axes=(None, 0, 0, 0)))
+  deltas = deltas_fn(prepared, cache, gm.cand_P, legal)
+  out = {"games": games, "deltas_ms_per_game_root":
+         _timeit(lambda: deltas_fn(prepared, cache, gm.cand_P, legal)) / games * 1e3}
+  old = jax.jit(lambda pr, c, p, a: jax.vmap(inc.logits, in_axes=(None, 0))(
+      pr, jax.vmap(inc.extend, in_axes=(None, 0, 0, 0))(pr, c, p, a)))
+  new = jax.jit(lambda pr, c, d, r, s, p, a: jax.vmap(inc.logits_of_z2, in_axes=(None, 0))(
+      pr, inc.leaf_z2(pr, c, d, r, s, p, a)))
+  rng = np.random.default_rng(0)
+  rows = jnp.arange(games)
+  for n in range(2, 7):
+    slots = jnp.asarray(np.stack([rng.choice(int(m), n, replace=False) for m in gm.num_cand]),
+                        jnp.int32)
+    pixels = jnp.take_along_axis(gm.cand_P, slots, 1)
+    active = jnp.ones(slots.shape, bool)
+    np.testing.assert_allclose(old(prepared, cache, pixels, active),
+                               new(prepared, cache, deltas, rows, slots, pixels, active),
+                               rtol=1e-4, atol=1e-4)
+    p = np.asarray(pixels)
+    first_r, first_c = (p // 28) // 2 - 1, (p % 28) // 2 - 1
+    shared = []
+    for b in range(games):
+      count = np.zeros((16, 16), int)
+      for r0, c0 in zip(first_r[b] + 1, first_c[b] + 1):
+        count[r0:r0 + 3, c0:c0 + 3] += 1
+      shared.append(int((count[1:15, 1:15] >= 2).sum()))
+    out[f"{n}_new_pixels"] = {
+        "window_per_pixel_us_per_leaf": _timeit(
+            lambda: old(prepared, cache, pixels, active)) / games * 1e6,
+        "from_pixel_changes_us_per_leaf": _timeit(
+            lambda: new(prepared, cache, deltas, rows, slots, pixels, active)) / games * 1e6,
+        "shared_cells_mean": float(np.mean(shared)), "shared_cells_max": int(np.max(shared)),
+        "default_cap": inc.default_cap(n)}
+  return out
+
+
 def _judged_leaves_per_move(ctx, gm, played_BxK, sims: int, n: int) -> list[float]:
   """How many leaves each move's search judged (mean over the first `n` games): every move's
   search again, on the positions of the games played."""
@@ -491,7 +544,8 @@ def main(argv=None) -> int:
   p.add_argument("--parts", default="peak,judge,judge8,incremental,debate",
                  help="comma list of peak, judge, judge8, incremental, debate; and, not in "
                  "the default, judge_slices (one move's search with leaf_value's slices varied), "
-                 "repeated_sets (judged leaves a table of verdicts by pixel set would save) "
+                 "repeated_sets (judged leaves a table of verdicts by pixel set would save), "
+                 "leaf_costs (a leaf from per-pixel changes vs conv2's window per new pixel) "
                  "and dense_cells (the dense layer's share a leaf's new pixels can change)")
   p.add_argument("--devices", type=int, default=1)
   p.add_argument("--judge_workdir", default=None)
@@ -545,6 +599,8 @@ def main(argv=None) -> int:
                                                  res.get("dense_cells_changed"))
   if "judge_slices" in parts:
     res["judge_slices"] = bench_judge_slices(a.judge_workdir, a.data_dir, a.sims, a.k, a.games)
+  if "leaf_costs" in parts:
+    res["leaf_costs"] = bench_leaf_costs(a.judge_workdir, a.data_dir)
   if "repeated_sets" in parts:
     res["repeated_sets"] = bench_repeated_sets(a.judge_workdir, a.data_dir, a.sims, a.k,
                                                a.games)

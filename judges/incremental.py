@@ -210,7 +210,7 @@ class Incremental:
 
     # Shared cells first; then computed `cap` at a time, as many times as they fill (once,
     # unless this batch has more than `cap`). A loop rather than a `cond` between two
-    # capacities: a `cond` copies z2 on CPU, which cost more than the corrections.
+    # capacities, which took longer on this CPU than the corrections themselves.
     full = flat.size
     cap = min(full, b_n * (self.default_cap(n) if cap_per_leaf is None else cap_per_leaf))
     cap = max(cap, 1)
@@ -253,8 +253,8 @@ class Incremental:
     return jax.lax.fori_loop(0, -(-flat.sum() // cap), correct, z2)
 
   def default_cap(self, n: int) -> int:
-    """Shared cells per leaf that `leaf_z2` computes without its fallback: about 1.5 times the
-    mean on MNIST digits (11 of at most 27 with 6 new pixels, see docs/BENCHMARKS.md)."""
+    """Shared cells per leaf that `leaf_z2` computes in one pass: about 1.5 times the mean on
+    MNIST digits (10.7 with 6 new pixels, at most 27; docs/BENCHMARKS.md, `leaf_costs15`)."""
     return math.ceil(0.35 * self.geo.cells1 ** 2 * (n - 1))
 
   def logits(self, prepared, cache: Cache) -> jax.Array:

@@ -135,9 +135,9 @@ class Root(NamedTuple):
 
 
 # From this many simulations per move, leaves are built from each legal pixel's change computed
-# once per search (`Incremental.deltas`, about 9 ms per game on this CPU) rather than by conv2's
-# window for every new pixel of every leaf: the precomputation pays for itself from about 150
-# (6 new pixels) to 400 (3 new pixels) judged leaves per search (docs/BENCHMARKS.md).
+# once per search (`Incremental.deltas`, 9.2 ms per game on this CPU) rather than by conv2's
+# window for every new pixel of every leaf (20-33 us per leaf slower): the precomputation pays
+# for itself from about 300 judged leaves per search (docs/BENCHMARKS.md, `leaf_costs15`).
 DELTAS_FROM_SIMULATIONS = 300
 
 
