@@ -46,16 +46,20 @@ def test_loss_falls_on_real_mnist(mnist_dir, tmp_path):
   assert rows[-1]["loss"] < rows[0]["loss"] - 0.25
 
 
+def _incremental_judge(arch_name):
+  """(params, apply, its incremental form, prepared constants) of a judge at random init."""
+  arch = judge_lib.get_arch(arch_name)
+  params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(1))
+  apply = judge_lib.make_apply(arch)
+  return params, apply, apply.incremental, apply.incremental.prepare(params)
+
+
 @pytest.mark.parametrize("arch_name", ["tiny", "small", "paper"])
 def test_incremental_judge_equals_full_network(arch_name):
   """Reveals added to a cached state give the network's logits: clustered reveals whose windows
   overlap, corners and edges, a non-empty starting state, several pixels at once or one at a
   time, and inactive (no-op) slots among them."""
-  arch = judge_lib.get_arch(arch_name)
-  params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(1))
-  apply = judge_lib.make_apply(arch)
-  inc = apply.incremental
-  prepared = inc.prepare(params)
+  params, apply, inc, prepared = _incremental_judge(arch_name)
   rng = np.random.default_rng(0)
   image = rng.uniform(0.1, 1.0, (28, 28)).astype(np.float32)
   sets = [[0, 1, 29, 30], [27, 55, 783, 782, 754], [406, 407, 435, 378], [0, 783],
@@ -87,13 +91,9 @@ def test_incremental_judge_equals_full_network(arch_name):
 def test_leaves_from_pixel_deltas_equal_full_network(arch_name):
   """`leaf_z2` (each new pixel's precomputed change, plus recomputed cells that two new pixels
   share) gives the network's logits on leaves of three roots, clustered and spread, with
-  inactive slots; through the batch-wide shared cells and through the fallback (cap 0). The
+  inactive slots; shared cells computed in one pass or one at a time (cap 0). The
   clustered leaves do share cells: adding the pixels' changes alone is wrong there."""
-  arch = judge_lib.get_arch(arch_name)
-  params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(1))
-  apply = judge_lib.make_apply(arch)
-  inc = apply.incremental
-  prepared = inc.prepare(params)
+  params, apply, inc, prepared = _incremental_judge(arch_name)
   rng = np.random.default_rng(0)
   n_games, n_leaves, n = 3, 12, 6
   images = rng.uniform(0.1, 1.0, (n_games, 28, 28)).astype(np.float32)
