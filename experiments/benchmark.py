@@ -268,7 +268,7 @@ def bench_leaf_costs(judge_workdir: str | None, data_dir: str, games: int = 100)
   cache = jax.jit(jax.vmap(inc.start, in_axes=(None, 0, 0)))(
       prepared, jax.vmap(g.mask_HxW)(gm, state.revealed_P), gm.image_HxW)
   legal = jax.vmap(g.legal)(gm, state)
-  deltas_fn = jax.jit(jax.vmap(inc.deltas, in_axes=(None, 0, 0, 0)))
+  deltas_fn = jax.jit(inc.deltas)
   deltas = deltas_fn(prepared, cache, gm.cand_P, legal)
   out = {"games": games, "deltas_ms_per_game_root":
          _timeit(lambda: deltas_fn(prepared, cache, gm.cand_P, legal)) / games * 1e3}

@@ -112,29 +112,40 @@ class Incremental:
     return Cache(self._canvas(time, _NEVER), self._canvas(image_HxW.astype(jnp.float32), 0.0), z2)
 
   def _changes(self, prepared, cache: Cache, pixels_L: jax.Array, active_L: jax.Array,
-               alone: bool):
+               game_L: jax.Array | None = None):
     """Per pixel: its first pooled cell (row, column; canvas cells), the change of the pooled
     conv1 output on its cells1 x cells1 block and of conv2's pre-activation on its out2 x out2
-    window, and the reveal times with the pixels added. In order (each pixel after the ones
-    before it in `pixels_L`), or `alone` (each pixel by itself, from the cache's state)."""
+    window, and the reveal times with the pixels added. One game's cache: in order (each pixel
+    after the ones before it in `pixels_L`). With `game_L`, a batch of games' caches: each pixel
+    alone, from the state of its game (the times are returned unchanged)."""
     g, a, p = self.geo, self.arch, prepared["params"]
     n = pixels_L.shape[0]
     r, c = pixels_L // H + g.pad0, pixels_L % H + g.pad0
-    order = jnp.where(active_L, jnp.arange(n), _NEVER).astype(jnp.int32)
-    time = cache.time_Y0xY0.at[r, c].min(order)
     # Each pixel's block of pooled conv1 cells starts at canvas cell (sr, sc); conv1's outputs
     # over it need the input canvas rows and columns [2 sr, 2 sr + span + 2 half).
     sr, sc = (r - 2 * g.half) // 2, (c - 2 * g.half) // 2
     size = g.span + 2 * g.half
-    take = jax.vmap(lambda x, i, j: jax.lax.dynamic_slice(x, (i, j), (size, size)),
-                    in_axes=(None, 0, 0))
-    when_LxSxS, value_LxSxS = take(time, 2 * sr, 2 * sc), take(cache.image_Y0xY0, 2 * sr, 2 * sc)
-    before = jnp.zeros((n, 1, 1), jnp.int32) if alone else jnp.arange(n)[:, None, None]
+    if game_L is None:
+      order = jnp.where(active_L, jnp.arange(n), _NEVER).astype(jnp.int32)
+      time = cache.time_Y0xY0.at[r, c].min(order)
+      take = jax.vmap(lambda x, i, j: jax.lax.dynamic_slice(x, (i, j), (size, size)),
+                      in_axes=(None, 0, 0))
+      when_LxSxS = take(time, 2 * sr, 2 * sc)
+      value_LxSxS = take(cache.image_Y0xY0, 2 * sr, 2 * sc)
+      value_L = cache.image_Y0xY0[r, c]
+      before = jnp.arange(n)[:, None, None]
+    else:
+      time = cache.time_Y0xY0
+      take = jax.vmap(lambda x, k, i, j: jax.lax.dynamic_slice(x, (k, i, j), (1, size, size))[0],
+                      in_axes=(None, 0, 0, 0))
+      when_LxSxS = take(time, game_L, 2 * sr, 2 * sc)
+      value_LxSxS = take(cache.image_Y0xY0, game_L, 2 * sr, 2 * sc)
+      value_L = cache.image_Y0xY0[game_L, r, c]
+      before = jnp.zeros((n, 1, 1), jnp.int32)
     seen = (when_LxSxS < before).astype(jnp.float32)  # Revealed before.
     x = jnp.stack([seen, seen * value_LxSxS], axis=-1)
     z1 = _conv(x, p["conv1"], "VALID")
     own = prepared["own_patch"][(r - 2 * g.half) % 2, (c - 2 * g.half) % 2]  # [L, S, S, 2, C1]
-    value_L = cache.image_Y0xY0[r, c]
     z1_after = z1 + own[..., 0, :] + value_L[:, None, None, None] * own[..., 1, :]
     h1 = _pool(jax.nn.relu(jnp.concatenate([z1, z1_after])))
     h1 = h1.reshape(2, n, g.cells1, g.cells1, a.conv1)
@@ -153,19 +164,38 @@ class Incremental:
 
   def extend(self, prepared, cache: Cache, pixels_L: jax.Array, active_L: jax.Array) -> Cache:
     """Reveals flat pixels `pixels_L` (not revealed yet, distinct) where `active_L` is True."""
-    sr, sc, _, d_z2, time = self._changes(prepared, cache, pixels_L, active_L, alone=False)
+    sr, sc, _, d_z2, time = self._changes(prepared, cache, pixels_L, active_L)
     z2 = cache.z2_CxCxC2.at[self._window(sr)[:, :, None], self._window(sc)[:, None, :]].add(
         d_z2, mode="drop")
     time = jnp.where(time < _NEVER, -1, _NEVER).astype(jnp.int32)  # Now all in the past.
     return Cache(time, cache.image_Y0xY0, z2)
 
-  def deltas(self, prepared, cache: Cache, cand_P: jax.Array, legal_P: jax.Array) -> Deltas:
-    """Every legal candidate pixel revealed alone from the state of `cache` (one game)."""
-    g, p = self.geo, prepared["params"]
-    _, _, d_h1, d_z2, _ = self._changes(prepared, cache, cand_P, legal_P, alone=True)
-    inner = (slice(g.pad0, g.pad0 + H),) * 2
-    x = jl.judge_input((cache.time_Y0xY0[inner] < _NEVER)[None], cache.image_Y0xY0[inner][None])
-    h1 = _pool(jax.nn.relu(_conv(x, p["conv1"])))[0]
+  def deltas(self, prepared, cache: Cache, cand_GxP: jax.Array, legal_GxP: jax.Array,
+             per_pass: int = 32) -> Deltas:
+    """Every legal candidate pixel of G games revealed alone from its game's state in `cache`
+    (batched): only legal slots are computed, `per_pass` per game at a time across the batch."""
+    g, a, p = self.geo, self.arch, prepared["params"]
+    n_games, n_slots = cand_GxP.shape
+    flat = legal_GxP.reshape(-1)
+    size = n_games * per_pass
+    order = jnp.nonzero(flat, size=flat.size, fill_value=flat.size)[0]
+    order = jnp.concatenate([order, jnp.full(-flat.size % size, flat.size, order.dtype)])
+
+    def body(step, out):
+      idx = jax.lax.dynamic_slice(order, (step * size,), (size,))
+      ok = idx < flat.size
+      game, slot = jnp.divmod(jnp.where(ok, idx, 0), n_slots)
+      _, _, d_h1, d_z2, _ = self._changes(prepared, cache, cand_GxP[game, slot], ok, game)
+      at = jnp.where(ok, game, n_games)
+      return (out[0].at[at, slot].set(d_z2, mode="drop"),
+              out[1].at[at, slot].set(d_h1, mode="drop"))
+
+    zeros = (jnp.zeros((n_games, n_slots, g.out2, g.out2, a.conv2), jnp.float32),
+             jnp.zeros((n_games, n_slots, g.cells1, g.cells1, a.conv1), jnp.float32))
+    d_z2, d_h1 = jax.lax.fori_loop(0, -(-flat.sum() // size), body, zeros)
+    inner = (slice(None),) + (slice(g.pad0, g.pad0 + H),) * 2
+    x = jl.judge_input(cache.time_Y0xY0[inner] < _NEVER, cache.image_Y0xY0[inner])
+    h1 = _pool(jax.nn.relu(_conv(x, p["conv1"])))
     return Deltas(d_z2, d_h1, h1)
 
   def leaf_z2(self, prepared, cache: Cache, deltas: Deltas, rows_B: jax.Array,
@@ -253,9 +283,9 @@ class Incremental:
     return jax.lax.fori_loop(0, -(-flat.sum() // cap), correct, z2)
 
   def default_cap(self, n: int) -> int:
-    """Shared cells per leaf that `leaf_z2` computes in one pass: about 1.5 times the mean on
-    MNIST digits (10.7 with 6 new pixels, at most 27; docs/BENCHMARKS.md, `leaf_costs15`)."""
-    return math.ceil(0.35 * self.geo.cells1 ** 2 * (n - 1))
+    """Shared cells per leaf that `leaf_z2` computes in one pass: 1.2 to 2 times the mean on
+    MNIST digits (13 against 10.7 with 6 new pixels, at most 27; docs/BENCHMARKS.md)."""
+    return math.ceil(0.27 * self.geo.cells1 ** 2 * (n - 1))
 
   def logits(self, prepared, cache: Cache) -> jax.Array:
     return self.logits_of_z2(prepared, cache.z2_CxCxC2)

@@ -103,8 +103,7 @@ def test_leaves_from_pixel_deltas_equal_full_network(arch_name):
   cache = jax.vmap(inc.start, in_axes=(None, 0, 0))(
       prepared, jnp.asarray(roots.reshape(-1, 28, 28)), jnp.asarray(images))
   cand = np.tile(np.arange(784, dtype=np.int32), (n_games, 1))  # Slot = pixel here.
-  deltas = jax.vmap(inc.deltas, in_axes=(None, 0, 0, 0))(prepared, cache, jnp.asarray(cand),
-                                                          jnp.asarray(~roots))
+  deltas = inc.deltas(prepared, cache, jnp.asarray(cand), jnp.asarray(~roots), per_pass=100)
   rows = rng.integers(0, n_games, n_leaves)
   slots = np.zeros((n_leaves, n), np.int32)
   for b in range(n_leaves):

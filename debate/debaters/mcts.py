@@ -150,8 +150,7 @@ def make_root(ctx: Ctx, game: g.Game, state: g.State, deltas: bool = True) -> Ro
   cache = jax.vmap(inc.start, in_axes=(None, 0, 0))(prepared, mask, game.image_HxW)
   if not deltas:
     return Root(game, state.revealed_P, cache, prepared)
-  per_pixel = jax.vmap(inc.deltas, in_axes=(None, 0, 0, 0))(prepared, cache, game.cand_P,
-                                                             jax.vmap(g.legal)(game, state))
+  per_pixel = inc.deltas(prepared, cache, game.cand_P, jax.vmap(g.legal)(game, state))
   return Root(game, state.revealed_P, cache, prepared, per_pixel)
 
 
