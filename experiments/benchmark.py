@@ -363,6 +363,43 @@ def bench_judge_slices(judge_workdir: str | None, data_dir: str, sims: int, k: i
   return out
 
 
+def bench_leaf_paths(judge_workdir: str | None, data_dir: str, sims: int, k: int,
+                     games: int) -> dict:
+  """Each move's search (earlier moves seeded random), one call for all `games`, with leaves
+  from per-pixel changes and with conv2's window per new pixel: the same trees, timed one after
+  the other (one run each, after a warm-up); ms per game."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from debate.debaters import mcts
+  from debate.debaters.base import Ctx
+  from debate.games import mnist_pixels as g
+  apply, params, gm, _, _ = _debate_setup(judge_workdir, data_dir, k, games)
+  gm = jax.tree.map(jnp.asarray, gm)
+  ctx = Ctx(apply, params, k, True)
+  rng = np.random.default_rng(0)
+  state = jax.vmap(g.initial_state)(gm)
+  out = {"sims": sims, "games": games, "per_move": []}
+  for move in range(k):
+    row = {"move": move}
+    for name, deltas in (("pixel_changes", True), ("window_per_pixel", False)):
+      fn = jax.jit(lambda r, s, d=deltas: mcts.judged_leaves(
+          mcts.search_tree(r, ctx, gm, s, sims, pixel_deltas=d)))
+      fn(jax.random.PRNGKey(0), state).block_until_ready()
+      t0 = time.perf_counter()
+      judged = np.asarray(fn(jax.random.PRNGKey(1), state))
+      row[f"{name}_ms_per_game"] = (time.perf_counter() - t0) / games * 1e3
+    row["judged_leaves_per_game"] = float(judged.mean())
+    print(row, file=sys.stderr, flush=True)
+    out["per_move"].append(row)
+    legal = np.asarray(jax.vmap(g.legal)(gm, state))
+    state = jax.vmap(g.apply_move)(state, jnp.asarray([rng.choice(np.flatnonzero(x))
+                                                        for x in legal]))
+  for name in ("pixel_changes", "window_per_pixel"):
+    out[f"{name}_ms_per_game"] = sum(r[f"{name}_ms_per_game"] for r in out["per_move"])
+  return out
+
+
 def bench_repeated_sets(judge_workdir: str | None, data_dir: str, sims: int, k: int,
                         games: int) -> dict:
   """How many judged leaves a table of verdicts keyed by the set of revealed pixels (the judge
@@ -545,7 +582,8 @@ def main(argv=None) -> int:
                  help="comma list of peak, judge, judge8, incremental, debate; and, not in "
                  "the default, judge_slices (one move's search with leaf_value's slices varied), "
                  "repeated_sets (judged leaves a table of verdicts by pixel set would save), "
-                 "leaf_costs (a leaf from per-pixel changes vs conv2's window per new pixel) "
+                 "leaf_costs (a leaf from per-pixel changes vs conv2's window per new pixel), "
+                 "leaf_paths (each move's search with either) "
                  "and dense_cells (the dense layer's share a leaf's new pixels can change)")
   p.add_argument("--devices", type=int, default=1)
   p.add_argument("--judge_workdir", default=None)
@@ -599,6 +637,8 @@ def main(argv=None) -> int:
                                                  res.get("dense_cells_changed"))
   if "judge_slices" in parts:
     res["judge_slices"] = bench_judge_slices(a.judge_workdir, a.data_dir, a.sims, a.k, a.games)
+  if "leaf_paths" in parts:
+    res["leaf_paths"] = bench_leaf_paths(a.judge_workdir, a.data_dir, a.sims, a.k, a.games)
   if "leaf_costs" in parts:
     res["leaf_costs"] = bench_leaf_costs(a.judge_workdir, a.data_dir)
   if "repeated_sets" in parts:

@@ -135,10 +135,10 @@ class Root(NamedTuple):
 
 
 # From this many simulations per move, leaves are built from each legal pixel's change computed
-# once per search (`Incremental.deltas`, 9.2 ms per game on this CPU) rather than by conv2's
-# window for every new pixel of every leaf (20-33 us per leaf slower): the precomputation pays
-# for itself from about 300 judged leaves per search (docs/BENCHMARKS.md, `leaf_costs15`).
-DELTAS_FROM_SIMULATIONS = 300
+# once per search (`Incremental.deltas`) rather than by conv2's window for every new pixel of
+# every leaf. Whole games on this CPU: 14% faster at 200 simulations, 11% slower at 100
+# (docs/BENCHMARKS.md, `--parts leaf_paths`).
+DELTAS_FROM_SIMULATIONS = 200
 
 
 def make_root(ctx: Ctx, game: g.Game, state: g.State, deltas: bool = True) -> Root:
