@@ -10,13 +10,14 @@ judge), added into conv2's pre-activation. `logits` finishes with pool, relu and
 (6.4 MFLOP, the floor). Nothing per pixel copies the cache: conv1's output is recomputed from the
 revealed pixels near each new one, which is cheaper on a CPU than keeping it. Tree search
 evaluates every leaf from the root's cache, so a leaf costs the reveals between root and leaf,
-not a whole forward pass. Same function as `SparseJudge`: tests/test_judge.py checks the logits
-against the full network.
+not a whole forward pass. With many leaves per search, `deltas` computes once per search each
+legal pixel's change when revealed alone, and `leaf_z2` builds a leaf from its new pixels'
+changes, recomputing only the pooled conv1 cells two of them share. Same function as
+`SparseJudge`: tests/test_judge.py checks the logits against the full network.
 """
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from typing import Any, NamedTuple
 
@@ -136,10 +137,8 @@ class Incremental:
       before = jnp.arange(n)[:, None, None]
     else:
       time = cache.time_Y0xY0
-      take = jax.vmap(lambda x, k, i, j: jax.lax.dynamic_slice(x, (k, i, j), (1, size, size))[0],
-                      in_axes=(None, 0, 0, 0))
-      when_LxSxS = take(time, game_L, 2 * sr, 2 * sc)
-      value_LxSxS = take(cache.image_Y0xY0, game_L, 2 * sr, 2 * sc)
+      when_LxSxS = _patches(time, game_L, 2 * sr, 2 * sc, size)
+      value_LxSxS = _patches(cache.image_Y0xY0, game_L, 2 * sr, 2 * sc, size)
       value_L = cache.image_Y0xY0[game_L, r, c]
       before = jnp.zeros((n, 1, 1), jnp.int32)
     seen = (when_LxSxS < before).astype(jnp.float32)  # Revealed before.
@@ -207,8 +206,8 @@ class Incremental:
     `deltas`. Pixels interact only through the pooled conv1 cells they share (relu and max pool
     are the only nonlinear steps before conv2), so each cell shared by two or more new pixels
     is recomputed (conv1 on its input patch) and its error fed through conv2. Those cells are
-    gathered across the batch into `cap_per_leaf * B` rows (default: `default_cap`); when a
-    batch has more, all B * N * cells1^2 candidates are computed instead. Exact either way."""
+    gathered across the batch and computed `cap_per_leaf * B` per pass (default:
+    `default_cap`), in as many passes as they fill (usually one). Exact either way."""
     g, a, p = self.geo, self.arch, prepared["params"]
     b_n, n = slots_BxN.shape
     c1 = g.cells1
@@ -253,11 +252,9 @@ class Incremental:
       b, i, u, v = jnp.unravel_index(jnp.where(ok, idx, 0), shared.shape)
       game = rows_B[b]
       ca, cb = cell_r[b, i, u], cell_c[b, i, v]  # [cap]
-      take = jax.vmap(lambda x, i, j, k: jax.lax.dynamic_slice(x, (i, j, k), (1, size, size))[0],
-                      in_axes=(None, 0, 0, 0))
       r0, c0 = 2 * ca + g.pad1, 2 * cb + g.pad1  # Patch origin on the canvas.
-      when = take(cache.time_Y0xY0, game, r0, c0)
-      value = take(cache.image_Y0xY0, game, r0, c0)
+      when = _patches(cache.time_Y0xY0, game, r0, c0, size)
+      value = _patches(cache.image_Y0xY0, game, r0, c0, size)
       pr, pc = r[b] - r0[:, None], c[b] - c0[:, None]  # New pixels, patch coordinates [cap, N]
       new = ((pr[:, :, None, None] == yy[:, None]) & (pc[:, :, None, None] == yy) &
              active_BxN[b][:, :, None, None]).any(1)
@@ -302,6 +299,13 @@ class Incremental:
 def _conv(x_BxHxWxC: jax.Array, layer, padding: str = "SAME") -> jax.Array:
   return jax.lax.conv_general_dilated(x_BxHxWxC, layer["kernel"], (1, 1), padding,
                                       dimension_numbers=("NHWC", "HWIO", "NHWC")) + layer["bias"]
+
+
+def _patches(x_GxYxY: jax.Array, game_L: jax.Array, r_L: jax.Array, c_L: jax.Array,
+             size: int) -> jax.Array:
+  """[L, size, size]: patch l of game `game_L[l]`'s canvas, from row r_L[l], column c_L[l]."""
+  return jax.vmap(lambda k, i, j: jax.lax.dynamic_slice(x_GxYxY, (k, i, j), (1, size, size))[0])(
+      game_L, r_L, c_L)
 
 
 def _inside(i: jax.Array, n: int) -> jax.Array:
