@@ -286,14 +286,16 @@ def bench_leaf_costs(judge_workdir: str | None, data_dir: str, games: int = 100)
     np.testing.assert_allclose(old(prepared, cache, pixels, active),
                                new(prepared, cache, deltas, rows, slots, pixels, active),
                                rtol=1e-4, atol=1e-4)
-    p = np.asarray(pixels)
-    first_r, first_c = (p // 28) // 2 - 1, (p % 28) // 2 - 1
+    # Pooled conv1 cells (14 x 14, kept on a canvas with `c1` cells of margin) that two or
+    # more of a leaf's pixels change: pixel (r, c) changes cells1 x cells1 from (r, c) // 2 - 1.
+    c1, cells = inc.geo.cells1, 28 // 2
+    first = np.asarray(pixels)[..., None] // np.array([28, 1]) % 28 // 2 - inc.geo.pad1 // 2
     shared = []
     for b in range(games):
-      count = np.zeros((16, 16), int)
-      for r0, c0 in zip(first_r[b] + 1, first_c[b] + 1):
-        count[r0:r0 + 3, c0:c0 + 3] += 1
-      shared.append(int((count[1:15, 1:15] >= 2).sum()))
+      count = np.zeros((cells + 2 * c1,) * 2, int)
+      for r0, c0 in first[b] + c1:
+        count[r0:r0 + c1, c0:c0 + c1] += 1
+      shared.append(int((count[c1:c1 + cells, c1:c1 + cells] >= 2).sum()))
     out[f"{n}_new_pixels"] = {
         "window_per_pixel_us_per_leaf": _timeit(
             lambda: old(prepared, cache, pixels, active)) / games * 1e6,
@@ -322,6 +324,17 @@ def _judged_leaves_per_move(ctx, gm, played_BxK, sims: int, n: int) -> list[floa
   return judged
 
 
+def _random_move(rng, gm, state):
+  """Every game of the batch reveals one uniformly random legal pixel (seeded numpy `rng`)."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from debate.games import mnist_pixels as g
+  legal = np.asarray(jax.vmap(g.legal)(gm, state))
+  return jax.vmap(g.apply_move)(state, jnp.asarray([rng.choice(np.flatnonzero(x))
+                                                    for x in legal]))
+
+
 def bench_judge_slices(judge_workdir: str | None, data_dir: str, sims: int, k: int, games: int,
                        moves: tuple[int, ...] = (0, 3), chunks: tuple[int, ...] = (1, 4, 16),
                        rounds: int = 2) -> dict:
@@ -342,9 +355,7 @@ def bench_judge_slices(judge_workdir: str | None, data_dir: str, sims: int, k: i
   for move in moves:
     state = jax.vmap(g.initial_state)(gm)
     for _ in range(move):
-      legal = np.asarray(jax.vmap(g.legal)(gm, state))
-      state = jax.vmap(g.apply_move)(state, jnp.asarray([rng.choice(np.flatnonzero(x))
-                                                          for x in legal]))
+      state = _random_move(rng, gm, state)
     fns = {c: jax.jit(lambda r, s, c=c: mcts.judged_leaves(
         mcts.search_tree(r, ctx, gm, s, sims, judge_chunks=c))).lower(
             jax.random.PRNGKey(0), state).compile() for c in chunks}
@@ -392,9 +403,7 @@ def bench_leaf_paths(judge_workdir: str | None, data_dir: str, sims: int, k: int
     row["judged_leaves_per_game"] = float(judged.mean())
     print(row, file=sys.stderr, flush=True)
     out["per_move"].append(row)
-    legal = np.asarray(jax.vmap(g.legal)(gm, state))
-    state = jax.vmap(g.apply_move)(state, jnp.asarray([rng.choice(np.flatnonzero(x))
-                                                        for x in legal]))
+    state = _random_move(rng, gm, state)
   for name in ("pixel_changes", "window_per_pixel"):
     out[f"{name}_ms_per_game"] = sum(r[f"{name}_ms_per_game"] for r in out["per_move"])
   return out
