@@ -335,12 +335,13 @@ def _random_move(rng, gm, state):
                                                     for x in legal]))
 
 
-def bench_judge_slices(judge_workdir: str | None, data_dir: str, sims: int, k: int, games: int,
-                       moves: tuple[int, ...] = (0, 3), chunks: tuple[int, ...] = (1, 4, 16),
-                       rounds: int = 2) -> dict:
-  """One move's search (after seeded random earlier moves) with `leaf_value` judging in
-  `chunks` slices (1: the whole batch whenever any game needs it): the same trees, timed
-  alternately over `rounds`; per judged leaf, tree search included."""
+def bench_judge_buckets(judge_workdir: str | None, data_dir: str, sims: int, k: int, games: int,
+                        moves: tuple[int, ...] = (0, 3), buckets: tuple[int, ...] = (1, 4, 8),
+                        rounds: int = 2) -> dict:
+  """One move's search (after seeded random earlier moves) with `leaf_value` judging the
+  games that need it rounded up to 1 / `buckets` of the batch (1: the whole batch whenever any
+  game needs it): the same trees, timed alternately over `rounds`; per judged leaf, tree search
+  included; and each variant's compile time."""
   import jax
   import jax.numpy as jnp
   import numpy as np
@@ -356,10 +357,14 @@ def bench_judge_slices(judge_workdir: str | None, data_dir: str, sims: int, k: i
     state = jax.vmap(g.initial_state)(gm)
     for _ in range(move):
       state = _random_move(rng, gm, state)
-    fns = {c: jax.jit(lambda r, s, c=c: mcts.judged_leaves(
-        mcts.search_tree(r, ctx, gm, s, sims, judge_chunks=c))).lower(
-            jax.random.PRNGKey(0), state).compile() for c in chunks}
-    res = {c: [] for c in chunks}
+    fns, compile_seconds = {}, {}
+    for c in buckets:
+      t0 = time.perf_counter()
+      fns[c] = jax.jit(lambda r, s, c=c: mcts.judged_leaves(
+          mcts.search_tree(r, ctx, gm, s, sims, judge_buckets=c))).lower(
+              jax.random.PRNGKey(0), state).compile()
+      compile_seconds[c] = time.perf_counter() - t0
+    res = {c: [] for c in buckets}
     for r in range(rounds):
       for c, fn in fns.items():
         t0 = time.perf_counter()
@@ -367,10 +372,11 @@ def bench_judge_slices(judge_workdir: str | None, data_dir: str, sims: int, k: i
         sec = time.perf_counter() - t0
         res[c].append({"seconds": sec, "judged_leaves_per_game": float(judged.mean()),
                        "us_per_judged_leaf": sec / judged.sum() * 1e6})
-        print(f"move {move} round {r} chunks {c}: {sec:.1f} s, "
+        print(f"move {move} round {r} buckets {c}: {sec:.1f} s, "
               f"{res[c][-1]['us_per_judged_leaf']:.0f} us per judged leaf", file=sys.stderr,
               flush=True)
-    out["moves"][move] = {f"chunks_{c}": v for c, v in res.items()}
+    out["moves"][move] = {f"buckets_{c}": {"rounds": v, "compile_seconds": compile_seconds[c]}
+                          for c, v in res.items()}
   return out
 
 
@@ -426,10 +432,10 @@ def bench_repeated_sets(judge_workdir: str | None, data_dir: str, sims: int, k: 
   log = []
   judge = mcts.leaf_value
 
-  def recording(ctx, root, revealed_BxP, left, need_B, chunks=4):
+  def recording(ctx, root, revealed_BxP, left, need_B, buckets=4):
     io_callback(lambda *a: log.append([np.asarray(x) for x in a]), None, left, revealed_BxP,
                 need_B, ordered=True)
-    return judge(ctx, root, revealed_BxP, left, need_B, chunks)
+    return judge(ctx, root, revealed_BxP, left, need_B, buckets)
 
   d = make_debater("mcts", sims=sims)
   with mock.patch.object(mcts, "leaf_value", recording):
@@ -589,7 +595,7 @@ def main(argv=None) -> int:
   p.add_argument("--out", default="runs/bench")
   p.add_argument("--parts", default="peak,judge,judge8,incremental,debate",
                  help="comma list of peak, judge, judge8, incremental, debate; and, not in "
-                 "the default, judge_slices (one move's search with leaf_value's slices varied), "
+                 "the default, judge_buckets (one move's search with leaf_value's batch sizes varied), "
                  "repeated_sets (judged leaves a table of verdicts by pixel set would save), "
                  "leaf_costs (a leaf from per-pixel changes vs conv2's window per new pixel), "
                  "leaf_paths (each move's search with either) "
@@ -644,8 +650,8 @@ def main(argv=None) -> int:
   if "incremental_judge" in res and "debate" in res:
     res["debate"]["matmul_floor"] = matmul_floor(res["incremental_judge"], res["debate"], a.k,
                                                  res.get("dense_cells_changed"))
-  if "judge_slices" in parts:
-    res["judge_slices"] = bench_judge_slices(a.judge_workdir, a.data_dir, a.sims, a.k, a.games)
+  if "judge_buckets" in parts:
+    res["judge_buckets"] = bench_judge_buckets(a.judge_workdir, a.data_dir, a.sims, a.k, a.games)
   if "leaf_paths" in parts:
     res["leaf_paths"] = bench_leaf_paths(a.judge_workdir, a.data_dir, a.sims, a.k, a.games)
   if "leaf_costs" in parts:

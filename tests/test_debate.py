@@ -257,3 +257,35 @@ def test_incremental_judge_plays_the_same_games(deltas_from, monkeypatch):
       jax.random.PRNGKey(0), params, games)) for fn in (apply, whole)]
   np.testing.assert_array_equal(outs[0]["pixels_BxK"], outs[1]["pixels_BxK"])
   np.testing.assert_array_equal(outs[0]["honest_wins_B"], outs[1]["honest_wins_B"])
+
+
+@pytest.mark.parametrize("buckets", [1, 3, 4])
+def test_leaf_value_judges_exactly_the_games_that_need_it(buckets):
+  """Whatever number of games need the judge (none, one, a bucket's size and one more, all),
+  `leaf_value` gives their verdicts as judging the whole batch would, and 0 elsewhere."""
+  from debate.debaters import mcts
+  from debate.debaters.base import Ctx
+  from debate.train import trainer
+  from judges import mnist_judge as judge_lib
+  arch = judge_lib.get_arch("tiny")
+  params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(3))
+  apply = judge_lib.make_apply(arch)
+  rng = np.random.default_rng(8)
+  n = 10
+  images = [image_with(rng.choice(784, size=12, replace=False)) for _ in range(n)]
+  games = jax.tree.map(jnp.asarray, games_for(images, g.HONEST,
+                                              labels=rng.integers(0, 10, n).astype(np.int32)))
+  ctx = Ctx(apply, params, 4, True)
+  state = jax.vmap(g.initial_state)(games)
+  final = jax.vmap(g.random_completion, in_axes=(0, 0, 0, None))(
+      jax.random.split(jax.random.PRNGKey(0), n), games, state, 4)
+  expected = np.asarray(ctx.honest_value(games, final))
+  assert len(set(expected.tolist())) == 2  # Both verdicts occur.
+  root = mcts.make_root(ctx, games, state)
+  value = jax.jit(lambda need: mcts.leaf_value(ctx, root, final, 4, need, buckets))
+  step = -(-n // buckets)
+  for count in sorted({0, 1, step, min(step + 1, n), n - 1, n}):
+    need = np.zeros(n, bool)
+    need[rng.choice(n, size=count, replace=False)] = True
+    np.testing.assert_array_equal(value(jnp.asarray(need)), np.where(need, expected, 0.0),
+                                  err_msg=f"{count} games need the judge")

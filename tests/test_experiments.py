@@ -121,15 +121,15 @@ def test_benchmark_debate_counts_judge_calls(digits_dir):
 
 @pytest.mark.slow
 def test_benchmark_diagnostics_count_what_they_claim(digits_dir):
-  """Judging in any number of slices grows the same trees; a table of verdicts by pixel set
+  """Judging in batches of any size grows the same trees; a table of verdicts by pixel set
   could only answer sets judged before, and never at the last move within one search (those
   are distinct terminal states, and a terminal state reached again is not judged again)."""
   from experiments import benchmark
-  sl = benchmark.bench_judge_slices(None, digits_dir, sims=8, k=4, games=4, moves=(0, 2),
-                                    chunks=(1, 4), rounds=1)
+  sl = benchmark.bench_judge_buckets(None, digits_dir, sims=8, k=4, games=4, moves=(0, 2),
+                                     buckets=(1, 4), rounds=1)
   for move in sl["moves"].values():
-    assert move["chunks_1"][0]["judged_leaves_per_game"] == \
-        move["chunks_4"][0]["judged_leaves_per_game"]
+    assert move["buckets_1"]["rounds"][0]["judged_leaves_per_game"] == \
+        move["buckets_4"]["rounds"][0]["judged_leaves_per_game"]
   rep = benchmark.bench_repeated_sets(None, digits_dir, sims=8, k=4, games=4)
   assert [m["reveals_left"] for m in rep["per_move"]] == [4, 3, 2, 1]
   for m in rep["per_move"]:

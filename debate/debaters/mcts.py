@@ -155,32 +155,34 @@ def make_root(ctx: Ctx, game: g.Game, state: g.State, deltas: bool = True) -> Ro
 
 
 def leaf_value(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left, need_B: jax.Array,
-               chunks: int = 4) -> jax.Array:
+               buckets: int = 4) -> jax.Array:
   """The honest side's verdict (+1/-1) on `revealed_BxP` where `need_B` (0 elsewhere), which
   extends the root's reveals by at most `left` pixels: from the root's cache and each new
-  pixel's precomputed change (`Incremental.leaf_z2`). Where at most half the batch needs it,
-  only those games are judged: gathered to the front, in `chunks` slices of the batch, as many
-  slices as they fill."""
+  pixel's precomputed change (`Incremental.leaf_z2`). Only the games that need it are judged,
+  in one call: gathered to the front, rounded up to a multiple of 1 / `buckets` of the batch
+  (one static size per bucket, chosen by a `switch`); the whole batch without gathering."""
   n_games = need_B.shape[0]
-  size = -(-n_games // chunks)
+  step = -(-n_games // buckets)
+  sizes = sorted({min(step * (i + 1), n_games) for i in range(buckets)})
+  count = need_B.sum()
   order = jnp.argsort(~need_B, stable=True)  # Games to judge first.
-  order = jnp.concatenate([order, jnp.zeros(size * chunks - n_games, order.dtype)])
 
-  def body(i, out_B):
-    rows = jax.lax.dynamic_slice(order, (i * size,), (size,))
-    value = _judge(ctx, root, revealed_BxP[rows], left, rows)
-    keep = i * size + jnp.arange(size) < need_B.sum()
-    return out_B.at[jnp.where(keep, rows, n_games)].set(value, mode="drop")
+  def first(size: int):
+    def fn():
+      if size == n_games:  # Everyone, without gathering.
+        return jnp.where(need_B, _judge(ctx, root, revealed_BxP, left), 0.0)
+      rows = order[:size]
+      value = _judge(ctx, root, revealed_BxP[rows], left, rows)
+      keep = jnp.arange(size) < count
+      return jnp.zeros(n_games, jnp.float32).at[jnp.where(keep, rows, n_games)].set(
+          value, mode="drop")
+    return fn
 
-  def gathered():
-    todo = -(-need_B.sum() // size)
-    return jax.lax.fori_loop(0, todo, body, jnp.zeros(n_games, jnp.float32))
+  def nobody():
+    return jnp.zeros(n_games, jnp.float32)
 
-  def everyone():
-    return jnp.where(need_B, _judge(ctx, root, revealed_BxP, left), 0.0)
-
-  # Judging most of the batch: at once, without gathering.
-  return jax.lax.cond(need_B.sum() * 2 > n_games, everyone, gathered)
+  bucket = jnp.searchsorted(jnp.asarray([0] + sizes), count, side="left")
+  return jax.lax.switch(bucket, [nobody] + [first(m) for m in sizes])
 
 
 def _judge(ctx: Ctx, root: Root, revealed_BxP: jax.Array, left,
@@ -222,7 +224,7 @@ def rollout_value(rng, ctx: Ctx, game: g.Game, state: g.State) -> jax.Array:
   return for_player(ctx.honest_value(game, final), jax.vmap(g.to_move)(game, state))
 
 
-def _recurrent_fn(ctx: Ctx, left, judge_chunks: int = 4):
+def _recurrent_fn(ctx: Ctx, left, judge_buckets: int = 4):
 
   def recurrent_fn(root: Root, rng, action, state):
     game = root.game
@@ -236,7 +238,7 @@ def _recurrent_fn(ctx: Ctx, left, judge_chunks: int = 4):
     if seen is None:  # Called outside `search`: nothing was judged before.
       seen, seen_reward = jnp.zeros_like(terminal), jnp.zeros(terminal.shape)
     v_honest = leaf_value(ctx, root, jnp.where(terminal[:, None], new.revealed_P, final), left,
-                          ~seen, judge_chunks)
+                          ~seen, judge_buckets)
     reward = jnp.where(terminal & ~done_before, for_player(v_honest, mover), 0.0)
     reward = jnp.where(seen, seen_reward, reward)
     value = jnp.where(terminal, 0.0, for_player(v_honest, jax.vmap(g.to_move)(game, new)))
@@ -249,10 +251,10 @@ def _recurrent_fn(ctx: Ctx, left, judge_chunks: int = 4):
 
 
 def search_tree(rng, ctx: Ctx, game: g.Game, state: g.State, num_simulations: int,
-                c_puct: float = 1.0, judge_chunks: int = 4,
+                c_puct: float = 1.0, judge_buckets: int = 4,
                 pixel_deltas: bool | None = None) -> mctx.Tree:
   """The search tree of one move for every game of the batch (all at the same move);
-  `judge_chunks`: `leaf_value`'s slices; `pixel_deltas`: leaves from per-pixel changes computed
+  `judge_buckets`: `leaf_value`'s batch sizes; `pixel_deltas`: leaves from per-pixel changes computed
   once per search (default: from `DELTAS_FROM_SIMULATIONS`). Neither changes the tree, only
   its cost."""
   if pixel_deltas is None:
@@ -264,7 +266,7 @@ def search_tree(rng, ctx: Ctx, game: g.Game, state: g.State, num_simulations: in
   # Reveals left (the same for every game of the batch): simulations stop at the game's end.
   left = ctx.k - jnp.max(state.num_moves)
   return search(make_root(ctx, game, state, pixel_deltas), search_rng, root=root,
-                recurrent_fn=_recurrent_fn(ctx, left, judge_chunks),
+                recurrent_fn=_recurrent_fn(ctx, left, judge_buckets),
                 num_simulations=num_simulations, max_depth=left, invalid_actions=~legal,
                 c_puct=c_puct, split=ctx.split)
 
