@@ -254,9 +254,9 @@ def search_tree(rng, ctx: Ctx, game: g.Game, state: g.State, num_simulations: in
                 c_puct: float = 1.0, judge_buckets: int = 4,
                 pixel_deltas: bool | None = None) -> mctx.Tree:
   """The search tree of one move for every game of the batch (all at the same move);
-  `judge_buckets`: `leaf_value`'s batch sizes; `pixel_deltas`: leaves from per-pixel changes computed
-  once per search (default: from `DELTAS_FROM_SIMULATIONS`). Neither changes the tree, only
-  its cost."""
+  `judge_buckets`: `leaf_value`'s batch sizes; `pixel_deltas`: leaves from per-pixel changes
+  computed once per search (default: from `DELTAS_FROM_SIMULATIONS`). Neither changes the
+  tree, only its cost."""
   if pixel_deltas is None:
     pixel_deltas = num_simulations >= DELTAS_FROM_SIMULATIONS
   root_rng, search_rng = jax.random.split(rng)
