@@ -596,7 +596,8 @@ def main(argv=None) -> int:
   p.add_argument("--parts", default="peak,judge,judge8,incremental,debate",
                  help="comma list of peak, judge, judge8, incremental, debate; and, not in "
                  "the default, judge_buckets (one move's search with leaf_value's batch "
-                 "sizes varied), repeated_sets (judged leaves a table of verdicts by pixel set would save), "
+                 "sizes varied), repeated_sets (judged leaves a table of verdicts by pixel set "
+                 "would save), "
                  "leaf_costs (a leaf from per-pixel changes vs conv2's window per new pixel), "
                  "leaf_paths (each move's search with either) "
                  "and dense_cells (the dense layer's share a leaf's new pixels can change)")
