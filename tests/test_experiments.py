@@ -117,6 +117,24 @@ def test_benchmark_debate_counts_judge_calls(digits_dir):
   assert tree["seconds_per_game"] == pytest.approx(
       floor["seconds_per_game"] + 1 / res["vectorized_constant_judge"]["games_per_second"])
   assert tree["speedup_bound"] < floor["speedup_bound"]
+  # count_games=0 skips the count (and nothing reports a count it did not make).
+  res0 = benchmark.bench_debate(None, digits_dir, sims=6, k=4, games=8, ref_games=1,
+                                variants=("incremental_judge",), rounds=1, count_games=0)
+  assert "judged_leaves_per_move" not in res0["vectorized"]
+  assert "judge_calls_per_game" not in res0["vectorized"]
+
+
+def test_benchmark_rejects_bad_debate_flags(tmp_path, capsys):
+  """Bad flags stop the benchmark before any work, naming the value and what is allowed."""
+  from experiments import benchmark
+  for flag, value, allowed in (("--count_games", "-1", "0 (no count)"),
+                               ("--rounds", "0", "at least 1"),
+                               ("--variants", "fast_judge", "incremental_judge")):
+    with pytest.raises(SystemExit):
+      benchmark.main(["--parts", "debate", flag, value, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert value in err and allowed in err
+  assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.slow
