@@ -9,6 +9,12 @@ The full table at modest settings, reusing judges trained by configs/mnist_judge
 (20 minutes on 2 CPU cores.) The paper's headline cells, precommit at k = 6, with 1,000
 simulations (31 minutes): `configs/mnist_debate.py:pixels=6,precommit=true,sims=1000`.
 
+On a GPU, play more games per call: `--config.batch_size=1024`. On one H200 the benchmark's
+search (`experiments/benchmark.py`, docs/BENCHMARKS.md) played 66 games/s with 200 games in flight
+and 491-507 with 2,000 at 1,000 simulations, and 26.9 games/s with 1,024 at the paper's 10,000
+(`sims=10000,liar_protocol=all_lies,seeds=3`: about 17 minutes a cell of 27,000 games). This
+runner itself has not been run on a GPU.
+
 Args: pixels (4|6|both), precommit (true|false|both), first (honest|liar|both), honest and liar
 (debater names: random|greedy|mcts), sims (MCTS simulations per move), images (test images),
 seeds, liar_protocol (best_lie: one game per image, the liar's claim picked by the judge;
