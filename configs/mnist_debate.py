@@ -18,7 +18,9 @@ runner itself has not been run on a GPU.
 Args: pixels (4|6|both), precommit (true|false|both), first (honest|liar|both), honest and liar
 (debater names: random|greedy|mcts), sims (MCTS simulations per move), images (test images),
 seeds, liar_protocol (best_lie: one game per image, the liar's claim picked by the judge;
-all_lies: the paper's 9 games per image, the liar wins if any lie wins), smoke.
+all_lies: the paper's 9 lies per image, `seeds` games each, the liar wins if any lie wins on the
+mean of the judge's margin over its seeds; all_lies_strict: every game of a seed must be won),
+baselines (debaters that also play both seats, '+'-separated, '' for none; default greedy), smoke.
 Without judge_workdir (which may contain '{k}'), a judge is trained first with config.judge.
 """
 import ml_collections
@@ -39,7 +41,7 @@ def _both(value, both, name, allowed):
 def get_config(arg=None):
   arg = parse_arg(arg, pixels="both", precommit="both", first="both", honest="mcts",
                   liar="mcts", sims=200, images=1000, seeds=1, liar_protocol="best_lie",
-                  smoke=False)
+                  baselines="greedy", smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "mnist_debate"
   c.seed = 0
@@ -55,6 +57,9 @@ def get_config(arg=None):
   c.images = arg.images
   c.seeds = arg.seeds
   c.liar_protocol = arg.liar_protocol
+  # Each also plays both seats of every cell, reported beside the main pair: greedy is the
+  # baseline any search must beat.
+  c.baselines = tuple(b for b in str(arg.baselines).split("+") if b)
   c.batch_size = 200  # Games per jitted call (rounded up to a multiple of the data axis).
   c.judge_workdir = config_dict.placeholder(str)
   c.judge_eval_masks = 10

@@ -56,17 +56,25 @@ def debate_verdicts(judge_apply, judge_params, images_f32, claim_a, claim_b, set
   if (claim_a == claim_b).any():
     raise ValueError("each debate needs two different claims")
   slots = g.slots_for(images_f32)
-  # The game's "honest" seat holds claim a; the precommit verdict uses only the two claims.
-  games = g.make_games(images_f32, claim_a, claim_b, g.HONEST, slots)
-  d = make_debater(settings.debater, sims=settings.sims)
-  player = rollout.make_player(mesh, judge_apply=judge_apply, honest=d, liar=d, k=settings.k,
-                               precommit=True, first=g.HONEST)
+  # Claim a sits in seat 0 and moves first, claim b in seat 1; the precommit verdict reads only
+  # the two claims, so which one is true does not matter here.
+  examples = g.make_examples(images_f32, claim_a, claim_b, 0, slots)
+  player, d = debate_player(judge_apply, settings, slots, mesh)
   ndata = 1 if mesh is None else mesh.shape["data"]
-  out = rollout.run_batched(player, jax.random.PRNGKey(seed), judge_params, games,
+  out = rollout.run_batched(player, jax.random.PRNGKey(seed), judge_params, examples,
                             settings.batch_size, multiple=ndata)
-  calls = settings.k * (settings.sims + 1) + settings.k if settings.debater == "mcts" else \
-      settings.k * (slots + 1)
-  return {"a_wins": out["honest_wins_B"], "margin": out["margin_B"], "judge_calls": calls}
+  calls = settings.k * (d.judge_calls(slots) + 1)
+  return {"a_wins": out["seat0_wins_B"], "margin": out["seat0_margin_B"], "judge_calls": calls}
+
+
+def debate_player(judge_apply, settings: DebateSettings, slots: int, mesh=None):
+  """(jitted player, debater): precommit games, seat 0 (claim a) first, both seats the same
+  debater; the player takes `(rng, judge_params, seat_params, examples)`."""
+  game = g.MnistPixels(settings.k, slots)
+  protocol = protocols.Protocol(precommit=True, first=0)
+  d = make_debater(settings.debater, game, protocol, judge_apply, sims=settings.sims)
+  return rollout.make_player(mesh, game=game, protocol=protocol, debaters=(d, d),
+                             judge_apply=judge_apply), d
 
 
 def verdict_table(judge_apply, judge_params, images_f32, labels, settings: DebateSettings,

@@ -310,19 +310,19 @@ def bench_leaf_costs(judge_workdir: str | None, data_dir: str, games: int = 100)
   return out
 
 
-def _judged_leaves_per_move(ctx, gm, played_BxK, sims: int, n: int) -> list[float]:
+def _judged_leaves_per_move(env, gm, played_BxK, sims: int, n: int) -> list[float]:
   """How many leaves each move's search judged (mean over the first `n` games): every move's
   search again, on the positions of the games played."""
   import jax
   import jax.numpy as jnp
   import numpy as np
-  from debate.debaters import mcts
+  from debate.search import evaluators, mcts
   from debate.games import mnist_pixels as g
   gm_n = jax.tree.map(lambda x: jnp.asarray(x[:n]), gm)
-  count = jax.jit(lambda r, s: mcts.judged_leaves(mcts.search_tree(r, ctx, gm_n, s, sims)))
+  count = jax.jit(lambda r, s: mcts.judged_leaves(evaluators.search_tree(r, env, gm_n, s, sims)))
   state = jax.vmap(g.initial_state)(gm_n)
   judged = []
-  for t in range(ctx.k):
+  for t in range(env.k):
     judged.append(float(np.mean(count(jax.random.PRNGKey(3 + t), state))))
     state = jax.vmap(g.apply_move)(state, jnp.asarray(played_BxK[:n, t]))
   return judged
@@ -349,12 +349,11 @@ def bench_judge_buckets(judge_workdir: str | None, data_dir: str, sims: int, k: 
   import jax
   import jax.numpy as jnp
   import numpy as np
-  from debate.debaters import mcts
-  from debate.debaters.base import Ctx
+  from debate.search import evaluators, mcts
   from debate.games import mnist_pixels as g
   apply, params, gm, _, _ = _debate_setup(judge_workdir, data_dir, k, games)
   gm = jax.tree.map(jnp.asarray, gm)
-  ctx = Ctx(apply, params, k, True)
+  env = _env(apply, params, gm, k)
   rng = np.random.default_rng(0)
   out = {"sims": sims, "games": games, "moves": {}}
   for move in moves:
@@ -365,7 +364,7 @@ def bench_judge_buckets(judge_workdir: str | None, data_dir: str, sims: int, k: 
     for c in buckets:
       t0 = time.perf_counter()
       fns[c] = jax.jit(lambda r, s, c=c: mcts.judged_leaves(
-          mcts.search_tree(r, ctx, gm, s, sims, judge_buckets=c))).lower(
+          evaluators.search_tree(r, env, gm, s, sims, judge_buckets=c))).lower(
               jax.random.PRNGKey(0), state).compile()
       compile_seconds[c] = time.perf_counter() - t0
     res = {c: [] for c in buckets}
@@ -392,12 +391,11 @@ def bench_leaf_paths(judge_workdir: str | None, data_dir: str, sims: int, k: int
   import jax
   import jax.numpy as jnp
   import numpy as np
-  from debate.debaters import mcts
-  from debate.debaters.base import Ctx
+  from debate.search import evaluators, mcts
   from debate.games import mnist_pixels as g
   apply, params, gm, _, _ = _debate_setup(judge_workdir, data_dir, k, games)
   gm = jax.tree.map(jnp.asarray, gm)
-  ctx = Ctx(apply, params, k, True)
+  env = _env(apply, params, gm, k)
   rng = np.random.default_rng(0)
   state = jax.vmap(g.initial_state)(gm)
   out = {"sims": sims, "games": games, "per_move": []}
@@ -405,7 +403,7 @@ def bench_leaf_paths(judge_workdir: str | None, data_dir: str, sims: int, k: int
     row = {"move": move}
     for name, deltas in (("pixel_changes", True), ("window_per_pixel", False)):
       fn = jax.jit(lambda r, s, d=deltas: mcts.judged_leaves(
-          mcts.search_tree(r, ctx, gm, s, sims, pixel_deltas=d)))
+          evaluators.search_tree(r, env, gm, s, sims, pixel_deltas=d)))
       fn(jax.random.PRNGKey(0), state).block_until_ready()
       t0 = time.perf_counter()
       judged = np.asarray(fn(jax.random.PRNGKey(1), state))
@@ -429,23 +427,26 @@ def bench_repeated_sets(judge_workdir: str | None, data_dir: str, sims: int, k: 
   import jax
   import numpy as np
   from jax.experimental import io_callback
-  from debate import rollout
-  from debate.debaters import make_debater, mcts
+  from debate import protocols, rollout
+  from debate.debaters import make_debater
+  from debate.search import evaluators
   from debate.games import mnist_pixels as g
   apply, params, gm, _, _ = _debate_setup(judge_workdir, data_dir, k, games)
   log = []
-  judge = mcts.leaf_value
+  judge = evaluators.leaf_value
 
-  def recording(ctx, root, revealed_BxP, left, need_B, buckets=4):
-    io_callback(lambda *a: log.append([np.asarray(x) for x in a]), None, left, revealed_BxP,
+  def recording(env, root, leaf_B, left, need_B, buckets=4):
+    io_callback(lambda *a: log.append([np.asarray(x) for x in a]), None, left, leaf_B.revealed_P,
                 need_B, ordered=True)
-    return judge(ctx, root, revealed_BxP, left, need_B, buckets)
+    return judge(env, root, leaf_B, left, need_B, buckets)
 
-  d = make_debater("mcts", sims=sims)
-  with mock.patch.object(mcts, "leaf_value", recording):
-    player = rollout.make_player(None, judge_apply=apply, honest=d, liar=d, k=k, precommit=True,
-                                 first=g.HONEST)
-    jax.block_until_ready(player(jax.random.PRNGKey(1), params, gm))
+  game = g.MnistPixels(k, gm.cand_P.shape[1])
+  protocol = protocols.Protocol(precommit=True, first=0)
+  d = make_debater("mcts", game, protocol, apply, sims=sims)
+  with mock.patch.object(evaluators, "leaf_value", recording):
+    player = rollout.make_player(None, game=game, protocol=protocol, debaters=(d, d),
+                                 judge_apply=apply)
+    jax.block_until_ready(player(jax.random.PRNGKey(1), params, (None, None), gm))
   per_left = {}
   in_game = [set() for _ in range(games)]
   in_search, last = None, None
@@ -494,8 +495,17 @@ def _debate_setup(judge_workdir: str | None, data_dir: str, k: int, games: int):
   labels = test["label"][:games]
   slots = g.slots_for(mnist.to_float(test["image"]))
   lies = protocols.best_lies(apply, params, images, labels, k, jax.random.PRNGKey(0))
-  gm = g.make_games(images, labels, lies, g.HONEST, slots)
+  gm = g.make_examples(images, labels, lies, 0, slots)
   return apply, params, gm, (images, labels, lies), arch_name
+
+
+def _env(apply, params, gm, k: int):
+  """Precommit games with the truth in seat 0, moving first, for direct calls to the search."""
+  from debate import protocols
+  from debate.debaters.base import Env
+  from debate.games import mnist_pixels as g
+  return Env(g.MnistPixels(k, gm.cand_P.shape[1]), protocols.Protocol(precommit=True, first=0),
+             apply, params)
 
 
 VARIANTS = ("incremental_judge", "whole_network_judge", "linear_stand_in_judge",
@@ -511,9 +521,8 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   import jax
   import jax.numpy as jnp
   import numpy as np
-  from debate import rollout
+  from debate import protocols, rollout
   from debate.debaters import make_debater
-  from debate.debaters.base import Ctx
   from debate.games import mnist_pixels as g
   from debate.train import mesh as mesh_lib
   from judges import mnist_judge as jl
@@ -521,7 +530,8 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   apply, params, gm, (images, labels, lies), arch_name = _debate_setup(judge_workdir, data_dir,
                                                                        k, games)
   mesh = mesh_lib.make_mesh({"data": -1, "model": 1})
-  d = make_debater("mcts", sims=sims)
+  game = g.MnistPixels(k, gm.cand_P.shape[1])
+  protocol = protocols.Protocol(precommit=True, first=0)
   sims_per_game = k * (sims + 1) + k  # Simulations, a root rollout per move, the verdict.
   timed, players = {}, {}
   # The same search judging every leaf with the whole network (no `incremental` attribute);
@@ -535,14 +545,17 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
                       ("constant_judge", lambda p, m, i: jnp.zeros((m.shape[0], 10)))):
     if name not in variants:
       continue
-    player = rollout.make_player(mesh, judge_apply=judge, honest=d, liar=d, k=k, precommit=True,
-                                 first=g.HONEST)
+    d = make_debater("mcts", game, protocol, judge, sims=sims)
+    player = rollout.make_player(mesh, game=game, protocol=protocol, debaters=(d, d),
+                                 judge_apply=judge)
     t0 = time.perf_counter()
-    players[name] = player.lower(jax.random.PRNGKey(1), params, gm).compile()  # Compile only.
+    players[name] = player.lower(jax.random.PRNGKey(1), params, (None, None),
+                                 gm).compile()  # Compile only.
     timed[name] = {"games": games, "simulations_per_game": sims_per_game,
                    "compile_seconds": time.perf_counter() - t0}
     if name != "incremental_judge":  # Ours is timed in the rounds below.
-      sec = _timeit(lambda p=players[name]: p(jax.random.PRNGKey(2), params, gm)["honest_wins_B"],
+      sec = _timeit(lambda p=players[name]: p(jax.random.PRNGKey(2), params, (None, None),
+                                              gm).honest_wins_B,
                     min_seconds=1, min_reps=2)
       timed[name].update(seconds=sec, games_per_second=games / sec,
                          simulations_per_second=games * sims_per_game / sec)
@@ -556,11 +569,11 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   ours_rounds, ref_rounds, cores = [], [], {"ours": [], "reference": []}
   for r in range(rounds):
     with _clock() as c:
-      out = jax.device_get(player(jax.random.PRNGKey(10 + r), params, gm))
+      out = jax.device_get(player(jax.random.PRNGKey(10 + r), params, (None, None), gm))
     ours_rounds.append(games / c["wall"])
     cores["ours"].append(c["cores"])
     if r == 0:
-      played = out["slots_BxK"]
+      played = out.actions_BxT
     with _clock() as c:
       for i in (np.arange(ref_games) + r * ref_games) % games:
         cands = gm.cand_P[i][:gm.num_cand[i]]
@@ -578,7 +591,7 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
               cores_busy_rounds=cores["ours"])
   n = games if count_games is None else min(count_games, games)
   if n:
-    judged = _judged_leaves_per_move(Ctx(apply, params, k, True), gm, played, sims, n)
+    judged = _judged_leaves_per_move(_env(apply, params, gm, k), gm, played, sims, n)
     ours["judged_leaves_per_move"] = judged
     ours["judged_leaves_counted_on_games"] = n
     # Judge calls: judged leaves, a root rollout per move, the final verdict.
@@ -595,6 +608,51 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   return out
 
 
+# The public PyTorch reproduction's greedy debater (machulsky61/tesis), k = 6, precommit, one game
+# at a time, as measured on this 2-core machine (issue 18): the baseline for `bench_greedy`.
+REPRODUCTION_GREEDY_GAMES_PER_SECOND = 4.64
+
+
+def bench_greedy(judge_workdir: str | None, data_dir: str, k: int, games: int,
+                 rounds: int = 3) -> dict:
+  """Greedy against greedy (precommit, best lie, honest first) on `games` test images in one
+  call, sharded over the devices: games/s after compilation (median of `rounds`), with the
+  incremental judge (legal moves only) and with the whole network on every candidate."""
+  import jax
+  import numpy as np
+  from debate import protocols, rollout
+  from debate.debaters import make_debater
+  from debate.games import mnist_pixels as g
+  from debate.train import mesh as mesh_lib
+  apply, params, gm, _, arch_name = _debate_setup(judge_workdir, data_dir, k, games)
+  mesh = mesh_lib.make_mesh({"data": -1, "model": 1})
+  game = g.MnistPixels(k, gm.cand_P.shape[1])
+  protocol = protocols.Protocol(precommit=True, first=0)
+  out = {"k": k, "games": games, "judge_arch": arch_name, "devices": jax.device_count(),
+         "reproduction_games_per_second": REPRODUCTION_GREEDY_GAMES_PER_SECOND}
+  wins = {}
+  for name, judge in (("incremental_judge", apply),
+                      ("whole_network_judge", lambda p, m, i: apply(p, m, i))):
+    d = make_debater("greedy", game, protocol, judge)
+    player = rollout.make_player(mesh, game=game, protocol=protocol, debaters=(d, d),
+                                 judge_apply=judge)
+    t0 = time.perf_counter()
+    fn = player.lower(jax.random.PRNGKey(0), params, (None, None), gm).compile()
+    compile_s = time.perf_counter() - t0
+    rates = []
+    for _ in range(rounds):
+      t0 = time.perf_counter()
+      res = jax.device_get(fn(jax.random.PRNGKey(0), params, (None, None), gm))
+      rates.append(games / (time.perf_counter() - t0))
+    wins[name] = np.asarray(res.honest_wins_B)
+    out[name] = {"games_per_second": float(np.median(rates)), "games_per_second_rounds": rates,
+                 "compile_seconds": compile_s,
+                 "x_reproduction": float(np.median(rates)) / REPRODUCTION_GREEDY_GAMES_PER_SECOND}
+    print(name, out[name], file=sys.stderr, flush=True)
+  out["same_verdicts"] = float((wins["incremental_judge"] == wins["whole_network_judge"]).mean())
+  return out
+
+
 def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -605,7 +663,8 @@ def main(argv=None) -> int:
                  "sizes varied), repeated_sets (judged leaves a table of verdicts by pixel set "
                  "would save), "
                  "leaf_costs (a leaf from per-pixel changes vs conv2's window per new pixel), "
-                 "leaf_paths (each move's search with either) "
+                 "leaf_paths (each move's search with either), "
+                 "greedy (greedy games/s against the public reproduction's) "
                  "and dense_cells (the dense layer's share a leaf's new pixels can change)")
   p.add_argument("--devices", type=int, default=1)
   p.add_argument("--judge_workdir", default=None)
@@ -654,6 +713,8 @@ def main(argv=None) -> int:
               "leave it out (all games)")
     res["debate"] = bench_debate(a.judge_workdir, a.data_dir, a.sims, a.k, a.games, a.ref_games,
                                  variants, a.rounds, a.count_games)
+  if "greedy" in parts:
+    res["greedy"] = bench_greedy(a.judge_workdir, a.data_dir, a.k, a.games, a.rounds)
   if "dense_cells" in parts:
     res["dense_cells_changed"] = dense_cells_changed(a.data_dir, a.k)
   if "incremental_judge" in res and "judged_leaves_per_move" in res.get("debate", {}).get(

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from debate import io
-from debate.games import mnist_pixels as g
 
 
 def _plt():
@@ -21,7 +20,8 @@ def example_grid(path: str, examples: dict, per_cell: int = 4) -> None:
   fig, axes = plt.subplots(len(names), per_cell, figsize=(2.2 * per_cell, 2.4 * len(names)),
                            squeeze=False)
   for r, name in enumerate(names):
-    ex = examples[name]  # Arrays saved by experiments.mnist_debate.save_cell_extras.
+    ex = examples[name]  # Arrays saved by experiments.mnist_debate.save_cell_extras;
+    # `players`: 0 for an honest move, 1 for the liar's.
     wins = ex["honest_wins"]
     won, lost = np.flatnonzero(wins), np.flatnonzero(~wins)
     pick = list(won[:per_cell // 2]) + list(lost[:per_cell - per_cell // 2])
@@ -35,7 +35,7 @@ def example_grid(path: str, examples: dict, per_cell: int = 4) -> None:
       ax.imshow(ex["image"][i], cmap="gray", vmin=0, vmax=3)
       for p, px in zip(ex["players"], ex["pixels"][i]):
         ax.scatter([px % 28], [px // 28], s=40, marker="s",
-                   c="tab:blue" if p == g.HONEST else "tab:red", edgecolors="white")
+                   c="tab:blue" if p == 0 else "tab:red", edgecolors="white")
       lie = ex["liar_claim"][i]
       claim = f"{ex['label'][i]} vs {lie}" if lie >= 0 else f"{ex['label'][i]} vs any"
       verdict = "honest" if wins[i] else "liar"

@@ -12,27 +12,25 @@ The learner sees only images and rewards, never labels (except `truth`).
 """
 from __future__ import annotations
 
-import logging
 import os
 import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
-from debate import io, metrics as metrics_lib, rewards
-from debate.config import ConfigError, check, check_int
+from debate import metrics as metrics_lib, rewards
+from debate.config import check, check_int
 from debate.data import mnist
 from debate.train import trainer
-from experiments import common, debate_uses, distill_reward
-from judges import mnist_judge as judge_lib
+from debate import distill as distill_lib
+from debate import rl, verdicts
+from experiments import common
 
-SOURCES = ("truth", "debate", "judge", "distilled")
+SOURCES = rl.SOURCES
 
 
 def validate(config) -> None:
-  distill_reward.validate(config)
+  distill_lib.validate_keys(config)
   for s in config.sources:
     check(s in SOURCES, "sources", config.sources, f"a tuple of {list(SOURCES)}")
   check_int(config, "rl.steps", 1)
@@ -43,72 +41,28 @@ def validate(config) -> None:
   check_int(config, "rl.image_offset", 0)
 
 
-def make_rl_loss(source: str, judge_apply, reward_model_apply, k: int, entropy: float):
-  """REINFORCE with the batch-mean baseline and an entropy bonus."""
-
-  def reward_of(batch, actions, rng, aux):
-    if source == "truth":
-      return (actions == batch["label"]).astype(jnp.float32)
-    if source == "random":  # A control: a reward that carries no information.
-      return jax.random.bernoulli(rng, 0.5, actions.shape).astype(jnp.float32)
-    if source == "debate":
-      return jnp.take_along_axis(batch["table"], actions[:, None], 1)[:, 0].astype(jnp.float32)
-    image = batch["image"].astype(jnp.float32) / 255.0
-    if source == "judge":
-      mask = judge_lib.sample_masks(rng, image, k)
-      return (judge_apply(aux, mask, image).argmax(-1) == actions).astype(jnp.float32)
-    if source == "distilled":
-      logits = reward_model_apply(aux, image)
-      return (jnp.take_along_axis(logits, actions[:, None], 1)[:, 0] > 0).astype(jnp.float32)
-    raise ConfigError(f"reward source {source!r}; allowed: {list(SOURCES)}")
-
-  def loss_fn(model, batch, rng, aux):
-    act_rng, rew_rng = jax.random.split(rng)
-    logits = model(batch["image"].astype(jnp.float32) / 255.0)
-    logp = jax.nn.log_softmax(logits)
-    actions = jax.random.categorical(act_rng, logits)
-    reward = jax.lax.stop_gradient(reward_of(batch, actions, rew_rng, aux))
-    advantage = reward - reward.mean()
-    chosen = jnp.take_along_axis(logp, actions[:, None], 1)[:, 0]
-    ent = -(jnp.exp(logp) * logp).sum(-1).mean()
-    loss = -(advantage * chosen).mean() - entropy * ent
-    return loss, {"reward": reward.mean(), "entropy": ent}
-
-  return loss_fn
-
-
-def policy_accuracy_fn(test_u8, test_labels):
-  functional = trainer.functionalize(lambda r: rewards.PolicyNet(rngs=r))
-  f = jax.jit(lambda p, x: functional.module(p)(x.astype(jnp.float32) / 255.0).argmax(-1))
-  x = jnp.asarray(test_u8)
-
-  def acc(params, step):
-    return {"accuracy": float((np.asarray(f(params, x)) == test_labels).mean())}
-  return acc
-
-
 def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
   mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()
   need_distilled = "distilled" in config.sources
   if need_distilled:
-    apply, params, model, _, _, _ = distill_reward.distill(config, workdir, mesh)
+    apply, params, model, _, _, _ = distill_lib.distill(config, workdir, mesh)
     r_functional = trainer.functionalize(
         lambda r: rewards.RewardModel(config.width, config.dense, rngs=r))
     r_apply = lambda p, x: r_functional.module(p)(x)
     r_params = model.params
   else:
-    apply, params = debate_uses.judge(config, workdir, mesh)
+    apply, params = verdicts.judge(config, workdir, mesh)
     r_apply, r_params = None, None
   # The policy learns on images the distilled model never saw, so that its reward is a real
   # generalisation of the debate, not a lookup of verdicts it memorised.
-  train_u8, train_labels, train_t = debate_uses.table_for(
+  train_u8, train_labels, train_t = verdicts.table_for(
       config, workdir, mesh, apply, params, "train", config.rl.images,
       f"rl_{config.rl.image_offset}", offset=config.rl.image_offset)
   test = mnist.load_from_config(config, "test")
   test_u8, test_labels = test["image"], test["label"]
-  eval_fn = policy_accuracy_fn(test_u8, test_labels)
+  eval_fn = rl.policy_accuracy_fn(test_u8, test_labels)
   curves, final, resumed = {}, {}, 0
   for source in config.sources:
     accs = []
@@ -121,7 +75,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       aux = {"judge": params, "distilled": r_params}.get(source)
       task = trainer.TrainTask(
           init_model=lambda r: rewards.PolicyNet(rngs=r),
-          loss_fn=make_rl_loss(source, apply, r_apply, config.pixels, config.rl.entropy),
+          loss_fn=rl.make_rl_loss(source, apply, r_apply, config.pixels, config.rl.entropy),
           optimizer=optax.adam(config.rl.learning_rate),
           data=mnist.BatchSource(data, config.rl.batch_size, config.seed + s), aux=aux,
           eval_fn=eval_fn, name=f"policy_{source}_seed{s}")

@@ -1,23 +1,22 @@
 """Debate at runtime: accept or flag an untrusted model's answers; best-of-n by debate."""
 from __future__ import annotations
 
-import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from debate import metrics as metrics_lib
 from debate import rewards
-from debate.config import check, check_int
+from debate.config import check_int
 from debate.data import mnist
-from experiments import common, debate_uses
+from debate import classifiers, verdicts
+from experiments import common
 from judges import mnist_judge as judge_lib
 
 
 def validate(config) -> None:
-  debate_uses.validate_debate_keys(config)
+  verdicts.validate_debate_keys(config)
   check_int(config, "eval_images", 1)
   check_int(config, "lie_digit", 0, 9)
   check_int(config, "best_of", 2, 10)
@@ -29,13 +28,13 @@ def validate(config) -> None:
 def untrusted_models(config, workdir, mesh, test_u8):
   """Answers of a weak classifier and of a strong one that lies on `lie_digit` on purpose."""
   train = mnist.load_from_config(config, "train")
-  weak = debate_uses.train_classifier(
+  weak = classifiers.train_classifier(
       config, workdir, mesh, train["image"][:config.weak.train_images],
       train["label"][:config.weak.train_images], steps=config.weak.steps, name="weak_model")
-  strong = debate_uses.train_classifier(config, workdir, mesh, train["image"], train["label"],
+  strong = classifiers.train_classifier(config, workdir, mesh, train["image"], train["label"],
                                         steps=config.strong.steps, name="strong_model")
-  weak_logits = debate_uses.predict(rewards.PolicyNet, weak.params, test_u8)
-  strong_logits = debate_uses.predict(rewards.PolicyNet, strong.params, test_u8)
+  weak_logits = classifiers.predict(rewards.PolicyNet, weak.params, test_u8)
+  strong_logits = classifiers.predict(rewards.PolicyNet, strong.params, test_u8)
   return weak_logits, strong_logits
 
 
@@ -80,8 +79,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
   mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()
-  apply, params = debate_uses.judge(config, workdir, mesh)
-  test_u8, labels, table = debate_uses.table_for(config, workdir, mesh, apply, params, "test",
+  apply, params = verdicts.judge(config, workdir, mesh)
+  test_u8, labels, table = verdicts.table_for(config, workdir, mesh, apply, params, "test",
                                                  config.eval_images, "test")
   images = mnist.to_float(test_u8)
   weak_logits, strong_logits = untrusted_models(config, workdir, mesh, test_u8)
@@ -114,7 +113,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   # Best-of-n by debate among the weak model's top-n labels.
   cands = np.argsort(-weak_logits, axis=1)[:, :config.best_of].astype(np.int32)
   t1 = time.time()
-  picked = tournament(apply, params, images, cands, debate_uses.settings(config), mesh,
+  picked = tournament(apply, params, images, cands, verdicts.settings(config), mesh,
                       config.seed)
   bo_seconds = time.time() - t1
   _, judge_probs = judge_alone_accepts(apply, params, images, cands[:, 0], config.pixels, calls,

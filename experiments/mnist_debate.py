@@ -14,11 +14,11 @@ from debate import metrics as metrics_lib
 from debate import protocols, rollout
 from debate.config import ConfigError, check, check_choice, check_int
 from debate.data import mnist
-from debate.debaters import DEBATERS, DETERMINISTIC, judge_calls_per_move, make_debater
+from debate.debaters import DEBATERS, make_debater
 from debate.games import mnist_pixels as g
 from experiments import common, debate_plots
-from experiments import mnist_judge as judge_exp
 from judges import mnist_judge as judge_lib
+from judges import training as judge_training
 
 # Table 2 of Irving et al. (2018): (k, first) -> (random-pixel judge, no precommit, precommit).
 PAPER = {(4, "honest"): (48.2, 51.0, 83.8), (4, "liar"): (48.2, 68.4, 86.7),
@@ -28,14 +28,17 @@ PAPER_MEAN = {4: (48.2, 59.7, 85.2), 6: (59.4, 74.4, 88.9)}  # As printed in the
 
 def validate(config) -> None:
   for k in config.pixels:
-    check(k in (4, 6) or (isinstance(k, int) and 1 <= k <= 20), "pixels", config.pixels,
-          "a tuple of reveal counts (the paper: 4 and 6)")
+    check(isinstance(k, int) and 1 <= k <= 20, "pixels", config.pixels,
+          "a tuple of reveal counts from 1 to 20 (the paper: 4 and 6)")
   for p in config.precommit:
     check(isinstance(p, bool), "precommit", config.precommit, "a tuple of booleans")
   for f in config.first:
     check(f in ("honest", "liar"), "first", config.first, "a tuple of 'honest' and/or 'liar'")
   check_choice(config, "honest", DEBATERS)
   check_choice(config, "liar", DEBATERS)
+  for b in config.baselines:
+    check(b in DEBATERS, "baselines", config.baselines,
+          f"a tuple of debater names from {list(DEBATERS)} (each plays both seats)")
   check_choice(config, "liar_protocol", protocols.LIAR_PROTOCOLS)
   check_int(config, "sims", 1)
   check_int(config, "images", 1)
@@ -46,58 +49,44 @@ def validate(config) -> None:
   judge_lib.get_arch(config.judge.arch)
 
 
-def get_judge(config, workdir: str, mesh, k: int):
-  """(apply, params, arch, source): from judge_workdir, or trained into this workdir."""
-  if config.judge_workdir:
-    path = config.judge_workdir.format(k=k)
-    arch, pixels, params, meta = judge_lib.load_judge(path)
-    if pixels != k:
-      raise ConfigError(f"judge_workdir={path!r} holds a judge for k={pixels}, not k={k}")
-    source = path
-  else:
-    jdir = os.path.join(workdir, f"judge_k{k}")
-    arch = config.judge.arch
-    if os.path.exists(os.path.join(jdir, "judge", "judge.json")):
-      _, _, params, _ = judge_lib.load_judge(jdir)
-    else:
-      result = judge_exp.train_judge(config, jdir, mesh, pixels=k, steps=config.judge.steps,
-                                     arch=arch, batch_size=config.judge.batch_size,
-                                     learning_rate=config.judge.learning_rate)
-      params = result.params
-      judge_lib.save_judge(jdir, params, arch, k, {"steps": config.judge.steps})
-    source = jdir
-  return judge_lib.make_apply(judge_lib.get_arch(arch)), params, arch, source
+def protocol_of(config, precommit: bool, first: str) -> protocols.Protocol:
+  """The truth sits in seat 0; `first` says which claim moves first."""
+  return protocols.Protocol(precommit=precommit, first=0 if first == "honest" else 1,
+                            lies=config.liar_protocol, seeds=config.seeds)
 
 
-def play_cell(config, mesh, apply, params, images, labels, *, k, precommit, first, seed,
-              slots) -> dict:
-  """One cell of the table for one seed: games, transcripts and per-image verdicts."""
+def play_cell(config, mesh, apply, params, images, labels, *, k, protocol, seed, slots,
+              honest: str, liar: str) -> dict:
+  """One cell of the table for one seed: games, transcripts and per-game verdicts."""
   rng = jax.random.PRNGKey(seed)
   ids = np.arange(len(labels))
-  im, lb, lies, gids = protocols.expand(images, labels, ids, config.liar_protocol, precommit,
-                                        apply, params, k, jax.random.fold_in(rng, 1))
-  games = g.make_games(im, lb, lies, {"honest": g.HONEST, "liar": g.LIAR}[first], slots)
-  player = rollout.make_player(
-      mesh, judge_apply=apply, honest=make_debater(config.honest, sims=config.sims,
-                                                   c_puct=config.c_puct),
-      liar=make_debater(config.liar, sims=config.sims, c_puct=config.c_puct), k=k,
-      precommit=precommit, first=games.first[0], batch_axes=tuple(config.sharding.batch_axes))
+  im, lb, lies, gids = protocols.expand(images, labels, ids, protocol, apply, params, k,
+                                        jax.random.fold_in(rng, 1))
+  examples = g.make_examples(im, lb, lies, protocol.first, slots)
+  game = g.MnistPixels(k, slots)
+  make = lambda name: make_debater(name, game, protocol, apply, sims=config.sims,
+                                   c_puct=config.c_puct)
+  player = rollout.make_player(mesh, game=game, protocol=protocol,
+                               debaters=(make(honest), make(liar)), judge_apply=apply,
+                               batch_axes=tuple(config.sharding.batch_axes))
   ndata = int(np.prod([mesh.shape[a] for a in config.sharding.batch_axes]))
   t0 = time.time()
-  out = rollout.run_batched(player, jax.random.fold_in(rng, 2), params, games, config.batch_size,
-                            multiple=ndata)
+  out = rollout.run_batched(player, jax.random.fold_in(rng, 2), params, examples,
+                            config.batch_size, multiple=ndata)
   seconds = time.time() - t0
-  _, image_wins = protocols.per_image_honest_wins(out["honest_wins_B"], gids)
-  return {"games": games, "game_image_ids": gids, "out": out, "image_wins": image_wins,
+  out["pixels_BxK"] = game.pixels(examples, out["actions_BxT"])
+  return {"game": game, "examples": examples, "game_image_ids": gids, "out": out,
           "seconds": seconds}
 
 
-def last_reveal_flips(out: dict, games: g.Game, precommit: bool) -> np.ndarray:
+def last_reveal_flips(out: dict, examples: g.Example, protocol: protocols.Protocol
+                      ) -> np.ndarray:
   """Per game: did the last reveal change the verdict (the judge's verdict on the first k - 1
   reveals against the final one)?"""
-  won_before = jax.vmap(g.honest_wins, in_axes=(0, 0, None))(out["logits_BxKx10"][:, -2], games,
-                                                             precommit)
-  return np.asarray(won_before) != out["honest_wins_B"]
+  seat0_before = jax.vmap(protocol.seat0_wins)(out["judge_logits_BxTxC"][:, -2],
+                                                examples.claims_2)
+  honest_before = np.asarray(seat0_before) == (np.asarray(examples.truth_seat) == 0)
+  return honest_before != out["honest_wins_B"]
 
 
 def _last_word(flips: list[tuple[np.ndarray, np.ndarray]]) -> dict:
@@ -111,41 +100,32 @@ def _last_word(flips: list[tuple[np.ndarray, np.ndarray]]) -> dict:
           "last_reveal_flips_to_last_mover": float(to_last.mean())}
 
 
-def transcripts(cell_key: dict, played: dict, players: list[int], limit: int) -> list[dict]:
-  games, out = played["games"], played["out"]
-  rows = []
-  for i in range(min(limit, len(games.label))):
-    rows.append({
-        **cell_key, "image_id": int(played["game_image_ids"][i]), "true_label": int(games.label[i]),
-        "honest_claim": int(games.honest_claim[i]),
-        "liar_claim": None if games.liar_claim[i] < 0 else int(games.liar_claim[i]),
-        "moves": [{"player": "honest" if p == g.HONEST else "liar",
-                   "pixel": int(px), "row": int(px) // 28, "col": int(px) % 28,
-                   "judge_logits": [round(float(v), 4) for v in lg]}
-                  for p, px, lg in zip(players, out["pixels_BxK"][i], out["logits_BxKx10"][i])],
-        "winner": "honest" if out["honest_wins_B"][i] else "liar",
-    })
-  return rows
+def transcripts(cell_key: dict, played: dict, limit: int) -> list[dict]:
+  game, examples, out = played["game"], played["examples"], played["out"]
+  return [{**cell_key, "image_id": int(played["game_image_ids"][i]),
+           **game.render(examples, out, i)} for i in range(min(limit, len(examples.label)))]
 
 
 def _cell_name(key: dict) -> str:
-  return f"k{key['pixels']}_{'precommit' if key['precommit'] else 'noprecommit'}_{key['first']}"
+  pair = key.get("debaters", "")
+  return (f"k{key['pixels']}_{'precommit' if key['precommit'] else 'noprecommit'}_"
+          f"{key['first']}" + (f"_{pair}" if pair else ""))
 
 
-def save_cell_extras(cells_dir: str, key: dict, played: dict, players: list[int],
-                     labels: np.ndarray, limit: int, examples: int = 64) -> None:
+def save_cell_extras(cells_dir: str, key: dict, played: dict, labels: np.ndarray,
+                     image_wins: np.ndarray, limit: int, examples: int = 64) -> None:
   """A played cell's transcripts and the arrays its pictures need, next to its results."""
   import io as _io
   name = _cell_name(key)
   io.atomic_write_jsonl(os.path.join(cells_dir, name + ".transcripts.jsonl"),
-                        transcripts(key, played, players, limit))
-  games, out = played["games"], played["out"]
+                        transcripts(key, played, limit))
+  ex, out = played["examples"], played["out"]
   buf = _io.BytesIO()
-  np.savez_compressed(buf, image=games.image_HxW[:examples], label=games.label[:examples],
-                      liar_claim=games.liar_claim[:examples],
-                      pixels=out["pixels_BxK"][:examples],
-                      honest_wins=out["honest_wins_B"][:examples], players=np.asarray(players),
-                      image_labels=labels, image_wins=played["image_wins"])
+  players = (out["seats_BxT"][0] != ex.truth_seat[0]).astype(np.int32)  # 0 honest, 1 liar
+  np.savez_compressed(buf, image=ex.image_HxW[:examples], label=ex.label[:examples],
+                      liar_claim=ex.claims_2[:examples, 1], pixels=out["pixels_BxK"][:examples],
+                      honest_wins=out["honest_wins_B"][:examples], players=players,
+                      image_labels=labels, image_wins=image_wins)
   io.atomic_write_bytes(os.path.join(cells_dir, name + ".examples.npz"), buf.getvalue())
 
 
@@ -168,6 +148,59 @@ def load_cell_extras(cells_dir: str, cells: list[dict]):
   return rows, examples, lie_success
 
 
+def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_dir, key: dict,
+                    honest: str, liar: str) -> dict:
+  """Every seed of one cell: per-image verdicts under the protocol's rule, cost, last word."""
+  k, first = key["pixels"], key["first"]
+  protocol = protocol_of(config, key["precommit"], first)
+  last = rollout.seats_of(k, protocol.first)[-1]  # The truth sits in seat 0.
+  # Deterministic debaters need not replay seeds (best_lie picks lies with the judge, which
+  # depends on the seed).
+  game = g.MnistPixels(k, slots)
+  made = [make_debater(n, game, protocol, apply, sims=config.sims, c_puct=config.c_puct)
+          for n in (honest, liar)]
+  deterministic = all(d.deterministic for d in made) and (
+      not protocol.precommit or protocol.lies != "best_lie")
+  wins, margins, seconds, games_played, flips, gids = [], [], 0.0, 0, [], None
+  for s in range(1 if deterministic else config.seeds):
+    played = play_cell(config, mesh, apply, params, images, labels, k=k, protocol=protocol,
+                       seed=config.seed + s, slots=slots, honest=honest, liar=liar)
+    out, gids = played["out"], played["game_image_ids"]
+    wins.append(out["honest_wins_B"])
+    margins.append(out["margin_B"])
+    if k >= 2:
+      flip = last_reveal_flips(out, played["examples"], protocol)
+      flips.append((flip, flip & (out["honest_wins_B"] == (last == 0))))
+    seconds += played["seconds"]
+    games_played += len(gids)
+    if s == 0:
+      first_played = played
+  _, image_wins = protocols.per_image_honest_wins(protocol, np.stack(wins), np.stack(margins),
+                                                  gids)
+  # Kept beside the cell, so a resumed run still reports every cell.
+  save_cell_extras(cells_dir, key, first_played, labels, image_wins[0],
+                   config.transcripts_per_cell)
+  per_outcome = image_wins.mean(1)
+  calls = made[0].judge_calls(slots) * ((k + 1) // 2) + made[1].judge_calls(slots) * (k // 2) + k
+  return {**key, "honest_debater": honest, "liar_debater": liar, "simulations": config.sims,
+          "num_images": int(len(labels)), "seeds": config.seeds, "seeds_played": len(wins),
+          "liar_protocol": config.liar_protocol if protocol.precommit else "none",
+          "honest_win_rate": float(image_wins.mean()),
+          "ci95": list(metrics_lib.wilson_ci(image_wins.sum(), image_wins.size)),
+          "per_seed": [float(x) for x in per_outcome],
+          "last_mover": "honest" if last == 0 else "liar", **_last_word(flips),
+          "games": games_played, "seconds": seconds,
+          "games_per_second": games_played / max(seconds, 1e-9),
+          "judge_calls_per_game": calls,
+          "judge_calls_per_second": calls * games_played / max(seconds, 1e-9)}
+
+
+def _pairs(config) -> list[tuple[str, str]]:
+  """The debater pairs to play: the configured one, then each baseline against itself."""
+  main = (config.honest, config.liar)
+  return [main] + [(b, b) for b in config.baselines if (b, b) != main]
+
+
 def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
   mesh = common.prepare_workdir(config, workdir)
@@ -183,61 +216,30 @@ def train_and_evaluate(config, workdir: str) -> dict:
   os.makedirs(cells_dir, exist_ok=True)
   judge_info, cells = {}, []
   for k in config.pixels:
-    apply, params, arch, source = get_judge(config, workdir, mesh, k)
-    jm = judge_exp.evaluate_judge(config, apply, params, k, config.judge_eval_masks)
+    apply, params, arch, source = judge_training.get_judge(config, workdir, mesh, k)
+    jm = judge_training.evaluate_judge(config, apply, params, k, config.judge_eval_masks)
     judge_info[str(k)] = {"arch": arch, "source": source, "accuracy": jm["test_accuracy"],
                           "ci95": jm["test_accuracy_ci95"], "ece": jm["test_ece"]}
-    for first in config.first:
-      for precommit in config.precommit:
-        key = {"pixels": k, "precommit": precommit, "first": first}
-        name = _cell_name(key)
-        path = os.path.join(cells_dir, name + ".json")
-        if os.path.exists(path):  # Finished in an earlier, interrupted run of this config.
-          cell = io.read_json(path)
+    for i, (honest, liar) in enumerate(_pairs(config)):
+      for first in config.first:
+        for precommit in config.precommit:
+          key = {"pixels": k, "precommit": precommit, "first": first}
+          if i:
+            key["debaters"] = f"{honest}_vs_{liar}"
+          name = _cell_name(key)
+          path = os.path.join(cells_dir, name + ".json")
+          if os.path.exists(path):  # Finished in an earlier, interrupted run of this config.
+            cell = io.read_json(path)
+            cells.append(cell)
+            logging.info("cell %s: loaded (%.1f%%)", name, 100 * cell["honest_win_rate"])
+            continue
+          cell = play_table_cell(config, mesh, apply, params, images, labels, slots, cells_dir,
+                                 key, honest, liar)
+          io.atomic_write_json(path, cell)
           cells.append(cell)
-          logging.info("cell %s: loaded (%.1f%%)", name, 100 * cell["honest_win_rate"])
-          continue
-        wins, seconds, games_played, flips = [], 0.0, 0, []
-        last = rollout.players_of(k, g.HONEST if first == "honest" else g.LIAR)[-1]
-        # Deterministic debaters need not replay seeds (best_lie picks lies with the judge, which
-        # does depend on the seed, so only the no-precommit games are fully deterministic).
-        deterministic = (config.honest in DETERMINISTIC and config.liar in DETERMINISTIC and
-                         not precommit)
-        for s in range(1 if deterministic else config.seeds):
-          played = play_cell(config, mesh, apply, params, images, labels, k=k,
-                             precommit=precommit, first=first, seed=config.seed + s, slots=slots)
-          wins.append(played["image_wins"])
-          if k >= 2:
-            flip = last_reveal_flips(played["out"], played["games"], precommit)
-            flips.append((flip, flip & (played["out"]["honest_wins_B"] == (last == g.HONEST))))
-          seconds += played["seconds"]
-          games_played += len(played["game_image_ids"])
-          if s == 0:  # Kept beside the cell, so a resumed run still reports every cell.
-            players = rollout.players_of(k, g.HONEST if first == "honest" else g.LIAR)
-            save_cell_extras(cells_dir, key, played, players, labels,
-                             config.transcripts_per_cell)
-        wins = np.stack(wins)  # [seeds played, images]
-        per_seed = wins.mean(1)
-        calls = judge_calls_per_move(config.honest, config.sims, slots) * ((k + 1) // 2) + \
-            judge_calls_per_move(config.liar, config.sims, slots) * (k // 2) + k
-        cell = {**key, "honest_debater": config.honest, "liar_debater": config.liar,
-                "simulations": config.sims, "num_images": int(len(labels)),
-                "seeds": config.seeds, "seeds_played": len(wins),
-                "liar_protocol": config.liar_protocol,
-                "honest_win_rate": float(wins.mean()),
-                "ci95": list(metrics_lib.wilson_ci(wins.sum(), wins.size)),
-                "per_seed": [float(x) for x in per_seed],
-                "last_mover": "honest" if last == g.HONEST else "liar",
-                **_last_word(flips),
-                "games": games_played, "seconds": seconds,
-                "games_per_second": games_played / max(seconds, 1e-9),
-                "judge_calls_per_game": calls,
-                "judge_calls_per_second": calls * games_played / max(seconds, 1e-9)}
-        io.atomic_write_json(path, cell)
-        cells.append(cell)
-        logging.info("cell %s: honest wins %.1f%% (%d games, %.0f s, %.1f games/s)", name,
-                     100 * cell["honest_win_rate"], games_played, seconds,
-                     cell["games_per_second"])
+          logging.info("cell %s: honest wins %.1f%% (%d games, %.0f s, %.1f games/s)", name,
+                       100 * cell["honest_win_rate"], cell["games"], cell["seconds"],
+                       cell["games_per_second"])
   wall = time.time() - t_start
   all_transcripts, examples, lie_success = load_cell_extras(cells_dir, cells)
   io.atomic_write_jsonl(os.path.join(workdir, "transcripts.jsonl"), all_transcripts)
@@ -248,8 +250,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
   metrics = {"cells": len(cells), "judge_accuracy": {k: v["accuracy"] for k, v in
                                                      judge_info.items()}}
   for c in cells:
-    metrics[f"honest_win_rate/k{c['pixels']}/{'precommit' if c['precommit'] else 'noprecommit'}"
-            f"/{c['first']}"] = c["honest_win_rate"]
+    prefix = f"{c['debaters']}/" if "debaters" in c else ""
+    metrics[f"{prefix}honest_win_rate/k{c['pixels']}/"
+            f"{'precommit' if c['precommit'] else 'noprecommit'}/{c['first']}"] = \
+        c["honest_win_rate"]
   results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
                                  resumed_from_step=0, wall_seconds=wall, debate=cells,
                                  judge=judge_info)
@@ -257,22 +261,23 @@ def train_and_evaluate(config, workdir: str) -> dict:
   return results
 
 
-def _cell(cells, k, first, precommit):
+def _cell(cells, k, first, precommit, pair=None):
   for c in cells:
-    if c["pixels"] == k and c["first"] == first and c["precommit"] == precommit:
+    if (c["pixels"] == k and c["first"] == first and c["precommit"] == precommit
+        and c.get("debaters") == pair):
       return c
   return None
 
 
-def _mean_of_orders(cells, k, precommit) -> str:
-  pair = [_cell(cells, k, f, precommit) for f in ("honest", "liar")]
-  if any(c is None for c in pair):
+def _mean_of_orders(cells, k, precommit, pair=None) -> str:
+  both = [_cell(cells, k, f, precommit, pair) for f in ("honest", "liar")]
+  if any(c is None for c in both):
     return "-"
   paper = PAPER_MEAN.get(k, ("-", "-", "-"))[2 if precommit else 1]
-  return f"{100 * sum(c['honest_win_rate'] for c in pair) / 2:.1f}% ({paper}%)"
+  return f"{100 * sum(c['honest_win_rate'] for c in both) / 2:.1f}% ({paper}%)"
 
 
-def report(config, cells, judge_info, wall) -> str:
+def _table(config, cells, judge_info, pair) -> str:
   rows = []
   fmt = lambda c: "-" if c is None else metrics_lib.fmt_pct(c["honest_win_rate"], c["ci95"])
   for k in sorted(config.pixels):
@@ -282,37 +287,51 @@ def report(config, cells, judge_info, wall) -> str:
       paper = PAPER.get((k, first), ("-", "-", "-"))
       j = judge_info[str(k)]
       rows.append([k, first, f"{metrics_lib.fmt_pct(j['accuracy'], j['ci95'])} ({paper[0]}%)",
-                   f"{fmt(_cell(cells, k, first, False))} ({paper[1]}%)",
-                   f"{fmt(_cell(cells, k, first, True))} ({paper[2]}%)"])
+                   f"{fmt(_cell(cells, k, first, False, pair))} ({paper[1]}%)",
+                   f"{fmt(_cell(cells, k, first, True, pair))} ({paper[2]}%)"])
     if set(config.first) == {"honest", "liar"}:  # The paper's headline: the mean of both orders.
       judge_paper = PAPER_MEAN.get(k, ("-",))[0]
       rows.append([k, "mean", f"{100 * judge_info[str(k)]['accuracy']:.1f}% ({judge_paper}%)",
-                   _mean_of_orders(cells, k, False), _mean_of_orders(cells, k, True)])
-  timing = [[c["pixels"], c["first"], c["precommit"], c["games"], f"{c['seconds']:.0f}",
-             f"{c['games_per_second']:.2f}", c["judge_calls_per_game"],
-             f"{c['judge_calls_per_second']:.0f}"] for c in cells]
-  last_word = [[c["pixels"], c["first"], c["precommit"], c.get("last_mover", "-"),
+                   _mean_of_orders(cells, k, False, pair), _mean_of_orders(cells, k, True, pair)])
+  return common.md_table(["k", "first mover", "judge, random pixels", "debate, no precommit",
+                          "debate, precommit"], rows)
+
+
+def report(config, cells, judge_info, wall) -> str:
+  timing = [[c["honest_debater"], c["liar_debater"], c["pixels"], c["first"], c["precommit"],
+             c["games"], f"{c['seconds']:.0f}", f"{c['games_per_second']:.2f}",
+             c["judge_calls_per_game"], f"{c['judge_calls_per_second']:.0f}"] for c in cells]
+  last_word = [[c["honest_debater"], c["pixels"], c["first"], c["precommit"],
+                c.get("last_mover", "-"),
                 metrics_lib.fmt_pct(c["last_reveal_flips"], c["last_reveal_flips_ci95"]),
                 f"{100 * c['last_reveal_flips_to_last_mover']:.1f}%"]
                for c in cells if "last_reveal_flips" in c]
   n = config.images
+  rule = {"best_lie": "one game per image, the lie the judge favours most on random pixels",
+          "all_lies": f"the paper's: all 9 lies, {config.seeds} seed(s) each; a lie wins on the "
+                      "mean of the judge's margin over its seeds",
+          "all_lies_strict": "all 9 lies; honest must win every game of a seed"}
+  sections = []
+  for i, (honest, liar) in enumerate(_pairs(config)):
+    pair = None if i == 0 else f"{honest}_vs_{liar}"
+    sims = f", {config.sims} simulations per move" if "mcts" in (honest, liar) else ""
+    sections += [f"### Honest `{honest}` vs liar `{liar}`{sims}", "",
+                 _table(config, cells, judge_info, pair)]
   return "\n".join([
       "# MNIST debate (Irving, Christiano, Amodei 2018, Table 2)", "",
-      f"Honest debater `{config.honest}` vs liar `{config.liar}`, {config.sims} MCTS simulations "
-      f"per move, c_puct {config.c_puct}, liar protocol `{config.liar_protocol}`, {n} test images, "
-      f"{config.seeds} seed(s). Entries are judge accuracy = honest win rate, ours with a 95% "
-      "Wilson interval, the paper's in parentheses.", "",
-      common.md_table(["k", "first mover", "judge, random pixels", "debate, no precommit",
-                       "debate, precommit"], rows),
+      f"c_puct {config.c_puct}; precommit liar protocol `{config.liar_protocol}` "
+      f"({rule[config.liar_protocol]}); {n} test images, {config.seeds} seed(s). Entries are "
+      "judge accuracy = honest win rate, ours with a 95% Wilson interval, the paper's in "
+      "parentheses.", "", *sections,
       "Judges: " + "; ".join(f"k={k}: {v['arch']} from `{v['source']}`"
                              for k, v in judge_info.items()), "",
       "## The last word", "",
-      common.md_table(["k", "first", "precommit", "last mover", "games the last reveal flipped",
-                       "flipped to the last mover"], last_word),
+      common.md_table(["debaters", "k", "first", "precommit", "last mover",
+                       "games the last reveal flipped", "flipped to the last mover"], last_word),
       "The verdict on the first k - 1 reveals against the final one, over all games played.", "",
       "## Cost", "",
-      common.md_table(["k", "first", "precommit", "games", "seconds", "games/s",
-                       "judge calls/game", "judge calls/s"], timing),
+      common.md_table(["honest", "liar", "k", "first", "precommit", "games", "seconds",
+                       "games/s", "judge calls/game", "judge calls/s"], timing),
       "Judge calls are the budget: an MCTS move costs at most simulations + 1 (a simulation "
       "that ends on a terminal state judged before costs none; `experiments/benchmark.py` counts "
       "the calls made), greedy one per candidate pixel, plus one per move for the transcript.", "",

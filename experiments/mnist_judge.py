@@ -5,16 +5,12 @@ import logging
 import os
 import time
 
-import jax
-import numpy as np
-import optax
 
 from debate import metrics as metrics_lib
-from debate.config import ConfigError, check, check_int
-from debate.data import mnist
-from debate.train import trainer
+from debate.config import check, check_int
 from experiments import common
 from judges import mnist_judge as judge_lib
+from judges.training import evaluate_judge, train_judge
 
 
 def validate(config) -> None:
@@ -27,43 +23,6 @@ def validate(config) -> None:
   check_int(config, "log_every", 1)
   check_int(config, "checkpoint_every", 1)
   check_int(config, "keep_checkpoints", 1)
-
-
-def train_judge(config, workdir: str, mesh, *, pixels: int, steps: int, arch: str,
-                batch_size: int, learning_rate: float, log_every: int = 200,
-                checkpoint_every: int = 1000, keep: int = 3, stop_after=None):
-  """Trains a judge on random k-pixel masks; shared with the debate experiments."""
-  train = mnist.load_from_config(config, "train")
-  source = mnist.BatchSource(train, batch_size, config.seed)
-  spec = judge_lib.get_arch(arch)
-  task = trainer.TrainTask(
-      init_model=lambda rngs: judge_lib.SparseJudge(spec, rngs=rngs),
-      loss_fn=judge_lib.make_loss(pixels), optimizer=optax.adam(learning_rate),
-      data=source, name=f"judge_k{pixels}")
-  return trainer.train(task, mesh=mesh, rules=list(config.sharding.rules),
-                       batch_axes=tuple(config.sharding.batch_axes), steps=steps,
-                       seed=config.seed, workdir=workdir, log_every=log_every,
-                       checkpoint_every=checkpoint_every, keep=keep, stop_after=stop_after)
-
-
-def evaluate_judge(config, apply, params, pixels: int, masks_per_image: int) -> dict:
-  """Accuracy (with 95% CI), ECE and NLL on random k-pixel masks of the test split."""
-  test = mnist.load_from_config(config, "test")
-  correct, probs = judge_lib.random_mask_accuracy(
-      apply, params, mnist.to_float(test["image"]), test["label"], pixels,
-      seed=config.seed + 1, masks_per_image=masks_per_image)
-  flat_probs = probs.reshape(-1, 10)
-  flat_labels = np.repeat(test["label"], probs.shape[1])
-  return {
-      "pixels": pixels,
-      "test_accuracy": float(correct.mean()),
-      "test_accuracy_ci95": list(metrics_lib.wilson_ci(correct.sum(), correct.size)),
-      "test_images": int(len(test["label"])),
-      "test_masks_per_image": masks_per_image,
-      "test_ece": metrics_lib.multiclass_ece(flat_probs, flat_labels),
-      "test_nll": float(-np.mean(np.log(flat_probs[np.arange(len(flat_labels)), flat_labels]
-                                        + 1e-12))),
-  }
 
 
 def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -> dict:

@@ -6,6 +6,7 @@ import pytest
 
 from debate import protocols, rollout
 from debate.debaters import make_debater
+from debate.debaters.base import Debater, Env, one_hot_output
 from debate.games import mnist_pixels as g
 from debate.train import mesh as mesh_lib
 
@@ -25,35 +26,65 @@ def image_with(pixels):
   return img
 
 
+HONEST, LIAR = 0, 1  # The truth sits in seat 0 in these tests.
+
+
 def games_for(images, first, labels=None, lie=1):
   n = len(images)
   labels = np.zeros(n, np.int32) if labels is None else labels
-  return g.make_games(np.stack(images), labels, np.full(n, lie, np.int32), first, 32)
+  return g.make_examples(np.stack(images), labels, np.full(n, lie, np.int32), first, 32)
+
+
+def named(name, **kw):
+  """A debater factory: (game, protocol, judge_apply) -> Debater."""
+  return lambda game, protocol, judge: make_debater(name, game, protocol, judge, **kw)
+
+
+def fixed(pick):
+  """A debater that plays `pick(legal_BxA)`, ignoring everything else."""
+  def factory(game, protocol, judge):
+    def apply(params, rng, obs, legal, *, batch_axes=()):
+      return one_hot_output(pick(legal), legal.shape[-1])
+    return Debater(pick.__name__, apply)
+  return factory
+
+
+def player_for(games, honest, liar, k, precommit=True, mesh=None, judge=None):
+  game = g.MnistPixels(k, games.cand_P.shape[1])
+  protocol = protocols.Protocol(precommit=precommit, first=int(games.first[0]))
+  judge = judge or linear_judge
+  return rollout.make_player(mesh, game=game, protocol=protocol,
+                             debaters=(honest(game, protocol, judge), liar(game, protocol, judge)),
+                             judge_apply=judge)
 
 
 def play(games, weights, honest, liar, k, precommit=True, seed=0, mesh=None):
-  player = rollout.make_player(mesh, judge_apply=linear_judge, honest=honest, liar=liar, k=k,
-                               precommit=precommit, first=int(games.first[0]))
-  return jax.device_get(player(jax.random.PRNGKey(seed), jnp.asarray(weights), games))
+  out = jax.device_get(player_for(games, honest, liar, k, precommit, mesh)(
+      jax.random.PRNGKey(seed), jnp.asarray(weights), (None, None), games))._asdict()
+  out["pixels_BxK"] = g.MnistPixels(k, 32).pixels(games, out["actions_BxT"])
+  out["mask_BxHxW"] = g.MnistPixels(k, 32).final_mask(games, out["actions_BxT"])
+  return out
 
 
-def lowest(rng, ctx, game, state):
-  return jnp.argmax(jax.vmap(g.legal)(game, state), axis=-1)
+def _lowest(legal):
+  return jnp.argmax(legal, axis=-1)
 
 
-def highest(rng, ctx, game, state):
-  legal = jax.vmap(g.legal)(game, state)
+def _highest(legal):
   return legal.shape[-1] - 1 - jnp.argmax(legal[:, ::-1], axis=-1)
 
 
-@pytest.mark.parametrize("first", [g.HONEST, g.LIAR])
+lowest, highest = fixed(_lowest), fixed(_highest)
+
+
+@pytest.mark.parametrize("first", [HONEST, LIAR])
 @pytest.mark.parametrize("name", ["random", "greedy", "mcts"])
 def test_legal_moves_exactly_k_reveals(name, first):
   rng = np.random.default_rng(0)
   images = [image_with(rng.choice(784, size=rng.integers(8, 20), replace=False))
             for _ in range(8)]
   weights = rng.normal(size=784).astype(np.float32)
-  d = make_debater(name, sims=16)
+  d = named(name, sims=16)
   out = play(games_for(images, first), weights, d, d, k=6)
   for i, im in enumerate(images):
     px = out["pixels_BxK"][i]
@@ -62,33 +93,40 @@ def test_legal_moves_exactly_k_reveals(name, first):
     assert out["mask_BxHxW"][i].sum() == 6 and (out["mask_BxHxW"][i].reshape(-1)[px]).all()
 
 
-@pytest.mark.parametrize("first", [g.HONEST, g.LIAR])
+@pytest.mark.parametrize("first", [HONEST, LIAR])
 def test_alternation_and_first_mover(first):
   # Honest always takes the lowest free candidate, the liar the highest: the transcript shows who
   # moved when.
   pixels = list(range(100, 110))
   games = games_for([image_with(pixels)], first)
   out = play(games, np.zeros(784, np.float32), lowest, highest, k=5)
-  players = rollout.players_of(5, first)
+  players = rollout.seats_of(5, first)
   assert players == [(first + t) % 2 for t in range(5)]
   lo, hi = iter(pixels), iter(reversed(pixels))
-  expected = [next(lo) if p == g.HONEST else next(hi) for p in players]
+  expected = [next(lo) if p == HONEST else next(hi) for p in players]
   assert out["pixels_BxK"][0].tolist() == expected
 
 
 def test_verdict_rules_on_hand_made_logits():
-  game = jax.tree.map(lambda x: x[0], games_for([image_with([1, 2, 3])], g.HONEST,
-                                                labels=np.array([3], np.int32), lie=5))
+  pre, open_ = protocols.Protocol(precommit=True), protocols.Protocol(precommit=False)
+  claims = jnp.array([3, 5])  # Seat 0 claims 3, seat 1 claims 5 (precommit).
+  no_claim = jnp.array([3, protocols.NO_CLAIM])
   logits = jnp.zeros(10).at[3].set(1.0).at[5].set(2.0)
-  assert not g.honest_wins(logits, game, precommit=True)  # The lie has the higher logit.
-  assert not g.honest_wins(logits, game, precommit=False)  # Argmax 5 is wrong.
+  assert not pre.seat0_wins(logits, claims)  # The other claim has the higher logit.
+  assert not open_.seat0_wins(logits, no_claim)  # Argmax 5 is not seat 0's claim.
   logits = jnp.zeros(10).at[3].set(2.0).at[5].set(1.0).at[7].set(3.0)
-  assert g.honest_wins(logits, game, precommit=True)  # Only the two claims count...
-  assert not g.honest_wins(logits, game, precommit=False)  # ...but any wrong argmax is a lie.
+  assert pre.seat0_wins(logits, claims)  # Only the two claims count...
+  assert not open_.seat0_wins(logits, no_claim)  # ...but any other argmax loses without them.
+  assert float(pre.seat0_margin(logits, claims)) == 1.0
+  assert float(open_.seat0_margin(logits, no_claim)) == -1.0
   logits = jnp.zeros(10).at[3].set(3.0)
-  assert g.honest_wins(logits, game, precommit=False)
+  assert open_.seat0_wins(logits, no_claim)
   tie = jnp.zeros(10)
-  assert not g.honest_wins(tie, game, precommit=True)  # Ties go to the liar.
+  assert not pre.seat0_wins(tie, claims)  # Ties go to seat 1.
+  # Seats are symmetric: the truth in seat 1 is honest's win when seat 1 wins.
+  ex = g.make_examples(np.stack([image_with([1, 2])]), np.array([3]), np.array([5]), 1, 32,
+                       truth_seat=1)
+  assert ex.claims_2.tolist() == [[5, 3]] and ex.truth_seat.tolist() == [1]
 
 
 # Candidate pixels a..e with weights toward honest. k = 2, honest moves first.
@@ -108,38 +146,38 @@ LIAR_FORCED = weights_of({A: 5, B: -6, C: 1, D: 0.5, E: -0.5})  # Liar must answ
 
 @pytest.mark.parametrize("name", ["greedy", "mcts"])
 def test_honest_finds_forced_win(name):
-  games = games_for([image_with([A, B, C, D, E])] * 4, g.HONEST)
-  good = make_debater(name, sims=64)
-  out = play(games, HONEST_FORCED, good, make_debater("greedy"), k=2)
+  games = games_for([image_with([A, B, C, D, E])] * 4, HONEST)
+  good = named(name, sims=64)
+  out = play(games, HONEST_FORCED, good, named("greedy"), k=2)
   assert out["honest_wins_B"].all()
   assert (out["pixels_BxK"][:, 0] == A).all()
   # The same liar beats an honest side that does not search.
-  weak = play(games, HONEST_FORCED, highest, make_debater("greedy"), k=2)
+  weak = play(games, HONEST_FORCED, highest, named("greedy"), k=2)
   assert not weak["honest_wins_B"].any()
 
 
 @pytest.mark.parametrize("name", ["greedy", "mcts"])
 def test_liar_finds_forced_win(name):
-  games = games_for([image_with([A, B, C, D, E])] * 4, g.HONEST)
-  good = make_debater(name, sims=64)
-  for honest in (make_debater("greedy"), make_debater("mcts", sims=64)):
+  games = games_for([image_with([A, B, C, D, E])] * 4, HONEST)
+  good = named(name, sims=64)
+  for honest in (named("greedy"), named("mcts", sims=64)):
     out = play(games, LIAR_FORCED, honest, good, k=2)
     assert not out["honest_wins_B"].any()
     assert (out["pixels_BxK"][:, 1] == B).all()
   # A liar that does not search loses the same position.
-  weak = play(games, LIAR_FORCED, make_debater("greedy"), highest, k=2)
+  weak = play(games, LIAR_FORCED, named("greedy"), highest, k=2)
   assert weak["honest_wins_B"].all()
 
 
 def test_more_simulations_never_play_worse():
   rng = np.random.default_rng(1)
   images = [image_with(rng.choice(784, size=12, replace=False)) for _ in range(48)]
-  games = games_for(images, g.HONEST)
+  games = games_for(images, HONEST)
   weights = rng.normal(size=784).astype(np.float32) - 0.1
-  liar = make_debater("greedy")
+  liar = named("greedy")
   rates = {}
   for sims in (2, 8, 64):
-    rates[sims] = np.mean([play(games, weights, make_debater("mcts", sims=sims), liar, k=4,
+    rates[sims] = np.mean([play(games, weights, named("mcts", sims=sims), liar, k=4,
                                 seed=s)["honest_wins_B"].mean() for s in range(3)])
   assert rates[64] >= rates[8] >= rates[2] - 0.02, rates
   assert rates[64] > rates[2], rates
@@ -148,10 +186,10 @@ def test_more_simulations_never_play_worse():
 def test_sharded_verdicts_equal_single_device():
   rng = np.random.default_rng(2)
   images = [image_with(rng.choice(784, size=15, replace=False)) for _ in range(16)]
-  games = games_for(images, g.LIAR)
+  games = games_for(images, LIAR)
   weights = rng.normal(size=784).astype(np.float32)
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
-  d = make_debater("mcts", sims=12)
+  d = named("mcts", sims=12)
   single = play(games, weights, d, d, k=4, seed=3)
   sharded = play(games, weights, d, d, k=4, seed=3, mesh=mesh)
   np.testing.assert_array_equal(single["honest_wins_B"], sharded["honest_wins_B"])
@@ -163,34 +201,42 @@ def test_sharded_incremental_judge_plays_the_same_games(deltas_from, monkeypatch
   """Each shard searches its own games (shard_map) with the incremental judge, whose leaves are
   gathered per shard: the same moves and verdicts as one device, and a random debater's moves
   are the whole batch's draw too. Leaves from per-pixel changes (deltas_from 0) or not."""
-  from debate.debaters import mcts
+  from debate.search import evaluators
   from debate.train import trainer
-  monkeypatch.setattr(mcts, "DELTAS_FROM_SIMULATIONS", deltas_from)
+  monkeypatch.setattr(evaluators, "DELTAS_FROM_SIMULATIONS", deltas_from)
   from judges import mnist_judge as judge_lib
   arch = judge_lib.get_arch("tiny")
   params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(2))
   apply = judge_lib.make_apply(arch)
   rng = np.random.default_rng(7)
   images = [image_with(rng.choice(784, size=20, replace=False)) for _ in range(16)]
-  games = games_for(images, g.LIAR, labels=rng.integers(0, 10, 16).astype(np.int32), lie=9)
+  games = games_for(images, LIAR, labels=rng.integers(0, 10, 16).astype(np.int32), lie=9)
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
   outs = []
   for m in (None, mesh):
-    player = rollout.make_player(m, judge_apply=apply, honest=make_debater("mcts", sims=12),
-                                 liar=make_debater("random"), k=4, precommit=True, first=g.LIAR)
-    outs.append(jax.device_get(player(jax.random.PRNGKey(4), params, games)))
-  np.testing.assert_array_equal(outs[0]["pixels_BxK"], outs[1]["pixels_BxK"])
-  np.testing.assert_array_equal(outs[0]["honest_wins_B"], outs[1]["honest_wins_B"])
+    player = player_for(games, named("mcts", sims=12), named("random"), 4, mesh=m, judge=apply)
+    outs.append(jax.device_get(player(jax.random.PRNGKey(4), params, (None, None), games)))
+  np.testing.assert_array_equal(outs[0].actions_BxT, outs[1].actions_BxT)
+  np.testing.assert_array_equal(outs[0].honest_wins_B, outs[1].honest_wins_B)
 
 
-def test_all_lies_protocol_needs_every_game_won():
+def test_all_lies_protocols_on_hand_made_outcomes():
   images = np.zeros((2, 28, 28), np.float32)
-  im, lb, lies, ids = protocols.expand(images, np.array([3, 7]), np.arange(2), "all_lies", True)
-  assert len(lies) == 18 and set(lies[:9]) == set(range(10)) - {3}
-  game_wins = np.ones(18, bool)
-  game_wins[12] = False  # One lie on image 1 wins.
-  _, wins = protocols.per_image_honest_wins(game_wins, ids)
-  assert wins.tolist() == [True, False]
+  paper = protocols.Protocol(precommit=True, lies="all_lies", seeds=3)
+  strict = protocols.Protocol(precommit=True, lies="all_lies_strict", seeds=3)
+  _, lb, lies, ids = protocols.expand(images, np.array([3, 7]), np.arange(2), paper)
+  assert len(lies) == 18 and set(lies[:9]) == set(range(10)) - {3} and (lb[9:] == 7).all()
+  margins = np.ones((3, 18), np.float32)  # 3 seeds x 18 games, honest margins.
+  margins[0, 2] = -0.5  # Image 0, one lie wins one seed, but its mean stays positive...
+  margins[1, 12] = margins[2, 12] = -2.0  # ...image 1, one lie wins on its mean (-1).
+  wins = margins > 0
+  _, paper_wins = protocols.per_image_honest_wins(paper, wins, margins, ids)
+  assert paper_wins.tolist() == [[True, False]]  # One outcome per image: the mean rule.
+  _, strict_wins = protocols.per_image_honest_wins(strict, wins, margins, ids)
+  assert strict_wins.tolist() == [[False, True], [True, False], [True, False]]
+  margins[:, 5] = [-3.0, 1.0, 1.0]  # Mean -1/3: the liar wins image 0 too.
+  _, paper_wins = protocols.per_image_honest_wins(paper, margins > 0, margins, ids)
+  assert paper_wins.tolist() == [[False, False]]
 
 
 def _puct_qtransform(tree, node_index):
@@ -204,20 +250,21 @@ def test_batched_search_builds_mctx_tree():
   judged once) grows exactly the tree `mctx.search` grows with mctx's PUCT selection."""
   import functools
   import mctx
-  from debate.debaters import mcts
-  from debate.debaters.base import Ctx
+  from debate.search import evaluators, mcts
   rng = np.random.default_rng(4)
   images = [image_with(rng.choice(784, size=int(rng.integers(5, 20)), replace=False))
             for _ in range(6)]
-  games = jax.tree.map(jnp.asarray, games_for(images, g.LIAR))
-  ctx = Ctx(linear_judge, jnp.asarray(rng.normal(size=784).astype(np.float32)), 4, True)
+  games = jax.tree.map(jnp.asarray, games_for(images, LIAR))
+  env = Env(g.MnistPixels(4, 32), protocols.Protocol(precommit=True, first=LIAR), linear_judge,
+            jnp.asarray(rng.normal(size=784).astype(np.float32)))
   state = jax.vmap(g.initial_state)(games)
   legal = jax.vmap(g.legal)(games, state)
-  root = mctx.RootFnOutput(prior_logits=mcts._prior(games, state),
-                           value=mcts.rollout_value(jax.random.PRNGKey(0), ctx, games, state),
+  root = mctx.RootFnOutput(prior_logits=evaluators.uniform_prior(env, games, state),
+                           value=evaluators.rollout_value(jax.random.PRNGKey(0), env, games,
+                                                          state),
                            embedding=state)
-  kw = dict(params=mcts.Root(games), rng_key=jax.random.PRNGKey(1), root=root,
-            recurrent_fn=mcts._recurrent_fn(ctx, 4), num_simulations=40, max_depth=4,
+  kw = dict(params=evaluators.Root(games), rng_key=jax.random.PRNGKey(1), root=root,
+            recurrent_fn=evaluators.make_recurrent_fn(env, 4), num_simulations=40, max_depth=4,
             invalid_actions=~legal)
   ours = mcts.search(**kw, c_puct=1.0)
   select = functools.partial(mctx._src.action_selection.muzero_action_selection, pb_c_init=1.0,
@@ -234,14 +281,15 @@ def test_batched_search_builds_mctx_tree():
   assert int((ours.node_visits[:, 1:] > 0).sum(-1).min()) < 40
 
 
-@pytest.mark.parametrize("deltas_from", [0, 10 ** 9])
-def test_incremental_judge_plays_the_same_games(deltas_from, monkeypatch):
-  """MCTS leaves judged incrementally from the root's cache: the same moves and verdicts as
-  judging every leaf with the whole network; with leaves built from each pixel's change
-  computed once per search (deltas_from 0), or from conv2's window per new pixel."""
-  from debate.debaters import mcts
+@pytest.mark.parametrize("name,deltas_from", [("mcts", 0), ("mcts", 10 ** 9), ("greedy", 0)])
+def test_incremental_judge_plays_the_same_games(name, deltas_from, monkeypatch):
+  """MCTS leaves (and greedy's one-move positions, legal moves only) judged incrementally from
+  the root's cache: the same moves and verdicts as judging every leaf with the whole network;
+  with leaves built from each pixel's change computed once per search (deltas_from 0), or from
+  conv2's window per new pixel."""
+  from debate.search import evaluators
   from debate.train import trainer
-  monkeypatch.setattr(mcts, "DELTAS_FROM_SIMULATIONS", deltas_from)
+  monkeypatch.setattr(evaluators, "DELTAS_FROM_SIMULATIONS", deltas_from)
   from judges import mnist_judge as judge_lib
   arch = judge_lib.get_arch("small")
   params = trainer.init_params(lambda r: judge_lib.SparseJudge(arch, rngs=r), jax.random.PRNGKey(5))
@@ -250,21 +298,19 @@ def test_incremental_judge_plays_the_same_games(deltas_from, monkeypatch):
   assert getattr(whole, "incremental", None) is None
   rng = np.random.default_rng(5)
   images = [image_with(rng.choice(784, size=20, replace=False)) for _ in range(8)]
-  games = games_for(images, g.HONEST, labels=rng.integers(0, 10, 8).astype(np.int32), lie=9)
-  d = make_debater("mcts", sims=24)
-  outs = [jax.device_get(rollout.make_player(None, judge_apply=fn, honest=d, liar=d, k=4,
-                                             precommit=True, first=g.HONEST)(
-      jax.random.PRNGKey(0), params, games)) for fn in (apply, whole)]
-  np.testing.assert_array_equal(outs[0]["pixels_BxK"], outs[1]["pixels_BxK"])
-  np.testing.assert_array_equal(outs[0]["honest_wins_B"], outs[1]["honest_wins_B"])
+  games = games_for(images, HONEST, labels=rng.integers(0, 10, 8).astype(np.int32), lie=9)
+  d = named(name, sims=24)
+  outs = [jax.device_get(player_for(games, d, d, 4, judge=fn)(
+      jax.random.PRNGKey(0), params, (None, None), games)) for fn in (apply, whole)]
+  np.testing.assert_array_equal(outs[0].actions_BxT, outs[1].actions_BxT)
+  np.testing.assert_array_equal(outs[0].honest_wins_B, outs[1].honest_wins_B)
 
 
 @pytest.mark.parametrize("buckets", [1, 3, 4])
 def test_leaf_value_judges_exactly_the_games_that_need_it(buckets):
   """Whatever number of games need the judge (none, one, a bucket's size and one more, all),
   `leaf_value` gives their verdicts as judging the whole batch would, and 0 elsewhere."""
-  from debate.debaters import mcts
-  from debate.debaters.base import Ctx
+  from debate.search import evaluators
   from debate.train import trainer
   from judges import mnist_judge as judge_lib
   arch = judge_lib.get_arch("tiny")
@@ -273,16 +319,17 @@ def test_leaf_value_judges_exactly_the_games_that_need_it(buckets):
   rng = np.random.default_rng(8)
   n = 10
   images = [image_with(rng.choice(784, size=12, replace=False)) for _ in range(n)]
-  games = jax.tree.map(jnp.asarray, games_for(images, g.HONEST,
+  games = jax.tree.map(jnp.asarray, games_for(images, HONEST,
                                               labels=rng.integers(0, 10, n).astype(np.int32)))
-  ctx = Ctx(apply, params, 4, True)
+  game = g.MnistPixels(4, 32)
+  env = Env(game, protocols.Protocol(precommit=True), apply, params)
   state = jax.vmap(g.initial_state)(games)
-  final = jax.vmap(g.random_completion, in_axes=(0, 0, 0, None))(
-      jax.random.split(jax.random.PRNGKey(0), n), games, state, 4)
-  expected = np.asarray(ctx.honest_value(games, final))
+  final = jax.vmap(game.random_completion)(jax.random.split(jax.random.PRNGKey(0), n), games,
+                                           state)
+  expected = np.asarray(env.seat0_value(games, final))
   assert len(set(expected.tolist())) == 2  # Both verdicts occur.
-  root = mcts.make_root(ctx, games, state)
-  value = jax.jit(lambda need: mcts.leaf_value(ctx, root, final, 4, need, buckets))
+  root = evaluators.make_root(env, games, state)
+  value = jax.jit(lambda need: evaluators.leaf_value(env, root, final, 4, need, buckets))
   step = -(-n // buckets)
   for count in sorted({0, 1, step, min(step + 1, n), n - 1, n}):
     need = np.zeros(n, bool)

@@ -16,7 +16,9 @@ def _run(cfg, wd, data_dir, *extra):
 def test_debate_smoke_writes_table_transcripts_and_plots(mnist_dir, tmp_path):
   wd = str(tmp_path / "debate")
   res = _run("configs/mnist_debate.py:smoke,pixels=4,first=liar,precommit=true", wd, mnist_dir)
-  (cell,) = res["debate"]
+  cell, baseline = res["debate"]  # MCTS, then greedy on both seats (the default baseline).
+  assert baseline["honest_debater"] == baseline["liar_debater"] == "greedy"
+  assert "greedy_vs_greedy/honest_win_rate/k4/precommit/liar" in res["metrics"]
   assert {"pixels", "precommit", "first", "honest_debater", "liar_debater", "simulations",
           "num_images", "honest_win_rate", "ci95"} <= set(cell)
   assert cell["pixels"] == 4 and cell["first"] == "liar" and cell["precommit"] is True
@@ -25,7 +27,7 @@ def test_debate_smoke_writes_table_transcripts_and_plots(mnist_dir, tmp_path):
   assert cell["last_mover"] == "honest"  # Liar first, 4 reveals.
   assert 0 <= cell["last_reveal_flips_to_last_mover"] <= cell["last_reveal_flips"] <= 1
   rows = [json.loads(l) for l in open(os.path.join(wd, "transcripts.jsonl"))]
-  assert len(rows) == 4 and len(rows[0]["moves"]) == 4
+  assert len(rows) == 8 and len(rows[0]["moves"]) == 4
   assert [m["player"] for m in rows[0]["moves"]] == ["liar", "honest", "liar", "honest"]
   for f in ("report.md", "examples.png", "lies_by_digit.png"):
     assert os.path.exists(os.path.join(wd, f))
@@ -40,6 +42,7 @@ def test_debate_smoke_writes_table_transcripts_and_plots(mnist_dir, tmp_path):
 def test_deterministic_debaters_do_not_replay_seeds(mnist_dir, tmp_path):
   res = _run("configs/mnist_debate.py:smoke,pixels=4,first=honest,precommit=false,"
              "honest=greedy,liar=greedy,seeds=3,images=4", str(tmp_path / "g"), mnist_dir)
+  assert len(res["debate"]) == 1  # The greedy baseline is the pair itself.
   assert res["debate"][0]["seeds_played"] == 1 and res["debate"][0]["seeds"] == 3
 
 
@@ -61,6 +64,7 @@ def test_debate_report_gives_the_mean_of_both_first_movers():
   from experiments import mnist_debate
   config = debate_config.get_config("pixels=6,precommit=true")
   cells = [{"pixels": 6, "precommit": True, "first": first, "honest_win_rate": rate,
+            "honest_debater": "mcts", "liar_debater": "mcts",
             "ci95": [rate - 0.02, rate + 0.02], "games": 10, "seconds": 1.0,
             "games_per_second": 10.0, "judge_calls_per_game": 7, "judge_calls_per_second": 70.0}
            for first, rate in (("honest", 0.7), ("liar", 0.9))]
@@ -77,17 +81,20 @@ def test_last_reveal_flips_compares_the_verdict_before_and_after_the_last_reveal
   from debate.games import mnist_pixels as g
   images = np.zeros((3, 28, 28), np.float32)
   images[:, 10, 10:14] = 1.0
-  games = g.make_games(images, np.array([3, 3, 3]), np.array([5, 5, 5]), g.HONEST, 32)
+  from debate import protocols
+  games = g.make_examples(images, np.array([3, 3, 3]), np.array([5, 5, 5]), 0, 32)
   logits = np.zeros((3, 4, 10), np.float32)
   logits[0, 2, 3], logits[0, 3, 5] = 1.0, 1.0   # Honest led, the last reveal turned it: flip.
   logits[1, 2, 3], logits[1, 3, 3] = 1.0, 1.0   # Honest led and still leads: no flip.
   logits[2, 2, 5], logits[2, 3, 3] = 1.0, 1.0   # The liar led, honest won at the end: flip.
-  out = {"logits_BxKx10": logits, "honest_wins_B": np.array([False, True, True])}
-  assert mnist_debate.last_reveal_flips(out, games, True).tolist() == [True, False, True]
+  out = {"judge_logits_BxTxC": logits, "honest_wins_B": np.array([False, True, True])}
+  pre, open_ = protocols.Protocol(precommit=True), protocols.Protocol(precommit=False)
+  assert mnist_debate.last_reveal_flips(out, games, pre).tolist() == [True, False, True]
   # Without precommit the verdict is the argmax against the true label (3).
   logits[1, 2] = 0.0
   logits[1, 2, 7] = 2.0  # Before the last reveal the judge said 7: a flip to honest.
-  assert mnist_debate.last_reveal_flips(out, games, False).tolist() == [True, True, True]
+  no_claim = g.make_examples(images, np.array([3, 3, 3]), np.full(3, g.NO_CLAIM), 0, 32)
+  assert mnist_debate.last_reveal_flips(out, no_claim, open_).tolist() == [True, True, True]
 
 
 @pytest.mark.slow

@@ -2,11 +2,9 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from debate.data import mnist
-from debate.train import mesh as mesh_lib
 from debate.train import trainer
 from judges import mnist_judge as judge_lib
 

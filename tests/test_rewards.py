@@ -1,5 +1,4 @@
 """Uses of debate: rewards equal verdicts, RL learns from a good reward only, distillation."""
-import os
 
 import jax
 import jax.numpy as jnp
@@ -9,11 +8,10 @@ import pytest
 
 from debate import rewards
 from debate.data import mnist
-from debate.games import mnist_pixels as g
 from debate.train import mesh as mesh_lib
 from debate.train import trainer
-from experiments import debate_reward_rl, distill_reward
-from judges import mnist_judge as judge_lib
+from debate import distill as distill_lib
+from debate import rl
 from tests.test_debate import A, B, C, D, E, HONEST_FORCED, image_with, linear_judge
 
 
@@ -41,7 +39,7 @@ def test_verdict_table_and_rl_reward_read_the_same_verdicts():
   table = out["table_Nx10"]
   assert table[0].tolist() == [True] + [False] * 9
   assert out["best_lie"][0] == 1
-  loss_fn = debate_reward_rl.make_rl_loss("debate", None, None, 2, 0.0)
+  loss_fn = rl.make_rl_loss("debate", None, None, 2, 0.0)
   for label in (0, 1, 7):
     always = lambda x, label=label: jnp.full((x.shape[0], 10), -1e4).at[:, label].set(1e4)
     _, m = loss_fn(always, {"image": np.zeros((1, 28, 28), np.uint8), "table": table},
@@ -53,9 +51,9 @@ def _rl_accuracy(digits_dir, tmp_path, source, steps=60):
   train = mnist.load_mnist("train", digits_dir)
   test = mnist.load_mnist("test", digits_dir)
   data = {"image": train["image"], "label": train["label"]}
-  acc = debate_reward_rl.policy_accuracy_fn(test["image"], test["label"])
+  acc = rl.policy_accuracy_fn(test["image"], test["label"])
   task = trainer.TrainTask(init_model=lambda r: rewards.PolicyNet(rngs=r),
-                           loss_fn=debate_reward_rl.make_rl_loss(source, None, None, 4, 0.01),
+                           loss_fn=rl.make_rl_loss(source, None, None, 4, 0.01),
                            optimizer=optax.adam(3e-3), data=mnist.BatchSource(data, 64, 0),
                            eval_fn=acc, name=f"rl_{source}")
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
@@ -95,14 +93,14 @@ def test_distilled_model_learns_the_verdicts_and_round_trips(real_table, tmp_pat
                        "sharding": {"rules": [], "batch_axes": ("data",)}})
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
   n_train = 800
-  res = distill_reward.train_reward_model(config, str(tmp_path), mesh, images_u8[:n_train],
+  res = distill_lib.train_reward_model(config, str(tmp_path), mesh, images_u8[:n_train],
                                           table[:n_train])
   from debate.train.writers import read_metrics
   rows = read_metrics(str(tmp_path / "metrics_reward_model.jsonl"))
   assert rows[-1]["loss"] < rows[0]["loss"] - 0.1
   rewards.save_reward_model(str(tmp_path), res.params, {"width": 16, "dense": 64})
   model = rewards.load_reward_model(str(tmp_path))
-  m = distill_reward.evaluate(model, images_u8[n_train:], labels[n_train:], table[n_train:])
+  m = distill_lib.evaluate(model, images_u8[n_train:], labels[n_train:], table[n_train:])
   assert m["agreement"] > m["majority_baseline_agreement"] + 0.01, m
   assert m["balanced_agreement"] > 0.7, m
   # Round trip: the loaded model scores exactly like the trained parameters in memory.

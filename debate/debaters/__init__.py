@@ -1,27 +1,31 @@
-"""Debaters by name: `make_debater("mcts", sims=100)`."""
+"""Debaters by name: `make_debater("mcts", game, protocol, judge_apply, sims=100)`."""
 from __future__ import annotations
 
 from debate.config import ConfigError
-from debate.debaters.base import Ctx, Debater
+from debate.debaters.base import Debater, DebaterOutput, Env  # noqa: F401 (the interface)
+from debate.debaters.learned import make_learned, make_learned_mcts
 from debate.debaters.mcts import make_mcts
-from debate.debaters.simple import make_greedy, random_debater
+from debate.debaters.simple import make_greedy, make_random
 
-DEBATERS = ("random", "greedy", "mcts")
-# Debaters whose moves do not depend on the random key: replaying their games with another seed
-# gives the same games, so experiments play them once.
-DETERMINISTIC = ("greedy",)
+DEBATERS = ("random", "greedy", "mcts", "learned", "learned_mcts")
+LEARNED = ("learned", "learned_mcts")  # Need a trained network (`guide`, and `net` params).
 
 
-def make_debater(name: str, *, sims: int = 100, c_puct: float = 1.0) -> Debater:
+def make_debater(name: str, game, protocol, judge_apply, *, sims: int = 100,
+                 c_puct: float = 1.0, guide=None, evaluator: str = "net") -> Debater:
+  """`guide`: the learned network (`models.policy_value.make_guide`), for the learned ones;
+  `evaluator`: how the network-guided search values leaves (`debate.search.evaluators`)."""
+  if name in LEARNED and guide is None:
+    raise ConfigError(f"debater {name!r} needs a trained network; allowed: set selfplay_workdir "
+                      "to a finished configs/mnist_selfplay.py run")
+  if name == "learned":
+    return make_learned(guide)
+  if name == "learned_mcts":
+    return make_learned_mcts(game, protocol, judge_apply, guide, sims, c_puct, evaluator)
   if name == "random":
-    return random_debater
+    return make_random()
   if name == "greedy":
-    return make_greedy()
+    return make_greedy(game, protocol, judge_apply)
   if name == "mcts":
-    return make_mcts(sims, c_puct)
+    return make_mcts(game, protocol, judge_apply, sims, c_puct)
   raise ConfigError(f"debater {name!r}; allowed: {list(DEBATERS)}")
-
-
-def judge_calls_per_move(name: str, sims: int, slots: int) -> int:
-  """The judge calls one move may make (MCTS: at most; revisited terminal states cost none)."""
-  return {"random": 0, "greedy": slots, "mcts": sims + 1}[name]

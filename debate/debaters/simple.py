@@ -1,45 +1,85 @@
-"""The random and greedy debaters."""
+"""The random and greedy debaters, for any game whose observation carries (example, state)."""
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from debate.debaters.base import Ctx
-from debate.games import mnist_pixels as g
+from debate.debaters.base import Debater, DebaterOutput, Env, for_seat, one_hot_output
 
 
-def random_debater(rng, ctx: Ctx, game: g.Game, state: g.State) -> jax.Array:
-  legal = jax.vmap(g.legal)(game, state)
-  scores = jnp.where(legal, ctx.random(jax.random.gumbel, rng, legal.shape), -jnp.inf)
-  return jnp.argmax(scores, axis=-1)
+def make_random() -> Debater:
+
+  def apply(params, rng, obs, legal_BxA, *, batch_axes=()):
+    del params
+    env = Env(None, None, None, None, tuple(batch_axes))
+    scores = jnp.where(legal_BxA, env.random(jax.random.gumbel, rng, legal_BxA.shape), -jnp.inf)
+    weights = legal_BxA / jnp.maximum(legal_BxA.sum(-1, keepdims=True), 1)
+    action = jnp.argmax(scores, axis=-1).astype(jnp.int32)
+    return DebaterOutput(action, weights, jnp.zeros(action.shape, jnp.float32))
+
+  return Debater("random", apply)
 
 
-def make_greedy(chunk: int = 32):
-  """Scores every legal reveal with the judge and takes the best for its own side.
+def make_greedy(game, protocol, judge_apply, chunk: int = 32) -> Debater:
+  """Scores every legal move by the judge's margin after it and takes the best for its own
+  side (one ply, no look-ahead). With an exact incremental judge (`Game.leaf_judge`), only legal
+  moves are scored, each from the position's cached activations plus one move; otherwise the
+  B x A candidate positions are judged whole, `chunk` actions per call."""
 
-  The B x P candidate positions are judged in chunks of `chunk` slots (one batched call of B*chunk
-  each) so memory stays bounded; padding and revealed slots are scored -inf.
-  """
-
-  def greedy(rng, ctx: Ctx, game: g.Game, state: g.State) -> jax.Array:
+  def apply(params, rng, obs, legal_BxA, *, batch_axes=()):
     del rng
-    B, P = game.cand_P.shape
-    legal = jax.vmap(g.legal)(game, state)
-    mover = jax.vmap(g.to_move)(game, state)
-    pad = (-P) % chunk
-    slots = jnp.arange(P + pad).reshape(-1, chunk) % P  # [num_chunks, chunk]
+    env = Env(game, protocol, judge_apply, params["judge"], tuple(batch_axes))
+    example, state = obs.example, obs.state
+    margins = scores_of_moves(env, example, state, legal_BxA, chunk)
+    own = for_seat(margins, env.seat(example, state)[:, None])
+    own = jnp.where(legal_BxA, own, -jnp.inf)
+    action = jnp.argmax(own, axis=-1)
+    return one_hot_output(action, legal_BxA.shape[-1], jnp.tanh(own.max(-1)))
 
-    def score_chunk(chunk_slots):
-      # revealed_BxCxP: the current reveals plus one candidate slot each.
-      revealed = state.revealed_P[:, None, :] | jax.nn.one_hot(chunk_slots, P, dtype=jnp.bool_)
-      flat_game = jax.tree.map(lambda x: jnp.repeat(x, chunk, axis=0), game)
-      logits = ctx.logits(flat_game, revealed.reshape(B * chunk, P))
-      m = jax.vmap(g.margin, in_axes=(0, 0, None))(logits, flat_game, ctx.precommit)
-      return m.reshape(B, chunk)
+  return Debater("greedy", apply, deterministic=True, judge_calls=lambda a: a)
 
-    margins = jax.lax.map(score_chunk, slots)  # [num_chunks, B, chunk]
-    margins = jnp.moveaxis(margins, 0, 1).reshape(B, -1)[:, :P]
-    own = jnp.where(mover[:, None] == g.HONEST, margins, -margins)
-    return jnp.argmax(jnp.where(legal, own, -jnp.inf), axis=-1)
 
-  return greedy
+def scores_of_moves(env: Env, example_B, state_B, legal_BxA, chunk: int = 32) -> jax.Array:
+  """Seat 0's judge margin after each move [B, A] (illegal moves: 0, or whatever the judge says
+  on the whole-network path)."""
+  lj = env.game.leaf_judge(env.judge_apply)
+  if lj is not None:
+    return _incremental_scores(env, lj, example_B, state_B, legal_BxA, chunk)
+  B, A = legal_BxA.shape
+  pad = (-A) % chunk
+  actions = jnp.arange(A + pad).reshape(-1, chunk) % A  # [num_chunks, chunk]
+  step = jax.vmap(jax.vmap(env.game.step, in_axes=(None, None, 0)), in_axes=(0, 0, None))
+
+  def score_chunk(chunk_actions):
+    after = step(example_B, state_B, chunk_actions)  # [B, chunk] states
+    flat = jax.tree.map(lambda x: x.reshape(B * chunk, *x.shape[2:]), after)
+    flat_ex = jax.tree.map(lambda x: jnp.repeat(x, chunk, axis=0), example_B)
+    logits = env.logits(flat_ex, flat)
+    return env.seat0_margin(flat_ex, logits).reshape(B, chunk)
+
+  margins = jax.lax.map(score_chunk, actions)  # [num_chunks, B, chunk]
+  return jnp.moveaxis(margins, 0, 1).reshape(B, -1)[:, :A]
+
+
+def _incremental_scores(env: Env, lj, example_B, state_B, legal_BxA, per_pass: int) -> jax.Array:
+  """Only the legal (game, move) pairs, gathered across the batch, `per_pass` per game at a
+  time; each judged from its game's cached activations plus one move (the leaf judge)."""
+  B, A = legal_BxA.shape
+  aux = lj.root(env.judge_params, example_B, state_B, deltas=True)
+  flat = legal_BxA.reshape(-1)
+  size = B * per_pass
+  order = jnp.nonzero(flat, size=flat.size, fill_value=flat.size)[0]
+  order = jnp.concatenate([order, jnp.full(-flat.size % size, flat.size, order.dtype)])
+
+  def body(i, margins):
+    idx = jax.lax.dynamic_slice(order, (i * size,), (size,))
+    ok = idx < flat.size
+    game, action = jnp.divmod(jnp.where(ok, idx, 0), A)
+    rows = jax.tree.map(lambda x: x[game], example_B)
+    after = env.step(rows, jax.tree.map(lambda x: x[game], state_B), action)
+    logits = lj.logits(aux, rows, after, game, 1)
+    return margins.at[jnp.where(ok, idx, flat.size)].set(env.seat0_margin(rows, logits),
+                                                         mode="drop")
+
+  margins = jax.lax.fori_loop(0, -(-flat.sum() // size), body, jnp.zeros(flat.size, jnp.float32))
+  return margins.reshape(B, A)

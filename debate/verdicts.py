@@ -1,4 +1,4 @@
-"""Pieces shared by the three uses of debate: verdict tables, classifiers and settings."""
+"""Verdict tables for the uses of debate: settings from a config, the judge, cached tables."""
 from __future__ import annotations
 
 import io as _io
@@ -7,16 +7,13 @@ import logging
 import os
 import time
 
-import jax
 import numpy as np
-import optax
 
 from debate import io, rewards
 from debate.config import ConfigError, check, check_choice, check_int
 from debate.data import mnist
 from debate.debaters import DEBATERS
-from debate.train import trainer
-from experiments import mnist_debate
+from judges import training as judge_training
 
 
 def validate_debate_keys(config) -> None:
@@ -32,7 +29,7 @@ def settings(config) -> rewards.DebateSettings:
 
 
 def judge(config, workdir, mesh):
-  apply, params, arch, source = mnist_debate.get_judge(config, workdir, mesh, config.pixels)
+  apply, params, arch, source = judge_training.get_judge(config, workdir, mesh, config.pixels)
   return apply, params
 
 
@@ -87,31 +84,3 @@ def table_for(config, workdir, mesh, apply, params, split: str, count: int, name
       apply, params, mnist.to_float(images_u8), labels, settings(config), mesh,
       seed=config.seed), key)
   return images_u8, labels, table
-
-
-def train_classifier(config, workdir, mesh, images_u8, labels, *, steps: int, name: str,
-                     lr: float = 1e-3, batch: int = 64):
-  """A supervised PolicyNet (used as an untrusted model to check at runtime)."""
-  import optax as _optax
-
-  def loss_fn(model, b, rng, aux):
-    logits = model(b["image"].astype(np.float32) / 255.0)
-    loss = _optax.softmax_cross_entropy_with_integer_labels(logits, b["label"]).mean()
-    return loss, {"accuracy": (logits.argmax(-1) == b["label"]).mean()}
-
-  task = trainer.TrainTask(init_model=lambda r: rewards.PolicyNet(rngs=r), loss_fn=loss_fn,
-                           optimizer=optax.adam(lr),
-                           data=mnist.BatchSource({"image": images_u8, "label": labels},
-                                                  min(batch, len(labels)), config.seed),
-                           name=name)
-  return trainer.train(task, mesh=mesh, rules=list(config.sharding.rules), steps=steps,
-                       seed=config.seed, workdir=workdir, log_every=max(steps // 5, 1),
-                       checkpoint_every=max(steps, 1))
-
-
-def predict(module_cls, params, images_u8, batch: int = 500) -> np.ndarray:
-  """Logits of a PolicyNet/RewardModel over many images."""
-  functional = trainer.functionalize(lambda r: module_cls(rngs=r))
-  f = jax.jit(lambda p, x: functional.module(p)(x.astype(np.float32) / 255.0))
-  return np.concatenate([np.asarray(f(params, images_u8[i:i + batch]))
-                         for i in range(0, len(images_u8), batch)])

@@ -1,0 +1,60 @@
+r"""Debaters that learn: AlphaZero-style self-play of the MNIST pixel debate against a fixed judge.
+
+  python -m experiments.run --config configs/mnist_selfplay.py:pixels=6 \
+      --workdir runs/selfplay_k6 --config.data.dir=../shared/data/mnist \
+      --config.judge_workdir='runs/judge_k{k}'
+
+Both seats are the same policy-value network (`models/policy_value.py`); the actors play it
+through the network-guided search and sample their moves from the visit shares; the learner fits
+the policy to the visit shares and the value to the verdict; the network is saved every
+`selfplay.population_every` iterations under `population/` for configs/mnist_tournament.py.
+`algorithm=policy_gradient` is the baseline: the network alone samples its moves and learns the
+played move weighted by the verdict minus its value.
+
+Args: pixels (k), algorithm (alphazero|policy_gradient), iterations, games (per iteration),
+sims (the actors' simulations per move), precommit (true|false|both), smoke.
+"""
+import ml_collections
+from ml_collections import config_dict
+
+from configs import common
+from debate.config import ConfigError, parse_arg
+
+
+def get_config(arg=None):
+  arg = parse_arg(arg, pixels=6, algorithm="alphazero", iterations=60, games=256, sims=32,
+                  precommit="true", smoke=False)
+  c = ml_collections.ConfigDict()
+  c.experiment = "mnist_selfplay"
+  c.seed = 0
+  c.steps = 0
+  c.pixels = arg.pixels
+  precommit = {"true": (True,), "false": (False,), "both": (True, False)}
+  if str(arg.precommit).lower() not in precommit:
+    raise ConfigError(f"config argument precommit={arg.precommit!r}; allowed: "
+                      f"{sorted(precommit)}")
+  c.precommit = precommit[str(arg.precommit).lower()]
+  c.first = ("honest", "liar")  # Self-play alternates the first mover's seat per iteration.
+  c.selfplay = ml_collections.ConfigDict({
+      "algorithm": arg.algorithm, "iterations": arg.iterations, "games": arg.games,
+      "sims": arg.sims, "evaluator": "net", "c_puct": 1.0, "updates": 64, "batch_size": 256,
+      "learning_rate": 1e-3, "replay_capacity": 40_000, "population_every": 10,
+      "play_batch": 256})
+  c.net = ml_collections.ConfigDict({"arch": "small"})
+  c.eval_games = 200       # held-out games (the last training images), every eval_every
+  c.eval_every = 5
+  c.judge_workdir = config_dict.placeholder(str)
+  c.judge = ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
+                                       "learning_rate": 1e-4})
+  c.data = common.data_config()
+  c.mesh = common.mesh_config()
+  c.sharding = common.sharding_config()
+  c.distributed = False
+  if arg.smoke:
+    c.selfplay.update(iterations=min(arg.iterations, 4), games=16, sims=4, updates=4,
+                      batch_size=32, replay_capacity=512, population_every=2, play_batch=16)
+    c.net.arch = "tiny"
+    c.eval_games = 16
+    c.eval_every = 2
+    c.judge.update(arch="tiny", steps=20, batch_size=32)
+  return c

@@ -1,0 +1,35 @@
+"""Learned debaters: the policy-value network alone (one network call per move) and the
+network-guided search (its policy as PUCT's prior, its value at the leaves)."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from debate.debaters.base import Debater, DebaterOutput, Env
+from debate.debaters.mcts import make_mcts
+
+
+def make_learned(guide, *, sample: bool = False, temperature: float = 1.0) -> Debater:
+  """The network alone: its most likely legal move (or a sample at `temperature`). Learned
+  parameters come in `params["net"]`."""
+
+  def apply(params, rng, obs, legal_BxA, *, batch_axes=()):
+    logits, value = guide(params["net"], obs.example, obs.state)
+    logits = jnp.where(legal_BxA, logits, -jnp.inf)
+    weights = jax.nn.softmax(logits, axis=-1)
+    if sample:
+      env = Env(None, None, None, None, tuple(batch_axes))
+      gumbel = env.random(jax.random.gumbel, rng, logits.shape)
+      action = jnp.argmax(jnp.where(legal_BxA, logits / temperature + gumbel, -jnp.inf), -1)
+    else:
+      action = jnp.argmax(logits, axis=-1)
+    return DebaterOutput(action.astype(jnp.int32), weights, value)
+
+  return Debater("learned", apply, deterministic=not sample)
+
+
+def make_learned_mcts(game, protocol, judge_apply, guide, num_simulations: int,
+                      c_puct: float = 1.0, evaluator: str = "net",
+                      sample: bool = False) -> Debater:
+  return make_mcts(game, protocol, judge_apply, num_simulations, c_puct, evaluator=evaluator,
+                   prior="net", guide=guide, name="learned_mcts", sample=sample)

@@ -1,0 +1,215 @@
+"""The self-play loop: act, store, learn, evaluate, checkpoint; resumable exactly.
+
+Iteration i (from 1): the actors play `games` games (both seats the current network, through the
+network-guided search for AlphaZero or the network alone, sampling, for policy gradient) on
+training images with the protocol `protocols[i % len]`; their positions enter the replay buffer;
+the learner takes `updates` sharded steps on batches drawn from it. Every random draw comes from
+(seed, i): the actors' keys, the games' images and lies, the learner's batches. The checkpoint holds
+the network, the optimizer, the learner's RNG and step, and the replay buffer, so a killed run
+resumes where its last checkpoint was and ends equal to an uninterrupted one. Every
+`population_every` iterations the network is also saved under `population/` for tournaments.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Any, Callable
+
+import jax
+import numpy as np
+import optax
+
+from debate import rollout
+from debate.debaters import make_debater
+from debate.debaters.learned import make_learned, make_learned_mcts
+from debate.selfplay import actors, learner, replay
+from debate.train import checkpoint as ckpt_lib
+from debate.train import mesh as mesh_lib
+from debate.train import trainer
+from debate.train.writers import MetricWriter
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  iterations: int
+  games: int                 # games per iteration
+  sims: int                  # simulations per move of the actors' search (AlphaZero)
+  updates: int               # learner steps per iteration
+  batch_size: int
+  learning_rate: float
+  replay_capacity: int       # positions
+  algorithm: str = "alphazero"
+  evaluator: str = "net"     # how the actors' search values leaves
+  c_puct: float = 1.0
+  population_every: int = 5
+  checkpoint_every: int = 1
+  seed: int = 0
+  play_batch: int = 256      # games per jitted call
+
+
+def _player(mesh, task, protocol, judge_apply, guide, s: Settings, batch_axes):
+  game = task.game
+  if s.algorithm == "alphazero":
+    d = make_learned_mcts(game, protocol, judge_apply, guide, s.sims, s.c_puct, s.evaluator,
+                          sample=True)
+  else:
+    d = make_learned(guide, sample=True)
+  return rollout.make_player(mesh, game=game, protocol=protocol, debaters=(d, d),
+                             judge_apply=judge_apply, batch_axes=batch_axes)
+
+
+def _save_member(workdir: str, iteration: int, params, meta: dict) -> None:
+  import orbax.checkpoint as ocp
+  from debate import io
+  path = os.path.abspath(os.path.join(workdir, "population", f"iter_{iteration:05d}"))
+  if os.path.exists(os.path.join(path, "member.json")):
+    return
+  ckptr = ocp.StandardCheckpointer()
+  ckptr.save(os.path.join(path, "params"), jax.device_get(params), force=True)
+  ckptr.wait_until_finished()
+  io.atomic_write_json(os.path.join(path, "member.json"), {"iteration": iteration, **meta})
+
+
+def load_member(path: str):
+  import orbax.checkpoint as ocp
+  from debate import io
+  params = ocp.StandardCheckpointer().restore(os.path.join(os.path.abspath(path), "params"))
+  return jax.tree.map(np.asarray, params), io.read_json(os.path.join(path, "member.json"))
+
+
+def population(workdir: str) -> list[str]:
+  root = os.path.join(workdir, "population")
+  if not os.path.isdir(root):
+    return []
+  return sorted(os.path.join(root, d) for d in os.listdir(root)
+                if os.path.exists(os.path.join(root, d, "member.json")))
+
+
+def train(*, task, protocols: list, judge_apply, judge_params, guide, init_net: Callable,
+          settings: Settings, mesh, rules, workdir: str, batch_axes=("data",),
+          evaluate: Callable[[Any, int], dict] | None = None, eval_every: int = 0,
+          meta: dict | None = None, stop_after: int | None = None) -> dict:
+  """Runs (or resumes) self-play; returns the final network parameters and the history."""
+  s = settings
+  t0 = time.time()
+  tt = trainer.TrainTask(init_model=init_net, loss_fn=learner.make_loss(s.algorithm),
+                         optimizer=optax.adam(s.learning_rate), data=None, name="selfplay")
+  functional, state, shardings = trainer.make_state(tt, mesh, rules, s.seed)
+  batch_sharding = mesh_lib.batch_sharding(mesh, batch_axes)
+  step_fn = trainer.make_step(tt, functional, shardings, batch_sharding, None)
+  key0 = task.sample_keys(np.random.default_rng(0), 1, True, 0)
+  ex0 = task.examples(key0)
+  st0 = jax.device_get(jax.vmap(task.game.init)(jax.tree.map(np.asarray, ex0)))
+  buf = replay.empty(s.replay_capacity, jax.tree.map(lambda x: x[0], key0),
+                     jax.tree.map(lambda x: x[0], st0), task.game.num_actions)
+  ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints", "selfplay"), keep=2)
+  abstract = {"train": ckpt_lib.abstract_with_shardings(state, shardings), "replay": buf}
+  start = 0
+  restored = ckpt.restore(abstract)
+  if restored is not None:
+    start, tree, _ = restored
+    state, buf = tree["train"], jax.tree.map(np.asarray, tree["replay"])
+    logging.info("self-play: resumed from iteration %d", start)
+  writer = MetricWriter(workdir, name="metrics_selfplay", resume_step=start)
+  ndata = int(np.prod([mesh.shape[a] for a in batch_axes]))
+  players = {}
+  judge_params = jax.device_put(judge_params, mesh_lib.replicated(mesh))
+  history, t_loop = [], time.time()
+  for it in range(start + 1, s.iterations + 1):
+    rng = np.random.default_rng([s.seed, it])
+    protocol = protocols[it % len(protocols)]
+    if protocol not in players:
+      players[protocol] = _player(mesh, task, protocol, judge_apply, guide, s, batch_axes)
+    key = task.sample_keys(rng, s.games, protocol.precommit, protocol.first)
+    examples = task.examples(key)
+    t_act = time.time()
+    tr = actors.play(players[protocol], jax.random.PRNGKey(rng.integers(2 ** 31)), judge_params,
+                     state["params"], examples, s.play_batch, ndata)
+    act_s = time.time() - t_act
+    pos = actors.positions(task.game, key, examples, tr)
+    if s.algorithm == "policy_gradient":
+      pos["policy"] = np.eye(task.game.num_actions, dtype=np.float32)[
+          np.asarray(tr["actions_BxT"]).reshape(-1)]
+    buf = replay.add(buf, pos)
+    losses = []
+    for _ in range(s.updates):
+      b = replay.sample(buf, rng, s.batch_size)
+      batch = {"example": task.examples(b["key"])._asdict(), "state": b["state"]._asdict(),
+               "seat": b["seat"], "policy": b["policy"], "value": b["value"]}
+      state, m = step_fn(state, mesh_lib.to_global(batch, batch_sharding), None)
+      losses.append(m)
+    m = {k: float(np.mean([jax.device_get(x[k]) for x in losses])) for k in losses[0]}
+    if not np.isfinite(m["loss"]):
+      raise FloatingPointError(f"self-play: loss is {m['loss']} at iteration {it}; stopped. The "
+                               f"last good checkpoint is iteration {ckpt.latest_step()}.")
+    m.update(honest_win_rate=float(np.mean(tr["honest_wins_B"])),
+             seat0_win_rate=float(np.mean(tr["seat0_wins_B"])), games_per_second=s.games / act_s,
+             replay_size=int(buf["size"]), precommit=float(protocol.precommit),
+             first=float(protocol.first))
+    if evaluate is not None and eval_every and (it % eval_every == 0 or it == s.iterations):
+      m.update(evaluate(state["params"], it))
+    writer.write(it, m)
+    history.append({"iteration": it, **m})
+    rate = (it - start) / max(time.time() - t_loop, 1e-9)
+    logging.info("self-play %d/%d: loss %.3f (policy %.3f, value %.3f), self-play honest %.2f, "
+                 "%.1f games/s, %.2f it/min, ETA %.0f s", it, s.iterations, m["loss"],
+                 m["policy_loss"], m["value_loss"], m["honest_win_rate"], m["games_per_second"],
+                 60 * rate, (s.iterations - it) / max(rate, 1e-9))
+    if it % s.population_every == 0 or it == s.iterations:
+      _save_member(workdir, it, state["params"], meta or {})
+    stop_now = stop_after is not None and it - start >= stop_after
+    if it % s.checkpoint_every == 0 or it == s.iterations or stop_now:
+      ckpt.save(it, {"train": state, "replay": buf}, {"iteration": it})
+    if stop_now:
+      writer.close()
+      ckpt.close()
+      raise trainer.Preempted(f"self-play: stopped at iteration {it}; rerun to resume")
+  writer.close()
+  ckpt.close()
+  return {"params": state["params"], "state": state, "replay": buf, "history": history,
+          "resumed_from": start, "wall_seconds": time.time() - t0, "functional": functional}
+
+
+def opponents(task, protocol, judge_apply):
+  """The fixed opponents the learned debater is measured against while it trains."""
+  return {name: make_debater(name, task.game, protocol, judge_apply)
+          for name in ("random", "greedy")}
+
+
+def make_evaluator(task, protocol, judge_apply, judge_params, guide, mesh, games: int,
+                   batch_axes=("data",), seed: int = 12345, batch_size: int = 256):
+  """`evaluate(net_params, iteration) -> metrics`: the network alone (its most likely move)
+  against random and greedy on `games` fixed games of `task`, as honest (seat 0) and as liar:
+  `eval/{opponent}/learned_honest_wins` and `eval/{opponent}/learned_liar_wins`."""
+  from debate.protocols import Protocol
+  game = task.game
+  key = task.sample_keys(np.random.default_rng(seed), games, protocol.precommit, protocol.first)
+  key = key._replace(claims_2=np.where(key.truth_seat[:, None] == 0, key.claims_2,
+                                       key.claims_2[:, ::-1]),
+                     truth_seat=np.zeros_like(key.truth_seat))  # The truth in seat 0.
+  examples = task.examples(key)
+  protocol = Protocol(precommit=protocol.precommit, first=protocol.first)
+  learned = make_learned(guide)
+  ndata = int(np.prod([mesh.shape[a] for a in batch_axes]))
+  players = {}
+  for name, opp in opponents(task, protocol, judge_apply).items():
+    players[name, "honest"] = rollout.make_player(mesh, game=game, protocol=protocol,
+                                                  debaters=(learned, opp),
+                                                  judge_apply=judge_apply, batch_axes=batch_axes)
+    players[name, "liar"] = rollout.make_player(mesh, game=game, protocol=protocol,
+                                                debaters=(opp, learned),
+                                                judge_apply=judge_apply, batch_axes=batch_axes)
+
+  def evaluate(net_params, iteration):
+    out = {}
+    for (name, role), player in players.items():
+      seat_params = (net_params, None) if role == "honest" else (None, net_params)
+      tr = rollout.run_batched(player, jax.random.PRNGKey(iteration), judge_params, examples,
+                               batch_size, ndata, seat_params=seat_params)
+      honest = float(np.mean(tr["honest_wins_B"]))
+      out[f"eval/{name}/learned_{role}_wins"] = honest if role == "honest" else 1 - honest
+    return out
+
+  return evaluate

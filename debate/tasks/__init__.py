@@ -1,0 +1,1 @@
+"""Tasks: examples with a ground truth, turned into games with claims for self-play."""
