@@ -37,7 +37,7 @@ def get_config(arg=None):
   c.first = ("honest", "liar")  # Self-play alternates the first mover's seat per iteration.
   c.selfplay = ml_collections.ConfigDict({
       "algorithm": arg.algorithm, "iterations": arg.iterations, "games": arg.games,
-      "sims": arg.sims, "evaluator": "net", "c_puct": 1.0, "updates": 64, "batch_size": 256,
+      "sims": arg.sims, "evaluator": "judge", "c_puct": 1.0, "updates": 64, "batch_size": 256,
       "learning_rate": 1e-3, "replay_capacity": 40_000, "population_every": 10,
       "play_batch": 256})
   c.net = ml_collections.ConfigDict({"arch": "small"})

@@ -17,6 +17,7 @@ EXPERIMENTS = {
     "mnist_judge": "experiments.mnist_judge",
     "mnist_debate": "experiments.mnist_debate",
     "mnist_selfplay": "experiments.mnist_selfplay",
+    "mnist_tournament": "experiments.mnist_tournament",
     "debate_reward_rl": "experiments.debate_reward_rl",
     "debate_runtime": "experiments.debate_runtime",
     "distill_reward": "experiments.distill_reward",

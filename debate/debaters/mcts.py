@@ -1,13 +1,15 @@
 """Monte Carlo tree search debaters (`debate/search`): mctx's tree and PUCT, a uniform or learned
 prior, leaves valued by a random completion and the judge, the judge on the partial view, or a
-learned value. The move played is the most visited child (ties by value, then at random); the
-action weights are the root's visit shares (AlphaZero's policy target)."""
+learned value. The move played is the most visited child (ties by value, then at random). The
+action weights are the root's visit shares with the uniform prior, and with a learned prior the
+prior improved by the search's Q-values (Gumbel MuZero's policy target, `improved_policy`)."""
 from __future__ import annotations
 
 import functools
 
 import jax
 import jax.numpy as jnp
+import mctx
 
 from debate.debaters.base import Debater, DebaterOutput, Env
 from debate.search import evaluators
@@ -31,12 +33,26 @@ def make_mcts(game, protocol, judge_apply, num_simulations: int, c_puct: float =
     # Most visited; ties broken by value, then at random.
     score = summary.visit_counts + 1e-3 * jnp.tanh(summary.qvalues) + tie
     visits = jnp.where(legal_BxA, summary.visit_counts, 0).astype(jnp.float32)
+    if prior == "uniform":
+      weights = visits / jnp.maximum(visits.sum(-1, keepdims=True), 1.0)
+    else:
+      weights = improved_policy(tree, legal_BxA)
     if sample:
       gumbel = env.random(jax.random.gumbel, jax.random.fold_in(tie_rng, 1), visits.shape)
-      score = jnp.where(visits > 0, jnp.log(jnp.maximum(visits, 1e-9)) + gumbel, -1e9 + score)
+      score = jnp.log(jnp.maximum(weights, 1e-30)) + gumbel
     action = jnp.argmax(jnp.where(legal_BxA, score, -jnp.inf), axis=-1).astype(jnp.int32)
-    weights = visits / jnp.maximum(visits.sum(-1, keepdims=True), 1.0)
     return DebaterOutput(action, weights, summary.value)
 
   calls = (lambda a: 1) if evaluator == "net" else (lambda a: num_simulations + 1)
   return Debater(name, apply, judge_calls=calls)
+
+
+def improved_policy(tree, legal_BxA) -> jax.Array:
+  """The root's prior improved by the search (Danihelka et al. 2022, Gumbel MuZero): softmax of
+  the prior logits plus the completed, scaled Q-values (unvisited children get the mixed value).
+  With few simulations the visit shares mostly repeat the prior; this target moves toward the
+  moves the search found good, which is what the network should learn."""
+  root = jnp.zeros((), jnp.int32)
+  q = jax.vmap(mctx.qtransform_completed_by_mix_value, in_axes=(0, None))(tree, root)
+  logits = tree.children_prior_logits[:, 0]
+  return jax.nn.softmax(jnp.where(legal_BxA, logits + q, -jnp.inf), axis=-1)

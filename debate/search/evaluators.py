@@ -2,7 +2,8 @@
 
 Leaf evaluators (`evaluator`):
 - `rollout`: the judge's verdict after a uniformly random completion of the game (the paper's).
-- `judge`: the judge's verdict on the partial view, as if the game ended there.
+- `judge`: how far the judge leans on the partial view (tanh of its margin), as if the game
+  ended there.
 - `net`: a learned value (`Guide`); only terminal states are judged.
 Priors (`prior`): `uniform` over legal moves, or `net` (the learned policy).
 A terminal state always takes the judge's verdict: that is the game's outcome. Values are +1/-1
@@ -58,44 +59,50 @@ def make_root(env: Env, example_B, state_B, deltas: bool = True, net_params=None
 
 
 def leaf_value(env: Env, root: Root, leaf_B, left, need_B: jax.Array,
-               buckets: int = 4) -> jax.Array:
+               buckets: int = 4, with_margin: bool = False):
   """Seat 0's verdict (+1/-1) on leaf states `leaf_B` where `need_B` (0 elsewhere), each at most
-  `left` moves past the root. Only the games that need it are judged, in one call: gathered to
-  the front, rounded up to a multiple of 1 / `buckets` of the batch (one static size per bucket,
-  chosen by a `switch`); the whole batch without gathering."""
+  `left` moves past the root; with `with_margin`, also the judge's seat-0 margin. Only the games
+  that need it are judged, in one call: gathered to the front, rounded up to a multiple of
+  1 / `buckets` of the batch (one static size per bucket, chosen by a `switch`); the whole batch
+  without gathering."""
   n_games = need_B.shape[0]
   step = -(-n_games // buckets)
   sizes = sorted({min(step * (i + 1), n_games) for i in range(buckets)})
   count = need_B.sum()
   order = jnp.argsort(~need_B, stable=True)  # Games to judge first.
+  zeros = lambda: (jnp.zeros(n_games, jnp.float32),) * (2 if with_margin else 1)
 
   def first(size: int):
     def fn():
       if size == n_games:  # Everyone, without gathering.
-        return jnp.where(need_B, _judge(env, root, leaf_B, left), 0.0)
+        return tuple(jnp.where(need_B, x, 0.0) for x in _judge(env, root, leaf_B, left,
+                                                                with_margin=with_margin))
       rows = order[:size]
-      value = _judge(env, root, jax.tree.map(lambda x: x[rows], leaf_B), left, rows)
+      values = _judge(env, root, jax.tree.map(lambda x: x[rows], leaf_B), left, rows,
+                      with_margin)
       keep = jnp.arange(size) < count
-      return jnp.zeros(n_games, jnp.float32).at[jnp.where(keep, rows, n_games)].set(
-          value, mode="drop")
+      return tuple(z.at[jnp.where(keep, rows, n_games)].set(v, mode="drop")
+                   for z, v in zip(zeros(), values))
     return fn
 
-  def nobody():
-    return jnp.zeros(n_games, jnp.float32)
-
   bucket = jnp.searchsorted(jnp.asarray([0] + sizes), count, side="left")
-  return jax.lax.switch(bucket, [nobody] + [first(m) for m in sizes])
+  out = jax.lax.switch(bucket, [zeros] + [first(m) for m in sizes])
+  return out if with_margin else out[0]
 
 
-def _judge(env: Env, root: Root, leaf_B, left, rows_B: jax.Array | None = None) -> jax.Array:
-  """Verdicts on `leaf_B`, leaf b a state of game `rows_B[b]` (default: game b)."""
+def _judge(env: Env, root: Root, leaf_B, left, rows_B: jax.Array | None = None,
+           with_margin: bool = False) -> tuple:
+  """(verdicts[, margins]) on `leaf_B`, leaf b a state of game `rows_B[b]` (default: game b)."""
   example = root.example if rows_B is None else jax.tree.map(lambda x: x[rows_B], root.example)
   if root.aux is None:
-    return env.seat0_value(example, leaf_B)
-  if rows_B is None:
-    rows_B = jnp.arange(need_rows(leaf_B))
-  lj = env.game.leaf_judge(env.judge_apply)
-  return env.seat0_value_of_logits(example, lj.logits(root.aux, example, leaf_B, rows_B, left))
+    logits = env.logits(example, leaf_B)
+  else:
+    if rows_B is None:
+      rows_B = jnp.arange(need_rows(leaf_B))
+    lj = env.game.leaf_judge(env.judge_apply)
+    logits = lj.logits(root.aux, example, leaf_B, rows_B, left)
+  verdict = env.seat0_value_of_logits(example, logits)
+  return (verdict, env.seat0_margin(example, logits)) if with_margin else (verdict,)
 
 
 def need_rows(tree) -> int:
@@ -143,12 +150,17 @@ def make_recurrent_fn(env: Env, left, *, evaluator: str = "rollout", guide: Guid
       leaf, need = new, ~seen
     else:
       leaf, need = new, terminal & ~seen
-    v0 = leaf_value(env, root, leaf, left, need, judge_buckets)
+    if evaluator == "judge":
+      v0, margin0 = leaf_value(env, root, leaf, left, need, judge_buckets, with_margin=True)
+    else:
+      v0 = leaf_value(env, root, leaf, left, need, judge_buckets)
     reward = jnp.where(terminal & ~done_before, for_seat(v0, mover), 0.0)
     reward = jnp.where(seen, seen_reward, reward)
     to_move = env.seat(example, new)
     if evaluator == "net":
       value = jnp.where(terminal, 0.0, net_value)
+    elif evaluator == "judge":  # How far the partial view leans, squashed to [-1, 1].
+      value = jnp.where(terminal, 0.0, for_seat(jnp.tanh(margin0), to_move))
     else:
       value = jnp.where(terminal, 0.0, for_seat(v0, to_move))
     discount = jnp.where(terminal, 0.0, -1.0)
@@ -182,7 +194,8 @@ def search_tree(rng, env: Env, example_B, state_B, num_simulations: int, c_puct:
   if evaluator == "rollout":
     value = rollout_value(root_rng, env, example_B, state_B)
   elif evaluator == "judge":
-    value = for_seat(env.seat0_value(example_B, state_B), env.seat(example_B, state_B))
+    margin0 = env.seat0_margin(example_B, env.logits(example_B, state_B))
+    value = for_seat(jnp.tanh(margin0), env.seat(example_B, state_B))
   else:
     value = net_value
   root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=state_B)

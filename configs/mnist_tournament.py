@@ -1,0 +1,55 @@
+r"""A tournament of MNIST debaters: every pair plays as honest and as liar on the same images;
+a win-rate matrix, Elo (Bradley-Terry, honest-seat and liar-seat ratings, bootstrap intervals),
+and the judge's accuracy in self-play against the debaters' Elo (the persuasiveness curve).
+
+  python -m experiments.run --config configs/mnist_tournament.py \
+      --workdir runs/tournament_k6 --config.data.dir=../shared/data/mnist \
+      --config.selfplay_workdir=runs/selfplay_k6 --config.judge_workdir='runs/judge_k{k}'
+
+Debaters (`debaters`, '+'-separated): random, greedy, mcts-N (uniform prior, N simulations),
+learned (the network alone: one network call per move), learned_mcts-N (the network-guided
+search); with `population=true`, every network saved under the self-play run's `population/`
+also plays alone (named `learned@iter_N`). The network is the self-play run's latest.
+
+Args: debaters, images (test images), population (true|false), smoke.
+"""
+import ml_collections
+from ml_collections import config_dict
+
+from configs import common
+from debate.config import parse_arg
+
+
+def get_config(arg=None):
+  arg = parse_arg(arg, debaters="random+greedy+mcts-16+mcts-64+learned+learned_mcts-16",
+                  images=100, population=True, smoke=False)
+  c = ml_collections.ConfigDict()
+  c.experiment = "mnist_tournament"
+  c.seed = 0
+  c.steps = 0
+  c.debaters = tuple(d for d in arg.debaters.split("+") if d)
+  c.population = arg.population
+  c.images = arg.images
+  c.first = "honest"        # who moves first in every game (the truth sits in seat 0)
+  c.precommit = True
+  c.liar_protocol = "best_lie"
+  c.c_puct = 1.0
+  c.evaluator = "net"       # how learned_mcts values leaves
+  c.batch_size = 200
+  c.bootstrap = 200
+  c.selfplay_workdir = config_dict.placeholder(str)
+  c.judge_workdir = config_dict.placeholder(str)
+  c.judge_eval_masks = 1
+  c.judge = ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
+                                       "learning_rate": 1e-4})
+  c.data = common.data_config()
+  c.mesh = common.mesh_config()
+  c.sharding = common.sharding_config()
+  c.distributed = False
+  if arg.smoke:
+    c.debaters = tuple(d for d in "random+greedy+mcts-4+learned+learned_mcts-4".split("+"))
+    c.images = min(arg.images, 8)
+    c.batch_size = 8
+    c.bootstrap = 20
+    c.judge.update(arch="tiny", steps=20, batch_size=32)
+  return c

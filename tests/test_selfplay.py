@@ -1,0 +1,87 @@
+"""Self-play: a short run makes the learned debater beat random more often; a killed run resumes
+to the same network as an uninterrupted one."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from debate import protocols
+from debate.selfplay import loop
+from debate.tasks.mnist import MnistTask
+from debate.train import mesh as mesh_lib
+from debate.train import trainer
+from models import policy_value as pv
+
+
+def brightness_judge(params, mask_BxHxW, image_BxHxW):
+  """Label 0 gains from revealed bright pixels, label 1 from dim ones; other labels never win."""
+  del params
+  s = (mask_BxHxW * (image_BxHxW - 0.5)).reshape(mask_BxHxW.shape[0], -1).sum(-1)
+  logits = jnp.full((mask_BxHxW.shape[0], 10), -100.0)
+  return logits.at[:, 0].set(s).at[:, 1].set(-s)
+
+
+class TwoClaimTask(MnistTask):
+  """Games between labels 0 and 1 only, the truth in a random seat."""
+
+  def sample_keys(self, rng, n, precommit, first):
+    key = super().sample_keys(rng, n, precommit, first)
+    truth = self.labels[key.image_id]
+    claims = np.where(key.truth_seat[:, None] == 0, np.stack([truth, 1 - truth], 1),
+                      np.stack([1 - truth, truth], 1))
+    return key._replace(claims_2=claims.astype(np.int32))
+
+
+def _task(n=64, seed=0):
+  rng = np.random.default_rng(seed)
+  images = np.zeros((n, 28, 28), np.float32)
+  for im in images:
+    idx = rng.choice(784, size=24, replace=False)
+    im.reshape(-1)[idx] = rng.choice([0.2, 0.95], size=24)
+  return TwoClaimTask(images, rng.integers(0, 2, n).astype(np.int32), k=4)
+
+
+def _run(tmp, iterations, algorithm="alphazero", stop_after=None, evaluate=None,
+         eval_every=0, games=64, evaluator="judge"):
+  task = _task()
+  arch = pv.get_arch("tiny")
+  settings = loop.Settings(iterations=iterations, games=games, sims=8, updates=16, batch_size=64,
+                           learning_rate=3e-3, replay_capacity=1024, algorithm=algorithm,
+                           evaluator=evaluator,
+                           population_every=iterations, play_batch=games)
+  return loop.train(task=task, protocols=[protocols.Protocol(True, 0),
+                                          protocols.Protocol(True, 1)],
+                    judge_apply=brightness_judge, judge_params=jnp.zeros(()),
+                    guide=pv.make_guide(arch),
+                    init_net=lambda r: pv.PolicyValueNet(arch, rngs=r), settings=settings,
+                    mesh=mesh_lib.make_mesh({"data": 2, "model": 1},
+                                            jax.devices()[:2]), rules=[],
+                    workdir=str(tmp), evaluate=evaluate, eval_every=eval_every,
+                    stop_after=stop_after)
+
+
+def test_short_selfplay_beats_random_more_often(tmp_path):
+  task = _task(seed=1)  # Held-out images.
+  arch = pv.get_arch("tiny")
+  mesh = mesh_lib.make_mesh({"data": 2, "model": 1}, jax.devices()[:2])
+  evaluate = loop.make_evaluator(task, protocols.Protocol(True, 0), brightness_judge,
+                                 jnp.zeros(()), pv.make_guide(arch), mesh, 64)
+  net0 = trainer.init_params(lambda r: pv.PolicyValueNet(arch, rngs=r), jax.random.PRNGKey(0))
+  before = evaluate(net0, 0)
+  out = _run(tmp_path, 12)
+  after = evaluate(out["params"], 12)
+  score = lambda m: m["eval/random/learned_honest_wins"] + m["eval/random/learned_liar_wins"]
+  assert score(after) >= score(before) + 0.25, (before, after)
+  assert out["history"][-1]["policy_loss"] < out["history"][0]["policy_loss"]
+
+
+def test_killed_selfplay_resumes_to_the_uninterrupted_network(tmp_path):
+  whole = _run(tmp_path / "whole", 3, algorithm="policy_gradient")
+  with pytest.raises(trainer.Preempted):
+    _run(tmp_path / "killed", 3, algorithm="policy_gradient", stop_after=2)
+  resumed = _run(tmp_path / "killed", 3, algorithm="policy_gradient")
+  assert resumed["resumed_from"] == 2
+  for a, b in zip(jax.tree.leaves(whole["params"]), jax.tree.leaves(resumed["params"])):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  np.testing.assert_array_equal(whole["replay"]["value"], resumed["replay"]["value"])
+  assert len(loop.population(str(tmp_path / "killed"))) == 1
