@@ -16,7 +16,8 @@ and 491-507 with 2,000 at 1,000 simulations, and 26.9 games/s with 1,024 at the 
 runner itself has not been run on a GPU.
 
 Args: pixels (4|6|both), precommit (true|false|both), first (honest|liar|both), honest and liar
-(debater names: random|greedy|mcts), sims (MCTS simulations per move), images (test images),
+(debater names: random|greedy|mcts|learned|learned_mcts; the learned ones play the newest network
+of `--config.selfplay_workdir`), sims (MCTS simulations per move), images (test images),
 seeds, liar_protocol (best_lie: one game per image, the liar's claim picked by the judge;
 all_lies: the paper's 9 lies per image, `seeds` games each, the liar wins if any lie wins on the
 mean of the judge's margin over its seeds; all_lies_strict: every game of a seed must be won),
@@ -62,6 +63,8 @@ def get_config(arg=None):
   c.baselines = tuple(b for b in str(arg.baselines).split("+") if b)
   c.batch_size = 200  # Games per jitted call (rounded up to a multiple of the data axis).
   c.judge_workdir = config_dict.placeholder(str)
+  # The self-play run whose newest network the `learned` and `learned_mcts` debaters play.
+  c.selfplay_workdir = config_dict.placeholder(str)
   c.judge_eval_masks = 10
   c.judge = ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
                                        "learning_rate": 1e-4})

@@ -43,6 +43,7 @@ def get_config(arg=None):
   c.net = ml_collections.ConfigDict({"arch": "small"})
   c.eval_games = 200       # held-out games (the last training images), every eval_every
   c.eval_every = 5
+  c.eval_opponents = ("random", "greedy")
   c.judge_workdir = config_dict.placeholder(str)
   c.judge = ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
                                        "learning_rate": 1e-4})
@@ -56,5 +57,7 @@ def get_config(arg=None):
     c.net.arch = "tiny"
     c.eval_games = 16
     c.eval_every = 2
+    c.eval_opponents = ("random",)
+    c.first = ("honest",)
     c.judge.update(arch="tiny", steps=20, batch_size=32)
   return c

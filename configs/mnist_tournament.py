@@ -34,7 +34,7 @@ def get_config(arg=None):
   c.precommit = True
   c.liar_protocol = "best_lie"
   c.c_puct = 1.0
-  c.evaluator = "net"       # how learned_mcts values leaves
+  c.evaluator = config_dict.placeholder(str)  # learned_mcts's leaf values; default: self-play's
   c.batch_size = 200
   c.bootstrap = 200
   c.selfplay_workdir = config_dict.placeholder(str)
@@ -47,7 +47,7 @@ def get_config(arg=None):
   c.sharding = common.sharding_config()
   c.distributed = False
   if arg.smoke:
-    c.debaters = tuple(d for d in "random+greedy+mcts-4+learned+learned_mcts-4".split("+"))
+    c.debaters = tuple(d.split("-")[0] + "-4" if "-" in d else d for d in c.debaters)
     c.images = min(arg.images, 8)
     c.batch_size = 8
     c.bootstrap = 20

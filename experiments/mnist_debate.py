@@ -14,8 +14,9 @@ from debate import metrics as metrics_lib
 from debate import protocols, rollout
 from debate.config import ConfigError, check, check_choice, check_int
 from debate.data import mnist
-from debate.debaters import DEBATERS, make_debater
+from debate.debaters import DEBATERS, LEARNED, make_debater
 from debate.games import mnist_pixels as g
+from debate.selfplay import loop
 from experiments import common, debate_plots
 from judges import mnist_judge as judge_lib
 from judges import training as judge_training
@@ -47,12 +48,25 @@ def validate(config) -> None:
   check(isinstance(config.c_puct, float) and config.c_puct > 0, "c_puct", config.c_puct,
         "a positive float")
   judge_lib.get_arch(config.judge.arch)
+  if {config.honest, config.liar, *config.baselines} & set(LEARNED):
+    loop.latest_network(config.selfplay_workdir)  # A clear error now, not after the judge.
 
 
 def protocol_of(config, precommit: bool, first: str) -> protocols.Protocol:
   """The truth sits in seat 0; `first` says which claim moves first."""
   return protocols.Protocol(precommit=precommit, first=0 if first == "honest" else 1,
                             lies=config.liar_protocol, seeds=config.seeds)
+
+
+def learned_network(config, k: int):
+  """(guide, params, evaluator) of `selfplay_workdir` when a learned debater plays, else Nones."""
+  if not {config.honest, config.liar, *config.baselines} & set(LEARNED):
+    return None, None, "net"
+  guide, params, meta = loop.latest_network(config.selfplay_workdir)
+  if meta["pixels"] != k:
+    raise ConfigError(f"selfplay_workdir={config.selfplay_workdir!r} trained k={meta['pixels']} "
+                      f"debaters, not k={k}; allowed: a self-play run with the same k")
+  return guide, params, meta.get("evaluator", "net")
 
 
 def play_cell(config, mesh, apply, params, images, labels, *, k, protocol, seed, slots,
@@ -64,15 +78,17 @@ def play_cell(config, mesh, apply, params, images, labels, *, k, protocol, seed,
                                         jax.random.fold_in(rng, 1))
   examples = g.make_examples(im, lb, lies, protocol.first, slots)
   game = g.MnistPixels(k, slots)
+  guide, net, evaluator = learned_network(config, k)
   make = lambda name: make_debater(name, game, protocol, apply, sims=config.sims,
-                                   c_puct=config.c_puct)
+                                   c_puct=config.c_puct, guide=guide, evaluator=evaluator)
   player = rollout.make_player(mesh, game=game, protocol=protocol,
                                debaters=(make(honest), make(liar)), judge_apply=apply,
                                batch_axes=tuple(config.sharding.batch_axes))
   ndata = int(np.prod([mesh.shape[a] for a in config.sharding.batch_axes]))
   t0 = time.time()
+  seat_params = tuple(net if name in LEARNED else None for name in (honest, liar))
   out = rollout.run_batched(player, jax.random.fold_in(rng, 2), params, examples,
-                            config.batch_size, multiple=ndata)
+                            config.batch_size, multiple=ndata, seat_params=seat_params)
   seconds = time.time() - t0
   out["pixels_BxK"] = game.pixels(examples, out["actions_BxT"])
   return {"game": game, "examples": examples, "game_image_ids": gids, "out": out,
@@ -157,8 +173,9 @@ def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_di
   # Deterministic debaters need not replay seeds (best_lie picks lies with the judge, which
   # depends on the seed).
   game = g.MnistPixels(k, slots)
-  made = [make_debater(n, game, protocol, apply, sims=config.sims, c_puct=config.c_puct)
-          for n in (honest, liar)]
+  guide, _, evaluator = learned_network(config, k)
+  made = [make_debater(n, game, protocol, apply, sims=config.sims, c_puct=config.c_puct,
+                       guide=guide, evaluator=evaluator) for n in (honest, liar)]
   deterministic = all(d.deterministic for d in made) and (
       not protocol.precommit or protocol.lies != "best_lie")
   wins, margins, seconds, games_played, flips, gids = [], [], 0.0, 0, [], None

@@ -33,6 +33,11 @@ def validate(config) -> None:
         s.learning_rate, "a positive float")
   check_int(config, "eval_games", 1)
   check_int(config, "eval_every", 0)
+  for o in config.eval_opponents:
+    check(o in ("random", "greedy"), "eval_opponents", config.eval_opponents,
+          "a tuple of 'random' and/or 'greedy'")
+  for f in config.first:
+    check(f in ("honest", "liar"), "first", config.first, "a tuple of 'honest' and/or 'liar'")
   pv.get_arch(config.net.arch)
 
 
@@ -65,9 +70,10 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
             for p in config.precommit for f in config.first]
   batch_axes = tuple(config.sharding.batch_axes)
   evaluate = loop.make_evaluator(held_out, protos[0], apply, params, guide, mesh, n_eval,
-                                 batch_axes)
+                                 batch_axes, against=tuple(config.eval_opponents))
   meta = {"net_arch": config.net.arch, "pixels": config.pixels, "slots": slots,
-          "judge": source, "algorithm": config.selfplay.algorithm}
+          "judge": source, "algorithm": config.selfplay.algorithm,
+          "evaluator": config.selfplay.evaluator, "sims": config.selfplay.sims}
   io.atomic_write_json(os.path.join(workdir, "net.json"), meta)
   out = loop.train(task=task, protocols=protos, judge_apply=apply, judge_params=params,
                    guide=guide, init_net=lambda rngs: pv.PolicyValueNet(net_arch, rngs=rngs),

@@ -34,6 +34,10 @@ def validate(config) -> None:
   check_int(config, "batch_size", 1)
   check_int(config, "bootstrap", 0)
   check(config.first in ("honest", "liar"), "first", config.first, "'honest' or 'liar'")
+  if config.evaluator is not None:
+    from debate.search.evaluators import EVALUATORS
+    check(config.evaluator in EVALUATORS, "evaluator", config.evaluator,
+          f"one of {list(EVALUATORS)} (or unset: the self-play run's)")
   check(config.liar_protocol in ("best_lie",), "liar_protocol", config.liar_protocol,
         "best_lie (one game per image and pairing)")
   needs_net = any(d.startswith("learned") for d in config.debaters) or config.population
@@ -47,7 +51,7 @@ def validate(config) -> None:
 
 def _entrants(config, game, protocol, judge_apply):
   """(names, distinct debaters, branch index per entrant, net params per entrant)."""
-  guide, members = None, []
+  guide, members, evaluator = None, [], config.evaluator or "net"
   if config.selfplay_workdir and os.path.exists(os.path.join(config.selfplay_workdir,
                                                              "net.json")):
     meta = io.read_json(os.path.join(config.selfplay_workdir, "net.json"))
@@ -56,6 +60,7 @@ def _entrants(config, game, protocol, judge_apply):
                         f" debaters; allowed: a self-play run with k={game.k}")
     guide = pv.make_guide(pv.get_arch(meta["net_arch"]))
     members = loop.population(config.selfplay_workdir)
+    evaluator = config.evaluator or meta.get("evaluator", "net")
   latest = loop.load_member(members[-1])[0] if members else None
   branches, branch_of, names, nets = [], {}, [], []
 
@@ -65,7 +70,7 @@ def _entrants(config, game, protocol, judge_apply):
       branch_of[spec] = len(branches)
       branches.append(make_debater(kind, game, protocol, judge_apply,
                                    sims=int(sims or 1), c_puct=config.c_puct, guide=guide,
-                                   evaluator=config.evaluator))
+                                   evaluator=evaluator))
     names.append(name)
     nets.append({"index": jnp.int32(branch_of[spec]), "params": params})
 
@@ -107,6 +112,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
   done_path = os.path.join(workdir, "matches.json")
   done = io.read_json(done_path) if os.path.exists(done_path) else {}
   logging.info("tournament: %d debaters, %d pairings of %d games", n, n * n, len(labels))
+  if len(done) < n * n:  # Compile once, outside every pairing's time.
+    t = time.time()
+    rollout.run_batched(player, jax.random.PRNGKey(0), jparams,
+                        jax.tree.map(lambda x: x[:config.batch_size], examples),
+                        config.batch_size, ndata, seat_params=(nets[0], nets[0]))
+    logging.info("tournament: player compiled in %.0f s", time.time() - t)
   for i in range(n):
     for j in range(n):
       key = f"{names[i]} vs {names[j]}"

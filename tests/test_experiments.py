@@ -46,6 +46,25 @@ def test_deterministic_debaters_do_not_replay_seeds(mnist_dir, tmp_path):
   assert res["debate"][0]["seeds_played"] == 1 and res["debate"][0]["seeds"] == 3
 
 
+def test_selfplay_then_tournament_smoke(mnist_dir, tmp_path):
+  """Self-play saves a population; the tournament plays every pairing and fits Elo."""
+  sp = str(tmp_path / "selfplay")
+  res = _run("configs/mnist_selfplay.py:smoke", sp, mnist_dir)
+  assert res["metrics"]["population"] == ["population/iter_00002", "population/iter_00004"]
+  assert "eval/random/learned_honest_wins" in res["metrics"]["final_eval"]
+  for f in ("report.md", "selfplay_eval.png", "metrics_selfplay.jsonl", "net.json"):
+    assert os.path.exists(os.path.join(sp, f))
+  tn = _run("configs/mnist_tournament.py:smoke,debaters=random+greedy+learned",
+            str(tmp_path / "tournament"), mnist_dir, f"--config.selfplay_workdir={sp}")
+  names = {"random", "greedy", "learned", "learned@iter_00002"}
+  assert set(tn["metrics"]["elo"]) == names and tn["metrics"]["elo"]["random"] == 0.0
+  assert set(tn["metrics"]["honest_win_rate"]) == names
+  assert all(v > 0 for v in tn["metrics"]["seconds_per_game"].values())
+  assert len(tn["metrics"]["win_matrix"]) == 16
+  for f in ("win_matrix.png", "persuasiveness.png", "report.md"):
+    assert os.path.exists(os.path.join(str(tmp_path / "tournament"), f))
+
+
 @pytest.mark.slow
 def test_uses_of_debate_smoke(mnist_dir, tmp_path):
   d = _run("configs/distill_reward.py:smoke", str(tmp_path / "distill"), mnist_dir)

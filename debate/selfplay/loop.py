@@ -79,6 +79,20 @@ def load_member(path: str):
   return jax.tree.map(np.asarray, params), io.read_json(os.path.join(path, "member.json"))
 
 
+def latest_network(workdir: str):
+  """(guide, params, meta) of a self-play run's newest saved network."""
+  from debate import io
+  from debate.config import ConfigError
+  from models import policy_value as pv
+  members = population(workdir) if workdir else []
+  if not members:
+    raise ConfigError(f"selfplay_workdir={workdir!r} holds no trained network; allowed: the "
+                      "workdir of a configs/mnist_selfplay.py run that saved one (population/)")
+  meta = io.read_json(os.path.join(workdir, "net.json"))
+  params, _ = load_member(members[-1])
+  return pv.make_guide(pv.get_arch(meta["net_arch"])), params, meta
+
+
 def population(workdir: str) -> list[str]:
   root = os.path.join(workdir, "population")
   if not os.path.isdir(root):
@@ -172,14 +186,14 @@ def train(*, task, protocols: list, judge_apply, judge_params, guide, init_net: 
           "resumed_from": start, "wall_seconds": time.time() - t0, "functional": functional}
 
 
-def opponents(task, protocol, judge_apply):
+def opponents(task, protocol, judge_apply, names=("random", "greedy")):
   """The fixed opponents the learned debater is measured against while it trains."""
-  return {name: make_debater(name, task.game, protocol, judge_apply)
-          for name in ("random", "greedy")}
+  return {name: make_debater(name, task.game, protocol, judge_apply) for name in names}
 
 
 def make_evaluator(task, protocol, judge_apply, judge_params, guide, mesh, games: int,
-                   batch_axes=("data",), seed: int = 12345, batch_size: int = 256):
+                   batch_axes=("data",), seed: int = 12345, batch_size: int = 256,
+                   against=("random", "greedy")):
   """`evaluate(net_params, iteration) -> metrics`: the network alone (its most likely move)
   against random and greedy on `games` fixed games of `task`, as honest (seat 0) and as liar:
   `eval/{opponent}/learned_honest_wins` and `eval/{opponent}/learned_liar_wins`."""
@@ -194,7 +208,7 @@ def make_evaluator(task, protocol, judge_apply, judge_params, guide, mesh, games
   learned = make_learned(guide)
   ndata = int(np.prod([mesh.shape[a] for a in batch_axes]))
   players = {}
-  for name, opp in opponents(task, protocol, judge_apply).items():
+  for name, opp in opponents(task, protocol, judge_apply, against).items():
     players[name, "honest"] = rollout.make_player(mesh, game=game, protocol=protocol,
                                                   debaters=(learned, opp),
                                                   judge_apply=judge_apply, batch_axes=batch_axes)
