@@ -26,3 +26,18 @@ def sharding_config() -> ml_collections.ConfigDict:
       "rules": [(r"kernel$", ("model",)), (r"bias$", ("model",))],
       "batch_axes": ("data",),
   })
+
+
+def judge_config() -> ml_collections.ConfigDict:
+  """How a judge is trained when no `judge_workdir` is given (the paper's, 4,000 batches)."""
+  return ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
+                                    "learning_rate": 1e-4})
+
+
+def add_run_keys(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The keys every run has: data, mesh, sharding rules, multi-host."""
+  c.data = data_config()
+  c.mesh = mesh_config()
+  c.sharding = sharding_config()
+  c.distributed = False
+  return c

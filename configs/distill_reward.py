@@ -23,12 +23,8 @@ def debate_keys(c, arg):
   c.judge_workdir = config_dict.placeholder(str)
   # Reuse the verdict tables of another run with the same debate settings (they are costly).
   c.tables_from = config_dict.placeholder(str)
-  c.judge = ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
-                                       "learning_rate": 1e-4})
-  c.data = common.data_config()
-  c.mesh = common.mesh_config()
-  c.sharding = common.sharding_config()
-  c.distributed = False
+  c.judge = common.judge_config()
+  common.add_run_keys(c)
 
 
 def smoke(c):

@@ -6,7 +6,8 @@ The full table at modest settings, reusing judges trained by configs/mnist_judge
       --workdir runs/debate --config.data.dir=../shared/data/mnist \
       --config.judge_workdir='runs/judge_k{k}'
 
-(20 minutes on 2 CPU cores.) The paper's headline cells, precommit at k = 6, with 1,000
+(20 minutes on 2 CPU cores for the MCTS cells; greedy then plays the same 8 cells on both seats,
+at 10-13 games/s here: docs/BENCHMARKS.md; `baselines=` skips it.) The paper's headline cells, precommit at k = 6, with 1,000
 simulations (31 minutes): `configs/mnist_debate.py:pixels=6,precommit=true,sims=1000`.
 
 On a GPU, play more games per call: `--config.batch_size=1024`. On one H200 the benchmark's
@@ -66,13 +67,9 @@ def get_config(arg=None):
   # The self-play run whose newest network the `learned` and `learned_mcts` debaters play.
   c.selfplay_workdir = config_dict.placeholder(str)
   c.judge_eval_masks = 10
-  c.judge = ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
-                                       "learning_rate": 1e-4})
-  c.data = common.data_config()
-  c.mesh = common.mesh_config()
-  c.sharding = common.sharding_config()
+  c.judge = common.judge_config()
+  common.add_run_keys(c)
   c.transcripts_per_cell = 200
-  c.distributed = False
   if arg.smoke:
     c.images = min(arg.images, 16)
     c.sims = min(arg.sims, 8)

@@ -45,12 +45,8 @@ def get_config(arg=None):
   c.eval_every = 5
   c.eval_opponents = ("random", "greedy")
   c.judge_workdir = config_dict.placeholder(str)
-  c.judge = ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
-                                       "learning_rate": 1e-4})
-  c.data = common.data_config()
-  c.mesh = common.mesh_config()
-  c.sharding = common.sharding_config()
-  c.distributed = False
+  c.judge = common.judge_config()
+  common.add_run_keys(c)
   if arg.smoke:
     c.selfplay.update(iterations=min(arg.iterations, 4), games=16, sims=4, updates=4,
                       batch_size=32, replay_capacity=512, population_every=2, play_batch=16)

@@ -21,7 +21,7 @@ from debate.config import parse_arg
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, debaters="random+greedy+mcts-16+mcts-64+learned+learned_mcts-16",
+  arg = parse_arg(arg, debaters="random+greedy+mcts-16+mcts-200+learned+learned_mcts-32",
                   images=100, population=True, smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "mnist_tournament"
@@ -40,12 +40,8 @@ def get_config(arg=None):
   c.selfplay_workdir = config_dict.placeholder(str)
   c.judge_workdir = config_dict.placeholder(str)
   c.judge_eval_masks = 1
-  c.judge = ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
-                                       "learning_rate": 1e-4})
-  c.data = common.data_config()
-  c.mesh = common.mesh_config()
-  c.sharding = common.sharding_config()
-  c.distributed = False
+  c.judge = common.judge_config()
+  common.add_run_keys(c)
   if arg.smoke:
     c.debaters = tuple(d.split("-")[0] + "-4" if "-" in d else d for d in c.debaters)
     c.images = min(arg.images, 8)

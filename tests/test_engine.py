@@ -59,7 +59,9 @@ def _tiny_judge(seed=11):
   return judge_lib.make_apply(arch), params
 
 
-@pytest.mark.parametrize("first,precommit", [(0, True), (0, False), (1, True), (1, False)])
+@pytest.mark.parametrize("first,precommit", [
+    (0, True), (1, False),
+    pytest.param(0, False, marks=pytest.mark.slow), pytest.param(1, True, marks=pytest.mark.slow)])
 def test_refactored_engine_plays_the_old_engines_games(first, precommit):
   apply, params = _tiny_judge()
   images, labels, lies = _golden_games()
@@ -85,14 +87,14 @@ def test_learned_policy_never_puts_mass_on_illegal_moves(name):
   arch = pv.get_arch("tiny")
   guide = pv.make_guide(arch)
   net = trainer.init_params(lambda r: pv.PolicyValueNet(arch, rngs=r), jax.random.PRNGKey(0))
-  # Make the untrained network prefer padding and revealed slots if it could.
   game = g.MnistPixels(4, 32)
   d = make_debater(name, game, protocols.Protocol(), apply, sims=8, guide=guide)
+  move = jax.jit(d.apply)
   state = jax.vmap(g.initial_state)(examples)
   for t in range(4):
     legal = jax.vmap(g.legal)(examples, state)
     obs = jax.vmap(game.observe)(examples, state, jnp.full(6, t % 2))
-    out = d.apply({"judge": params, "net": net}, jax.random.PRNGKey(t), obs, legal)
+    out = move({"judge": params, "net": net}, jax.random.PRNGKey(t), obs, legal)
     assert bool(jnp.all(jnp.take_along_axis(legal, out.action_B[:, None], 1)))
     assert float(jnp.abs(jnp.where(legal, 0.0, out.weights_BxA)).max()) == 0.0
     np.testing.assert_allclose(np.asarray(out.weights_BxA.sum(-1)), 1.0, rtol=1e-5)

@@ -65,7 +65,8 @@ def test_short_selfplay_beats_random_more_often(tmp_path):
   arch = pv.get_arch("tiny")
   mesh = mesh_lib.make_mesh({"data": 2, "model": 1}, jax.devices()[:2])
   evaluate = loop.make_evaluator(task, protocols.Protocol(True, 0), brightness_judge,
-                                 jnp.zeros(()), pv.make_guide(arch), mesh, 64)
+                                 jnp.zeros(()), pv.make_guide(arch), mesh, 64,
+                                 against=("random",))
   net0 = trainer.init_params(lambda r: pv.PolicyValueNet(arch, rngs=r), jax.random.PRNGKey(0))
   before = evaluate(net0, 0)
   out = _run(tmp_path, 12)
@@ -76,10 +77,11 @@ def test_short_selfplay_beats_random_more_often(tmp_path):
 
 
 def test_killed_selfplay_resumes_to_the_uninterrupted_network(tmp_path):
-  whole = _run(tmp_path / "whole", 3, algorithm="policy_gradient")
+  kw = dict(algorithm="policy_gradient", games=16)
+  whole = _run(tmp_path / "whole", 3, **kw)
   with pytest.raises(trainer.Preempted):
-    _run(tmp_path / "killed", 3, algorithm="policy_gradient", stop_after=2)
-  resumed = _run(tmp_path / "killed", 3, algorithm="policy_gradient")
+    _run(tmp_path / "killed", 3, stop_after=2, **kw)
+  resumed = _run(tmp_path / "killed", 3, **kw)
   assert resumed["resumed_from"] == 2
   for a, b in zip(jax.tree.leaves(whole["params"]), jax.tree.leaves(resumed["params"])):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -3,7 +3,8 @@
 Iteration i (from 1): the actors play `games` games (both seats the current network, through the
 network-guided search for AlphaZero or the network alone, sampling, for policy gradient) on
 training images with the protocol `protocols[i % len]`; their positions enter the replay buffer;
-the learner takes `updates` sharded steps on batches drawn from it. Every random draw comes from
+the learner takes `updates` sharded steps on batches drawn from it (policy gradient, which is
+on-policy, draws from this iteration's positions only). Every random draw comes from
 (seed, i): the actors' keys, the games' images and lies, the learner's batches. The checkpoint holds
 the network, the optimizer, the learner's RNG and step, and the replay buffer, so a killed run
 resumes where its last checkpoint was and ends equal to an uninterrupted one. Every
@@ -58,6 +59,12 @@ def _player(mesh, task, protocol, judge_apply, guide, s: Settings, batch_axes):
     d = make_learned(guide, sample=True)
   return rollout.make_player(mesh, game=game, protocol=protocol, debaters=(d, d),
                              judge_apply=judge_apply, batch_axes=batch_axes)
+
+
+def _row(positions: dict):
+  """One position's key and state (no leading dim), to shape a buffer after."""
+  return (jax.tree.map(lambda x: x[0], positions["key"]),
+          jax.tree.map(lambda x: x[0], positions["state"]))
 
 
 def _save_member(workdir: str, iteration: int, params, meta: dict) -> None:
@@ -148,8 +155,11 @@ def train(*, task, protocols: list, judge_apply, judge_params, guide, init_net: 
           np.asarray(tr["actions_BxT"]).reshape(-1)]
     buf = replay.add(buf, pos)
     losses = []
+    # Policy gradient is on-policy: it learns from this iteration's games only.
+    source = replay.add(replay.empty(len(pos["value"]), *_row(pos), task.game.num_actions),
+                        pos) if s.algorithm == "policy_gradient" else buf
     for _ in range(s.updates):
-      b = replay.sample(buf, rng, s.batch_size)
+      b = replay.sample(source, rng, s.batch_size)
       batch = {"example": task.examples(b["key"])._asdict(), "state": b["state"]._asdict(),
                "seat": b["seat"], "policy": b["policy"], "value": b["value"]}
       state, m = step_fn(state, mesh_lib.to_global(batch, batch_sharding), None)
