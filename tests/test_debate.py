@@ -169,6 +169,7 @@ def test_liar_finds_forced_win(name):
   assert weak["honest_wins_B"].all()
 
 
+@pytest.mark.slow
 def test_more_simulations_never_play_worse():
   rng = np.random.default_rng(1)
   images = [image_with(rng.choice(784, size=12, replace=False)) for _ in range(48)]
@@ -196,7 +197,7 @@ def test_sharded_verdicts_equal_single_device():
   np.testing.assert_array_equal(single["pixels_BxK"], sharded["pixels_BxK"])
 
 
-@pytest.mark.parametrize("deltas_from", [0, 10 ** 9])
+@pytest.mark.parametrize("deltas_from", [0, pytest.param(10 ** 9, marks=pytest.mark.slow)])
 def test_sharded_incremental_judge_plays_the_same_games(deltas_from, monkeypatch):
   """Each shard searches its own games (shard_map) with the incremental judge, whose leaves are
   gathered per shard: the same moves and verdicts as one device, and a random debater's moves
@@ -281,7 +282,8 @@ def test_batched_search_builds_mctx_tree():
   assert int((ours.node_visits[:, 1:] > 0).sum(-1).min()) < 40
 
 
-@pytest.mark.parametrize("name,deltas_from", [("mcts", 0), ("mcts", 10 ** 9), ("greedy", 0)])
+@pytest.mark.parametrize("name,deltas_from", [
+    ("mcts", 0), pytest.param("mcts", 10 ** 9, marks=pytest.mark.slow), ("greedy", 0)])
 def test_incremental_judge_plays_the_same_games(name, deltas_from, monkeypatch):
   """MCTS leaves (and greedy's one-move positions, legal moves only) judged incrementally from
   the root's cache: the same moves and verdicts as judging every leaf with the whole network;

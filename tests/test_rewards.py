@@ -85,6 +85,7 @@ def real_table(mnist_dir, tmp_path_factory):
   return images_u8, labels, t["table_Nx10"]
 
 
+@pytest.mark.slow
 def test_distilled_model_learns_the_verdicts_and_round_trips(real_table, tmp_path):
   images_u8, labels, table = real_table
   from ml_collections import ConfigDict

@@ -60,6 +60,7 @@ def _run(tmp, iterations, algorithm="alphazero", stop_after=None, evaluate=None,
                     stop_after=stop_after)
 
 
+@pytest.mark.slow
 def test_short_selfplay_beats_random_more_often(tmp_path):
   task = _task(seed=1)  # Held-out images.
   arch = pv.get_arch("tiny")
