@@ -24,7 +24,7 @@ from debate.data import mnist
 from debate.train import trainer
 from debate import distill as distill_lib
 from debate import rl, verdicts
-from experiments import common
+from debate import runs as common
 
 SOURCES = rl.SOURCES
 

@@ -11,7 +11,7 @@ from debate import rewards
 from debate.config import check_int
 from debate.data import mnist
 from debate import classifiers, verdicts
-from experiments import common
+from debate import runs as common
 from judges import mnist_judge as judge_lib
 
 

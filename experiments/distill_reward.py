@@ -14,7 +14,7 @@ from debate.data import mnist
 from debate.games import mnist_pixels as g
 from debate import distill as distill_lib
 from debate import verdicts
-from experiments import common
+from debate import runs as common
 from judges import mnist_judge as judge_lib
 
 

@@ -17,7 +17,8 @@ from debate.data import mnist
 from debate.debaters import DEBATERS, LEARNED, make_debater
 from debate.games import mnist_pixels as g
 from debate.selfplay import loop
-from experiments import common, debate_plots
+from debate import plots as debate_plots
+from debate import runs as common
 from judges import mnist_judge as judge_lib
 from judges import training as judge_training
 

@@ -8,7 +8,7 @@ import time
 
 from debate import metrics as metrics_lib
 from debate.config import check, check_int
-from experiments import common
+from debate import runs as common
 from judges import mnist_judge as judge_lib
 from judges.training import evaluate_judge, train_judge
 

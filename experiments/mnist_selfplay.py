@@ -12,7 +12,7 @@ from debate.games import mnist_pixels as g
 from debate.search.evaluators import EVALUATORS
 from debate.selfplay import learner, loop
 from debate.tasks.mnist import MnistTask
-from experiments import common
+from debate import runs as common
 from judges import training as judge_training
 from models import policy_value as pv
 

@@ -18,7 +18,7 @@ from debate.debaters import make_debater
 from debate.debaters.switch import make_switch
 from debate.games import mnist_pixels as g
 from debate.selfplay import loop
-from experiments import common
+from debate import runs as common
 from judges import mnist_judge as judge_lib
 from models import policy_value as pv
 

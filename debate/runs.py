@@ -1,4 +1,4 @@
-"""What every experiment does around its work: validate, guard the workdir, write results."""
+"""What every run does around its work: validate, guard the workdir, write results, tables, plots."""
 from __future__ import annotations
 
 import json

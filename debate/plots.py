@@ -20,7 +20,7 @@ def example_grid(path: str, examples: dict, per_cell: int = 4) -> None:
   fig, axes = plt.subplots(len(names), per_cell, figsize=(2.2 * per_cell, 2.4 * len(names)),
                            squeeze=False)
   for r, name in enumerate(names):
-    ex = examples[name]  # Arrays saved by experiments.mnist_debate.save_cell_extras;
+    ex = examples[name]  # Arrays saved by experiments/mnist_debate.py (save_cell_extras);
     # `players`: 0 for an honest move, 1 for the liar's.
     wins = ex["honest_wins"]
     won, lost = np.flatnonzero(wins), np.flatnonzero(~wins)
