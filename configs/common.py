@@ -1,14 +1,22 @@
 """Pieces shared by the experiment configs."""
 from __future__ import annotations
 
+import os
+
 import ml_collections
 from ml_collections import config_dict
+
+# The 10,000 real MNIST images shipped with the repository (data/mnist/README.md).
+SHIPPED_MNIST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "data", "mnist")
 
 
 def data_config() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict({
-      # A directory of MNIST IDX files (e.g. ../shared/data/mnist); None loads TFDS 'mnist'.
-      "dir": config_dict.placeholder(str),
+      # "idx": a directory of MNIST IDX files (`dir`, default the repository's offline copy);
+      # "tfds": the full TFDS 'mnist' (60,000 + 10,000 images; internet the first time).
+      "source": "idx",
+      "dir": SHIPPED_MNIST,
       "tfds_download": True,
       "tfds_data_dir": config_dict.placeholder(str),
   })

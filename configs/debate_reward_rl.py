@@ -1,7 +1,7 @@
 r"""RL with debate as the reward: a label-free policy vs truth, judge-alone and distilled rewards.
 
   python -m experiments.run --config configs/debate_reward_rl.py \
-      --workdir runs/rl --config.data.dir=../shared/data/mnist \
+      --workdir runs/rl \
       --config.judge_workdir='runs/judge_k{k}'
 
 Args: pixels, sims, train_images, eval_images (held out for the distilled model), steps (RL

@@ -1,7 +1,7 @@
 r"""Debate as a runtime check of an untrusted model's answers, and best-of-n by debate.
 
   python -m experiments.run --config configs/debate_runtime.py \
-      --workdir runs/runtime --config.data.dir=../shared/data/mnist \
+      --workdir runs/runtime \
       --config.judge_workdir='runs/judge_k{k}'
 
 Args: pixels, sims, eval_images (test images checked), lie_digit (the class the saboteur lies

@@ -1,7 +1,7 @@
 r"""Distil MNIST debate verdicts into a reward model R(image, label) that costs one forward pass.
 
   python -m experiments.run --config configs/distill_reward.py \
-      --workdir runs/distill --config.data.dir=../shared/data/mnist \
+      --workdir runs/distill \
       --config.judge_workdir='runs/judge_k{k}'
 
 Args: pixels (k), sims (MCTS simulations per move), train_images, eval_images, smoke.

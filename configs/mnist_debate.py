@@ -3,7 +3,7 @@ r"""MNIST debate, Table 2 of "AI safety via debate" (Irving et al. 2018).
 The full table at modest settings, reusing judges trained by configs/mnist_judge.py:
 
   python -m experiments.run --config configs/mnist_debate.py:pixels=both,sims=200 \
-      --workdir runs/debate --config.data.dir=../shared/data/mnist \
+      --workdir runs/debate \
       --config.judge_workdir='runs/judge_k{k}'
 
 (20 minutes on 2 CPU cores for the MCTS cells; greedy then plays the same 8 cells on both seats,
@@ -36,7 +36,7 @@ def _both(value, both, name, allowed):
   if value == "both":
     return both
   if value not in allowed:
-    raise ConfigError(f"config argument {name}={value!r}; allowed: {allowed + ['both']}")
+    raise ConfigError(f"config argument {name}={value!r}; allowed: {list(allowed) + ['both']}")
   return (allowed[value] if isinstance(allowed, dict) else value,)
 
 

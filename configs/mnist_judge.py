@@ -1,7 +1,7 @@
 r"""The sparse MNIST judge of "AI safety via debate" (Irving et al. 2018), section 3.1.
 
   python -m experiments.run --config configs/mnist_judge.py:pixels=6 \
-      --workdir runs/judge_k6 --config.data.dir=../shared/data/mnist
+      --workdir runs/judge_k6
 
 Args: pixels (k, default 6), arch (paper|small|tiny), smoke (a seconds-long CI variant).
 The paper trains 30k batches at k=6 and 50k at k=4 (batch 128, Adam 1e-4).

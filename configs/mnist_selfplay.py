@@ -1,7 +1,7 @@
 r"""Debaters that learn: AlphaZero-style self-play of the MNIST pixel debate against a fixed judge.
 
   python -m experiments.run --config configs/mnist_selfplay.py:pixels=6 \
-      --workdir runs/selfplay_k6 --config.data.dir=../shared/data/mnist \
+      --workdir runs/selfplay_k6 \
       --config.judge_workdir='runs/judge_k{k}'
 
 Both seats are the same policy-value network (`models/policy_value.py`); the actors play it
@@ -12,7 +12,8 @@ the policy to the visit shares and the value to the verdict; the network is save
 played move weighted by the verdict minus its value.
 
 Args: pixels (k), algorithm (alphazero|policy_gradient), iterations, games (per iteration),
-sims (the actors' simulations per move), precommit (true|false|both), smoke.
+sims (the actors' simulations per move), precommit (true|false|both), teacher (iterations of
+greedy-imitation warm start: both seats soft greedy, the network learns their moves), smoke.
 """
 import ml_collections
 from ml_collections import config_dict
@@ -23,7 +24,7 @@ from debate.config import ConfigError, parse_arg
 
 def get_config(arg=None):
   arg = parse_arg(arg, pixels=6, algorithm="alphazero", iterations=60, games=256, sims=32,
-                  precommit="true", smoke=False)
+                  precommit="true", teacher=0, smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "mnist_selfplay"
   c.seed = 0
@@ -39,7 +40,7 @@ def get_config(arg=None):
       "algorithm": arg.algorithm, "iterations": arg.iterations, "games": arg.games,
       "sims": arg.sims, "evaluator": "judge", "c_puct": 1.0, "updates": 64, "batch_size": 256,
       "learning_rate": 1e-3, "replay_capacity": 40_000, "population_every": 10,
-      "play_batch": 256})
+      "play_batch": 256, "teacher_iterations": arg.teacher, "teacher_temperature": 0.5})
   c.net = ml_collections.ConfigDict({"arch": "small"})
   c.eval_games = 200       # held-out games (the last training images), every eval_every
   c.eval_every = 5

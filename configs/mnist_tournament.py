@@ -3,7 +3,7 @@ a win-rate matrix, Elo (Bradley-Terry, honest-seat and liar-seat ratings, bootst
 and the judge's accuracy in self-play against the debaters' Elo (the persuasiveness curve).
 
   python -m experiments.run --config configs/mnist_tournament.py \
-      --workdir runs/tournament_k6 --config.data.dir=../shared/data/mnist \
+      --workdir runs/tournament_k6 \
       --config.selfplay_workdir=runs/selfplay_k6 --config.judge_workdir='runs/judge_k{k}'
 
 Debaters (`debaters`, '+'-separated): random, greedy, mcts-N (uniform prior, N simulations),

@@ -153,10 +153,14 @@ def validate_common(config) -> None:
                         "data.dir and mesh")
   check_int(config, "seed", 0)
   check_int(config, "steps", 0)
+  source = config.data.get("source", "idx")
+  check(source in ("idx", "tfds"), "data.source", source,
+        "'idx' (a directory of MNIST IDX files, data.dir) or 'tfds' (TFDS 'mnist')")
   data_dir = config.data.get("dir")
-  if data_dir is not None:
+  if source == "idx":
     check(isinstance(data_dir, str) and os.path.isdir(data_dir), "data.dir", data_dir,
-          "an existing directory of MNIST IDX files, or None for TFDS")
+          "an existing directory of MNIST IDX files (default: the repository's data/mnist), "
+          "or data.source=tfds")
   for axis, size in config.mesh.items():
     check(isinstance(size, int) and (size == -1 or size >= 1), f"mesh.{axis}", size,
           "a positive integer, or -1 for all remaining devices")

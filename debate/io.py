@@ -25,12 +25,24 @@ def _to_jsonable(x: Any) -> Any:
   return x
 
 
+def _umask() -> int:
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
+
+
+# Files get the permissions `open` would give them (0644 under the usual umask), not mkstemp's
+# 0600, so that collaborators can read results.
+FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
   """Writes `data` to `path` through a temp file in the same directory, then renames."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_" + os.path.basename(path))
   try:
+    os.fchmod(fd, FILE_MODE)
     with os.fdopen(fd, "wb") as f:
       f.write(data)
       f.flush()
@@ -56,6 +68,24 @@ def atomic_write_json(path: str, obj: Any) -> None:
 
 def atomic_write_jsonl(path: str, rows: list[dict]) -> None:
   atomic_write_text(path, "".join(json.dumps(_to_jsonable(r), sort_keys=True) + "\n" for r in rows))
+
+
+def read_jsonl(path: str) -> list[dict]:
+  """Rows of a JSONL file; a damaged line (a kill during an append leaves half a line at the
+  end) is dropped with a warning instead of stopping the run."""
+  import logging
+  if not os.path.exists(path):
+    return []
+  rows = []
+  with open(path) as f:
+    for n, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        rows.append(json.loads(line))
+      except json.JSONDecodeError:
+        logging.warning("%s: line %d is damaged (%r...); dropped", path, n, line[:60])
+  return rows
 
 
 def read_json(path: str) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from debate import io
+from debate import io, lock
 from debate.config import ConfigError, validate_common
 from debate.train import mesh as mesh_lib
 
@@ -40,6 +40,7 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str):
   Returns the mesh. Nothing is written before every check has passed.
   """
   validate_common(config)
+  check_workdir(workdir)
   mesh = make_mesh(config)
   path = os.path.join(workdir, "config.json")
   new = config_to_dict(config)
@@ -54,10 +55,30 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str):
                         "allowed: the same config (to resume) or a new, empty workdir")
   os.makedirs(workdir, exist_ok=True)
   if jax.process_index() == 0:
+    lock.acquire(workdir)
     io.atomic_write_json(path, new)
   logging.getLogger().setLevel(logging.INFO)
   logging.getLogger("absl").setLevel(logging.WARNING)
   return mesh
+
+
+def check_workdir(workdir: str) -> None:
+  """The workdir is a directory we can write, or can be created: checked before any write."""
+  if not workdir:
+    raise ConfigError("--workdir is empty; allowed: a directory path")
+  path = os.path.abspath(workdir)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise ConfigError(f"workdir {workdir!r} is a file; allowed: a directory (new or of an "
+                      "earlier run of this config)")
+  parent = path
+  while not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  if not os.path.isdir(parent):
+    raise ConfigError(f"workdir {workdir!r} cannot be created: {parent!r} is a file; allowed: "
+                      "a path under a directory")
+  if not os.access(parent, os.W_OK | os.X_OK):
+    raise ConfigError(f"workdir {workdir!r} is not writable ({parent!r} denies writing); "
+                      "allowed: a directory you can write")
 
 
 def make_mesh(config):

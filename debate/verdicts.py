@@ -21,6 +21,7 @@ def validate_debate_keys(config) -> None:
   check_int(config, "sims", 1)
   check_choice(config, "debater", DEBATERS)
   check_int(config, "debate_batch_size", 1)
+  judge_training.check_judge_source(config, config.pixels)
 
 
 def settings(config) -> rewards.DebateSettings:

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+SHIPPED_MNIST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "data", "mnist")
 
 def _setup_devices(n: int) -> None:
   if n > 1:
@@ -668,7 +670,7 @@ def main(argv=None) -> int:
                  "and dense_cells (the dense layer's share a leaf's new pixels can change)")
   p.add_argument("--devices", type=int, default=1)
   p.add_argument("--judge_workdir", default=None)
-  p.add_argument("--data_dir", default="../shared/data/mnist")
+  p.add_argument("--data_dir", default=SHIPPED_MNIST)
   p.add_argument("--sims", type=int, default=100)
   p.add_argument("--k", type=int, default=6)
   p.add_argument("--games", type=int, default=200)

@@ -21,6 +21,7 @@ from debate import plots as debate_plots
 from debate import runs as common
 from judges import mnist_judge as judge_lib
 from judges import training as judge_training
+from debate.train import preempt
 
 # Table 2 of Irving et al. (2018): (k, first) -> (random-pixel judge, no precommit, precommit).
 PAPER = {(4, "honest"): (48.2, 51.0, 83.8), (4, "liar"): (48.2, 68.4, 86.7),
@@ -221,23 +222,29 @@ def _pairs(config) -> list[tuple[str, str]]:
 
 def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
-  mesh = common.prepare_workdir(config, workdir)
   t_start = time.time()
   test = mnist.load_from_config(config, "test")
   if config.images > len(test["label"]):
     raise ConfigError(f"config.images={config.images} but the test split has "
                       f"{len(test['label'])} images; allowed: 1..{len(test['label'])}")
+  for k in config.pixels:
+    judge_training.check_judge_source(config, k)
+  mesh = common.prepare_workdir(config, workdir)
   images = mnist.to_float(test["image"][:config.images])
   labels = test["label"][:config.images]
   slots = g.slots_for(images)
   cells_dir = os.path.join(workdir, "cells")
   os.makedirs(cells_dir, exist_ok=True)
-  judge_info, cells = {}, []
+  judge_info, cells, loaded = {}, [], []
+  n_cells = len(config.pixels) * len(_pairs(config)) * len(config.first) * len(config.precommit)
   for k in config.pixels:
+    logging.info("judge k=%d: loading or training", k)
     apply, params, arch, source = judge_training.get_judge(config, workdir, mesh, k)
+    fingerprint = judge_training.fingerprint(params)
     jm = judge_training.evaluate_judge(config, apply, params, k, config.judge_eval_masks)
     judge_info[str(k)] = {"arch": arch, "source": source, "accuracy": jm["test_accuracy"],
-                          "ci95": jm["test_accuracy_ci95"], "ece": jm["test_ece"]}
+                          "ci95": jm["test_accuracy_ci95"], "ece": jm["test_ece"],
+                          "fingerprint": fingerprint, **judge_training.judge_meta(source)}
     for i, (honest, liar) in enumerate(_pairs(config)):
       for first in config.first:
         for precommit in config.precommit:
@@ -248,11 +255,22 @@ def train_and_evaluate(config, workdir: str) -> dict:
           path = os.path.join(cells_dir, name + ".json")
           if os.path.exists(path):  # Finished in an earlier, interrupted run of this config.
             cell = io.read_json(path)
+            if cell.get("judge_fingerprint", fingerprint) != fingerprint:
+              raise ConfigError(
+                  f"cell {name} in {cells_dir} was played by judge {cell['judge_fingerprint']} "
+                  f"but the judge now ({source}) is {fingerprint}: it was replaced; allowed: "
+                  "the original judge, or a new workdir (results of two judges never mix)")
             cells.append(cell)
+            loaded.append({"cell": name, "played_at": cell.get("played_at")})
             logging.info("cell %s: loaded (%.1f%%)", name, 100 * cell["honest_win_rate"])
             continue
+          if preempt.requested():
+            raise preempt.Preempted(f"debate: stopped before cell {name}; finished cells are "
+                                    f"kept in {cells_dir}, rerun the same command to resume")
+          logging.info("cell %d of %d: %s", len(cells) + 1, n_cells, name)
           cell = play_table_cell(config, mesh, apply, params, images, labels, slots, cells_dir,
                                  key, honest, liar)
+          cell.update(judge_fingerprint=fingerprint, played_at=time.strftime("%Y-%m-%d %H:%M:%S"))
           io.atomic_write_json(path, cell)
           cells.append(cell)
           logging.info("cell %s: honest wins %.1f%% (%d games, %.0f s, %.1f games/s)", name,
@@ -265,8 +283,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     debate_plots.example_grid(os.path.join(workdir, "examples.png"), examples)
   if lie_success:
     debate_plots.lies_by_digit(os.path.join(workdir, "lies_by_digit.png"), lie_success)
-  metrics = {"cells": len(cells), "judge_accuracy": {k: v["accuracy"] for k, v in
-                                                     judge_info.items()}}
+  metrics = {"cells": len(cells), "cells_loaded": len(loaded),
+             "judge_accuracy": {k: v["accuracy"] for k, v in judge_info.items()}}
   for c in cells:
     prefix = f"{c['debaters']}/" if "debaters" in c else ""
     metrics[f"{prefix}honest_win_rate/k{c['pixels']}/"
@@ -274,7 +292,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         c["honest_win_rate"]
   results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
                                  resumed_from_step=0, wall_seconds=wall, debate=cells,
-                                 judge=judge_info)
+                                 judge=judge_info, cells_loaded=loaded)
   common.write_report(workdir, report(config, cells, judge_info, wall))
   return results
 
@@ -340,9 +358,12 @@ def report(config, cells, judge_info, wall) -> str:
       f"c_puct {config.c_puct}; precommit liar protocol `{config.liar_protocol}` "
       f"({rule[config.liar_protocol]}); {n} test images, {config.seeds} seed(s). Entries are "
       "judge accuracy = honest win rate, ours with a 95% Wilson interval, the paper's in "
-      "parentheses.", "", *sections,
-      "Judges: " + "; ".join(f"k={k}: {v['arch']} from `{v['source']}`"
-                             for k, v in judge_info.items()), "",
+      "parentheses.", "",
+      "Judges (alone on k random nonzero pixels of the test images): " + "; ".join(
+          f"k={k}: `{v['arch']}`, {v.get('steps') or '?'} training steps, "
+          f"{100 * v['accuracy']:.1f}% accurate, from `{v['source']}` "
+          f"(fingerprint {v.get('fingerprint', '?')})" for k, v in judge_info.items()), "",
+      *sections,
       "## The last word", "",
       common.md_table(["debaters", "k", "first", "precommit", "last mover",
                        "games the last reveal flipped", "flipped to the last mover"], last_word),

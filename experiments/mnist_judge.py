@@ -7,6 +7,7 @@ import time
 
 
 from debate import metrics as metrics_lib
+from debate.data import mnist
 from debate.config import check, check_int
 from debate import runs as common
 from judges import mnist_judge as judge_lib
@@ -27,6 +28,9 @@ def validate(config) -> None:
 
 def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -> dict:
   validate(config)
+  n = len(mnist.load_from_config(config, "train")["label"])  # Checked before any write.
+  check(config.batch_size <= n, "batch_size", config.batch_size,
+        f"at most the {n} training images")
   mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()
   result = train_judge(config, workdir, mesh, pixels=config.pixels, steps=config.steps,
@@ -64,7 +68,8 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
             f"{train_seconds:.0f} s"]]),
       "Paper (Irving et al. 2018, 60k training images): 59.4% at k=6 (30k batches), "
       "48.2% at k=4 (50k batches).", "",
-      f"Data: {config.data.dir or 'TFDS mnist'}; mesh {common.mesh_lib.mesh_shape(mesh)}; "
+      f"Data: {'TFDS mnist' if config.data.source == 'tfds' else config.data.dir}; "
+      f"mesh {common.mesh_lib.mesh_shape(mesh)}; "
       f"resumed from step {result.resumed_from_step}.", "",
       "![training loss](train_loss.png)", ""]))
   logging.info("judge k=%d: test accuracy %.4f", config.pixels, metrics["test_accuracy"])

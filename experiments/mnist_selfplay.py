@@ -31,6 +31,9 @@ def validate(config) -> None:
     check_int(config, f"selfplay.{key}", 1)
   check(isinstance(s.learning_rate, float) and s.learning_rate > 0, "selfplay.learning_rate",
         s.learning_rate, "a positive float")
+  check_int(config, "selfplay.teacher_iterations", 0)
+  check(isinstance(s.teacher_temperature, float) and s.teacher_temperature > 0,
+        "selfplay.teacher_temperature", s.teacher_temperature, "a positive float")
   check_int(config, "eval_games", 1)
   check_int(config, "eval_every", 0)
   for o in config.eval_opponents:
@@ -48,7 +51,8 @@ def settings_of(config) -> loop.Settings:
                        replay_capacity=s.replay_capacity, algorithm=s.algorithm,
                        evaluator=s.evaluator, c_puct=s.c_puct,
                        population_every=s.population_every, seed=config.seed,
-                       play_batch=s.play_batch)
+                       play_batch=s.play_batch, teacher_iterations=s.teacher_iterations,
+                       teacher_temperature=s.teacher_temperature)
 
 
 def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -> dict:
@@ -56,6 +60,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
   train = mnist.load_from_config(config, "train")
   check(config.eval_games < len(train["label"]), "eval_games", config.eval_games,
         f"fewer than the {len(train['label'])} training images")
+  judge_training.check_judge_source(config, config.pixels)
   mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()
   images = mnist.to_float(train["image"])

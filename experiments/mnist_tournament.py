@@ -20,6 +20,7 @@ from debate.games import mnist_pixels as g
 from debate.selfplay import loop
 from debate import runs as common
 from judges import mnist_judge as judge_lib
+from judges import training as judge_training
 from models import policy_value as pv
 
 _SPEC = re.compile(r"^(random|greedy|learned|mcts-\d+|learned_mcts-\d+)$")
@@ -89,12 +90,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
   test = mnist.load_from_config(config, "test")
   check(config.images <= len(test["label"]), "images", config.images,
         f"at most the {len(test['label'])} test images")
+  k = io.read_json(os.path.join(config.selfplay_workdir, "net.json"))["pixels"] \
+      if config.selfplay_workdir else 6
+  judge_training.check_judge_source(config, k)
   mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()
   images, labels = mnist.to_float(test["image"][:config.images]), test["label"][:config.images]
   slots = g.slots_for(images)
-  k = io.read_json(os.path.join(config.selfplay_workdir, "net.json"))["pixels"] \
-      if config.selfplay_workdir else 6
   apply, jparams = _judge(config, workdir, mesh, k)
   protocol = protocols.Protocol(precommit=config.precommit,
                                 first=0 if config.first == "honest" else 1)
@@ -150,7 +152,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
 
 def _judge(config, workdir, mesh, k):
-  from judges import training as judge_training
   if not config.judge_workdir and config.selfplay_workdir:
     source = io.read_json(os.path.join(config.selfplay_workdir, "net.json"))["judge"]
     _, _, params, _ = judge_lib.load_judge(source)

@@ -1,17 +1,19 @@
 r"""The one entry point: `python -m experiments.run --config configs/X.py[:args] --workdir DIR`.
 
-Overrides: `--config.seed=1 --config.data.dir=../shared/data/mnist`. Bad input stops the run
+Overrides: `--config.seed=1 --config.data.source=tfds`. Bad input stops the run
 before any work with one message that names the bad value and what is allowed.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
 
 from debate.config import ConfigError, load_config
-from debate.train.trainer import Preempted
+from debate.train import preempt
+from debate.train.preempt import Preempted
 
 EXPERIMENTS = {
     "mnist_judge": "experiments.mnist_judge",
@@ -24,6 +26,9 @@ EXPERIMENTS = {
 }
 
 
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
 def experiment_module(config):
   name = config.get("experiment")
   if name not in EXPERIMENTS:
@@ -33,7 +38,8 @@ def experiment_module(config):
 
 def run(config_spec: str, workdir: str, overrides=()) -> dict:
   config = load_config(config_spec, overrides)
-  return experiment_module(config).train_and_evaluate(config, workdir)
+  with preempt.Handlers():  # SIGTERM and Ctrl-C: save, stop, exit EXIT_PREEMPTED.
+    return experiment_module(config).train_and_evaluate(config, workdir)
 
 
 def main(argv=None) -> int:
@@ -44,7 +50,7 @@ def main(argv=None) -> int:
   args, rest = parser.parse_known_args(argv)
   bad = [r for r in rest if not r.startswith("--config.")]
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
-                      stream=sys.stderr)
+                      datefmt="%H:%M:%S", stream=sys.stderr, force=True)
   logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax logs every file it writes.
   try:
     if bad:
@@ -54,8 +60,22 @@ def main(argv=None) -> int:
     print(f"error: {e}", file=sys.stderr)
     return 2
   except Preempted as e:
-    print(str(e), file=sys.stderr)
-    return 0
+    print(f"preempted: {e} (exit status {preempt.EXIT_PREEMPTED})", file=sys.stderr)
+    return preempt.EXIT_PREEMPTED
+  except FloatingPointError as e:  # Diverged: NaN or infinite loss or gradient norm.
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  except KeyboardInterrupt:
+    print("interrupted: stopped at once; rerun the same command to resume from the last "
+          "checkpoint", file=sys.stderr)
+    return 130
+  except OSError as e:
+    if e.errno not in _WRITE_ERRORS:
+      raise
+    print(f"error: cannot write {e.filename or args.workdir!r}: {e.strerror}; the last good "
+          "checkpoint is kept (free space or fix permissions, then rerun the same command)",
+          file=sys.stderr)
+    return 1
   return 0
 
 

@@ -50,6 +50,53 @@ def evaluate_judge(config, apply, params, pixels: int, masks_per_image: int) -> 
   }
 
 
+def check_judge_source(config, k: int) -> None:
+  """Before anything is written: a given `judge_workdir` holds a finished judge for this k.
+  Also, training a judge here (no `judge_workdir`) needs a batch no larger than the data."""
+  if config.judge_workdir:
+    path = config.judge_workdir.format(k=k)
+    meta_path = os.path.join(path, "judge", "judge.json")
+    if not os.path.isdir(path):
+      raise ConfigError(f"judge_workdir={path!r} does not exist; allowed: the workdir of a "
+                        "finished configs/mnist_judge.py run, or unset to train one here")
+    if not os.path.exists(meta_path):
+      raise ConfigError(f"judge_workdir={path!r} holds no finished judge ({meta_path} is "
+                        "missing: still training, or not a judge run); allowed: the workdir of a "
+                        "finished configs/mnist_judge.py run")
+    from debate import io
+    pixels = int(io.read_json(meta_path)["pixels"])
+    if pixels != k:
+      raise ConfigError(f"judge_workdir={path!r} holds a judge for k={pixels}, not k={k}; "
+                        "allowed: a judge trained with the same pixels (use '{k}' in the path)")
+  elif "judge" in config and "batch_size" in config.judge:
+    n = len(mnist.load_from_config(config, "train")["label"])
+    if config.judge.batch_size > n:
+      raise ConfigError(f"config.judge.batch_size={config.judge.batch_size} is larger than the "
+                        f"{n} training images; allowed: 1..{n}")
+
+
+def fingerprint(params) -> str:
+  """A short SHA-256 of a judge's parameters: which judge played is recorded with every result,
+  and a resumed run refuses to mix two judges."""
+  import hashlib
+
+  import jax
+  h = hashlib.sha256()
+  for leaf in jax.tree.leaves(jax.device_get(params)):
+    a = np.ascontiguousarray(np.asarray(leaf))
+    h.update(str((a.shape, a.dtype)).encode())
+    h.update(a.tobytes())
+  return h.hexdigest()[:16]
+
+
+def judge_meta(source: str) -> dict:
+  """What a saved judge's judge.json says about its training (steps, seed), for reports."""
+  from debate import io
+  path = os.path.join(source, "judge", "judge.json")
+  meta = io.read_json(path) if os.path.exists(path) else {}
+  return {"steps": meta.get("steps"), "seed": meta.get("seed")}
+
+
 def get_judge(config, workdir: str, mesh, k: int):
   """(apply, params, arch, source) of the k-pixel judge: from `config.judge_workdir` (which may
   contain '{k}'), or trained with `config.judge` into `workdir/judge_k{k}` (reused when there)."""

@@ -7,8 +7,11 @@ data-iterator state is a single integer that a checkpoint stores and a resume re
 from __future__ import annotations
 
 import gzip
+import logging
 import os
+import socket
 import struct
+import zlib
 
 import grain
 import numpy as np
@@ -23,19 +26,30 @@ _IDX_FILES = {
 
 
 def read_idx(path: str) -> np.ndarray:
-  """Reads one IDX file (optionally gzipped): magic, dims, then big-endian data."""
+  """Reads one IDX file (optionally gzipped): magic, dims, then big-endian data. A damaged file
+  raises ConfigError naming the path and what is wrong."""
   opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "rb") as f:
-    data = f.read()
-  if len(data) < 4 or data[0] != 0 or data[1] != 0:
-    raise ValueError(f"{path} is not an IDX file (bad magic {data[:4]!r})")
-  dtype = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}[data[2]]
+  try:
+    with opener(path, "rb") as f:
+      data = f.read()
+  except (OSError, EOFError, zlib.error) as e:
+    raise ConfigError(f"{path} cannot be read ({type(e).__name__}: {e}); allowed: a complete "
+                      "(optionally gzipped) IDX file, e.g. a fresh copy of the MNIST download")
+  dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+  if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in dtypes:
+    raise ConfigError(f"{path} is not an IDX file (header {data[:4]!r}); allowed: a standard "
+                      "MNIST IDX file (magic 0x0000 0801 or 0803)")
   ndim = data[3]
+  if len(data) < 4 + 4 * ndim:
+    raise ConfigError(f"{path} is truncated inside its header; allowed: a complete IDX file")
   dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-  arr = np.frombuffer(data, dtype=dtype, offset=4 + 4 * ndim)
-  if arr.size != int(np.prod(dims)):
-    raise ValueError(f"{path}: header says {dims} but holds {arr.size} values")
-  return arr.reshape(dims)
+  dtype = np.dtype(dtypes[data[2]])
+  expected = int(np.prod(dims)) * dtype.itemsize
+  body = len(data) - 4 - 4 * ndim
+  if body != expected:
+    raise ConfigError(f"{path}: its header says {dims} ({expected} bytes) but it holds {body} "
+                      "bytes (truncated or damaged); allowed: a complete IDX file")
+  return np.frombuffer(data, dtype=dtype, offset=4 + 4 * ndim).reshape(dims)
 
 
 def _find(data_dir: str, stem: str) -> str:
@@ -63,23 +77,64 @@ def load_mnist(split: str, data_dir: str | None = None, tfds_download: bool = Tr
     raise ConfigError(f"split={split!r}; allowed: {sorted(_IDX_FILES)}")
   if data_dir is not None:
     if not os.path.isdir(data_dir):
-      raise ConfigError(f"data.dir={data_dir!r} does not exist; allowed: a directory of MNIST "
-                        "IDX files, or None to load TFDS 'mnist'")
+      raise ConfigError(f"config.data.dir={data_dir!r} is not allowed: it does not exist; "
+                        "allowed: a directory of MNIST IDX files (default: the repository's "
+                        "data/mnist), or data.source=tfds")
     img_stem, lbl_stem = _IDX_FILES[split]
     images = read_idx(_find(data_dir, img_stem))
-    labels = read_idx(_find(data_dir, lbl_stem)).astype(np.int32)
-    if images.shape[1:] != (28, 28) or len(images) != len(labels):
-      raise ValueError(f"{data_dir}: bad MNIST shapes {images.shape} / {labels.shape}")
-    return {"image": np.asarray(images, np.uint8), "label": labels}
+    labels = read_idx(_find(data_dir, lbl_stem))
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+      raise ConfigError(f"{data_dir}: {img_stem} holds {images.dtype} images of shape "
+                        f"{images.shape[1:]}; allowed: uint8 images of shape (28, 28)")
+    if labels.ndim != 1 or len(labels) != len(images):
+      raise ConfigError(f"{data_dir}: {lbl_stem} holds {labels.shape} labels for "
+                        f"{len(images)} images; allowed: one label per image")
+    if len(labels) and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+      raise ConfigError(f"{data_dir}: {lbl_stem} has labels in [{labels.min()}, "
+                        f"{labels.max()}]; allowed: 0..{NUM_CLASSES - 1}")
+    if not len(labels):
+      raise ConfigError(f"{data_dir}: {img_stem} holds no images; allowed: at least one")
+    return {"image": np.asarray(images, np.uint8), "label": labels.astype(np.int32)}
   import tensorflow_datasets as tfds  # Heavy import, only when TFDS is actually used.
+  absl_log = logging.getLogger("absl")
+  level = absl_log.level
+  absl_log.setLevel(logging.ERROR)  # "Variant folder ... has no dataset_info.json": said below.
+  try:
+    builder = tfds.builder("mnist", data_dir=tfds_data_dir)
+    prepared = builder.is_prepared()
+  finally:
+    absl_log.setLevel(level)
+  if not prepared:
+    where = builder.data_dir
+    if not tfds_download:
+      raise ConfigError(f"data.source='tfds' with tfds_download=False, but TFDS 'mnist' is not "
+                        f"in {where}; allowed: tfds_download=True (with internet), "
+                        "data.tfds_data_dir where it was prepared, or data.source=idx")
+    _check_reachable(TFDS_HOST, where)
   ds = tfds.load("mnist", split=split, batch_size=-1, download=tfds_download,
                  data_dir=tfds_data_dir)
   ds = tfds.as_numpy(ds)
   return {"image": ds["image"][..., 0].astype(np.uint8), "label": ds["label"].astype(np.int32)}
 
 
+TFDS_HOST = "storage.googleapis.com"  # Where TFDS downloads MNIST from.
+NUM_CLASSES = 10
+
+
+def _check_reachable(host: str, where: str, timeout_s: float = 5.0) -> None:
+  """Offline, `tfds.load` retries its download for minutes; fail within seconds instead."""
+  try:
+    socket.create_connection((host, 443), timeout=timeout_s).close()
+  except OSError as e:
+    raise ConfigError(f"data.source='tfds': TFDS 'mnist' is not in {where} and {host} cannot be "
+                      f"reached ({e}); allowed: data.source=idx (the repository's offline copy, "
+                      "the default) or a machine with internet") from None
+
+
 def load_from_config(config, split: str) -> dict[str, np.ndarray]:
-  return load_mnist(split, config.data.get("dir"), bool(config.data.get("tfds_download", True)),
+  tfds = config.data.get("source", "idx") == "tfds"
+  return load_mnist(split, None if tfds else config.data.get("dir"),
+                    bool(config.data.get("tfds_download", True)),
                     config.data.get("tfds_data_dir"))
 
 

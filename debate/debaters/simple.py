@@ -20,23 +20,34 @@ def make_random() -> Debater:
   return Debater("random", apply)
 
 
-def make_greedy(game, protocol, judge_apply, chunk: int = 32) -> Debater:
+def make_greedy(game, protocol, judge_apply, chunk: int = 32, *, temperature: float = 0.0,
+                sample: bool = False) -> Debater:
   """Scores every legal move by the judge's margin after it and takes the best for its own
   side (one ply, no look-ahead). With an exact incremental judge (`Game.leaf_judge`), only legal
   moves are scored, each from the position's cached activations plus one move; otherwise the
-  B x A candidate positions are judged whole, `chunk` actions per call."""
+  B x A candidate positions are judged whole, `chunk` actions per call.
+
+  With `temperature` > 0 the action weights are softmax(margin / temperature) over legal moves
+  (a soft greedy policy: self-play's teacher for a warm start), and with `sample` the move is
+  drawn from them; otherwise the weights are one-hot on the best move."""
 
   def apply(params, rng, obs, legal_BxA, *, batch_axes=()):
-    del rng
     env = Env(game, protocol, judge_apply, params["judge"], tuple(batch_axes))
     example, state = obs.example, obs.state
     margins = scores_of_moves(env, example, state, legal_BxA, chunk)
     own = for_seat(margins, env.seat(example, state)[:, None])
     own = jnp.where(legal_BxA, own, -jnp.inf)
-    action = jnp.argmax(own, axis=-1)
-    return one_hot_output(action, legal_BxA.shape[-1], jnp.tanh(own.max(-1)))
+    value = jnp.tanh(own.max(-1))
+    if temperature <= 0:
+      return one_hot_output(jnp.argmax(own, axis=-1), legal_BxA.shape[-1], value)
+    weights = jax.nn.softmax(own / temperature, axis=-1)
+    score = own / temperature
+    if sample:
+      score = score + env.random(jax.random.gumbel, rng, legal_BxA.shape)
+    action = jnp.argmax(jnp.where(legal_BxA, score, -jnp.inf), axis=-1).astype(jnp.int32)
+    return DebaterOutput(action, weights, value)
 
-  return Debater("greedy", apply, deterministic=True, judge_calls=lambda a: a)
+  return Debater("greedy", apply, deterministic=not sample, judge_calls=lambda a: a)
 
 
 def scores_of_moves(env: Env, example_B, state_B, legal_BxA, chunk: int = 32) -> jax.Array:

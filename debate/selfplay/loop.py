@@ -25,9 +25,11 @@ import optax
 from debate import rollout
 from debate.debaters import make_debater
 from debate.debaters.learned import make_learned, make_learned_mcts
+from debate.debaters.simple import make_greedy
 from debate.selfplay import actors, learner, replay
 from debate.train import checkpoint as ckpt_lib
 from debate.train import mesh as mesh_lib
+from debate.train import preempt
 from debate.train import trainer
 from debate.train.writers import MetricWriter
 
@@ -48,11 +50,19 @@ class Settings:
   checkpoint_every: int = 1
   seed: int = 0
   play_batch: int = 256      # games per jitted call
+  # Warm start (expert iteration with a fixed teacher): for the first `teacher_iterations`
+  # iterations both seats are soft greedy (`make_greedy` at `teacher_temperature`, moves
+  # sampled), and the network learns its move distribution and the verdicts of its games.
+  teacher_iterations: int = 0
+  teacher_temperature: float = 0.5
 
 
-def _player(mesh, task, protocol, judge_apply, guide, s: Settings, batch_axes):
+def _player(mesh, task, protocol, judge_apply, guide, s: Settings, batch_axes,
+            teacher: bool = False):
   game = task.game
-  if s.algorithm == "alphazero":
+  if teacher:
+    d = make_greedy(game, protocol, judge_apply, temperature=s.teacher_temperature, sample=True)
+  elif s.algorithm == "alphazero":
     d = make_learned_mcts(game, protocol, judge_apply, guide, s.sims, s.c_puct, s.evaluator,
                           sample=True)
   else:
@@ -141,16 +151,18 @@ def train(*, task, protocols: list, judge_apply, judge_params, guide, init_net: 
   for it in range(start + 1, s.iterations + 1):
     rng = np.random.default_rng([s.seed, it])
     protocol = protocols[it % len(protocols)]
-    if protocol not in players:
-      players[protocol] = _player(mesh, task, protocol, judge_apply, guide, s, batch_axes)
+    teacher = it <= s.teacher_iterations
+    if (protocol, teacher) not in players:
+      players[protocol, teacher] = _player(mesh, task, protocol, judge_apply, guide, s,
+                                           batch_axes, teacher)
     key = task.sample_keys(rng, s.games, protocol.precommit, protocol.first)
     examples = task.examples(key)
     t_act = time.time()
-    tr = actors.play(players[protocol], jax.random.PRNGKey(rng.integers(2 ** 31)), judge_params,
-                     state["params"], examples, s.play_batch, ndata)
+    tr = actors.play(players[protocol, teacher], jax.random.PRNGKey(rng.integers(2 ** 31)),
+                     judge_params, state["params"], examples, s.play_batch, ndata)
     act_s = time.time() - t_act
     pos = actors.positions(task.game, key, examples, tr)
-    if s.algorithm == "policy_gradient":
+    if s.algorithm == "policy_gradient" and not teacher:
       pos["policy"] = np.eye(task.game.num_actions, dtype=np.float32)[
           np.asarray(tr["actions_BxT"]).reshape(-1)]
     buf = replay.add(buf, pos)
@@ -165,13 +177,15 @@ def train(*, task, protocols: list, judge_apply, judge_params, guide, init_net: 
       state, m = step_fn(state, mesh_lib.to_global(batch, batch_sharding), None)
       losses.append(m)
     m = {k: float(np.mean([jax.device_get(x[k]) for x in losses])) for k in losses[0]}
-    if not np.isfinite(m["loss"]):
-      raise FloatingPointError(f"self-play: loss is {m['loss']} at iteration {it}; stopped. The "
-                               f"last good checkpoint is iteration {ckpt.latest_step()}.")
+    if not (np.isfinite(m["loss"]) and np.isfinite(m.get("grad_norm", 0.0))):
+      raise FloatingPointError(
+          f"self-play: loss {m['loss']}, gradient norm {m.get('grad_norm')} at iteration {it} "
+          f"(diverged: lower the learning rate); stopped. The last good checkpoint is iteration "
+          f"{ckpt.latest_step()}.")
     m.update(honest_win_rate=float(np.mean(tr["honest_wins_B"])),
              seat0_win_rate=float(np.mean(tr["seat0_wins_B"])), games_per_second=s.games / act_s,
              replay_size=int(buf["size"]), precommit=float(protocol.precommit),
-             first=float(protocol.first))
+             first=float(protocol.first), teacher=float(teacher))
     if evaluate is not None and eval_every and (it % eval_every == 0 or it == s.iterations):
       m.update(evaluate(state["params"], it))
     writer.write(it, m)
@@ -183,7 +197,7 @@ def train(*, task, protocols: list, judge_apply, judge_params, guide, init_net: 
                  60 * rate, (s.iterations - it) / max(rate, 1e-9))
     if it % s.population_every == 0 or it == s.iterations:
       _save_member(workdir, it, state["params"], meta or {})
-    stop_now = stop_after is not None and it - start >= stop_after
+    stop_now = preempt.requested() or (stop_after is not None and it - start >= stop_after)
     if it % s.checkpoint_every == 0 or it == s.iterations or stop_now:
       ckpt.save(it, {"train": state, "replay": buf}, {"iteration": it})
     if stop_now:

@@ -1,6 +1,8 @@
 """Orbax checkpoints of the whole train state (model, optimizer, RNG) plus data-iterator state."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from typing import Any
@@ -30,11 +32,18 @@ class Checkpointer:
     args = ocp.args.Composite(state=ocp.args.StandardSave(state), extra=ocp.args.JsonSave(extra))
     self._mngr.save(step, args=args, force=True)
     self._mngr.wait_until_finished()
+    if jax.process_index() == 0:
+      from debate import io
+      step_dir = os.path.join(self.directory, str(step))
+      io.atomic_write_json(os.path.join(step_dir, DIGEST), digest(step_dir))
 
   def restore(self, abstract_state: Any) -> tuple[int, Any, dict] | None:
-    """Newest checkpoint that restores; a damaged one is reported and the previous one is tried."""
+    """Newest checkpoint that restores; a damaged one is reported and the previous one is tried.
+    Damage includes bytes changed in place (same size): every file's SHA-256, recorded at save
+    time, must match."""
     for step in reversed(self.all_steps()):
       try:
+        verify(os.path.join(self.directory, str(step)))
         args = ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state),
                                   extra=ocp.args.JsonRestore())
         out = self._mngr.restore(step, args=args)
@@ -58,6 +67,40 @@ class Checkpointer:
 
   def close(self) -> None:
     self._mngr.close()
+
+
+DIGEST = "sha256.json"  # Beside orbax's items in each step's directory.
+
+
+def digest(step_dir: str) -> dict[str, str]:
+  """SHA-256 of every file of a saved step (paths relative to it), the digest file excepted."""
+  out = {}
+  for root, _, files in os.walk(step_dir):
+    for name in files:
+      path = os.path.join(root, name)
+      rel = os.path.relpath(path, step_dir)
+      if rel == DIGEST:
+        continue
+      h = hashlib.sha256()
+      with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+          h.update(block)
+      out[rel] = h.hexdigest()
+  return out
+
+
+def verify(step_dir: str) -> None:
+  """Raises if a file recorded at save time is missing or its bytes changed. Steps saved before
+  digests existed (no digest file) are left to orbax's own checks."""
+  path = os.path.join(step_dir, DIGEST)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    want = json.load(f)
+  have = digest(step_dir)
+  bad = sorted(k for k, v in want.items() if have.get(k) != v)
+  if bad:
+    raise ValueError(f"{len(bad)} file(s) differ from their digest at save time: {bad[:3]}")
 
 
 def abstract_with_shardings(tree: Any, shardings: Any) -> Any:

@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import math
 import os
-import signal
 import time
 from typing import Any, Callable, Mapping, Protocol
 
@@ -23,14 +22,14 @@ from flax import nnx
 
 from debate.train import checkpoint as ckpt_lib
 from debate.train import mesh as mesh_lib
+from debate.train import preempt
 from debate.train.writers import MetricWriter
 
 Batch = Mapping[str, Any]
 LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
 
 
-class Preempted(Exception):
-  """SIGTERM arrived; a checkpoint was saved. Rerunning the same command resumes."""
+Preempted = preempt.Preempted  # SIGTERM/SIGINT arrived; a checkpoint was saved.
 
 
 class BatchSourceLike(Protocol):
@@ -121,24 +120,18 @@ def make_step(task: TrainTask, functional: Functional, shardings, batch_sharding
 
 
 class _SigtermFlag:
-  def __init__(self):
-    self.set = False
-    self._old = None
+  """The stop flag of `debate.train.preempt`: set by SIGTERM or SIGINT while the loop runs."""
 
   def __enter__(self):
-    try:
-      self._old = signal.signal(signal.SIGTERM, self._handle)
-    except ValueError:  # Not the main thread: no handler, nothing to restore.
-      self._old = None
+    self._handlers = preempt.Handlers().__enter__()
     return self
 
-  def _handle(self, signum, frame):
-    logging.warning("SIGTERM: saving a checkpoint and stopping")
-    self.set = True
+  @property
+  def set(self) -> bool:
+    return preempt.requested()
 
   def __exit__(self, *exc):
-    if self._old is not None:
-      signal.signal(signal.SIGTERM, self._old)
+    self._handlers.__exit__(*exc)
 
 
 def _fmt_eta(seconds: float) -> str:
@@ -184,11 +177,14 @@ def train(task: TrainTask, *, mesh, rules, batch_axes=("data",), steps: int, see
     nonlocal last
     n, metrics = item
     metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-    if not math.isfinite(metrics["loss"]):
+    bad = [k for k in ("loss", "grad_norm") if k in metrics and not math.isfinite(metrics[k])]
+    if bad:
       good = ckpt.latest_step()
+      what = " and ".join(f"{'gradient norm' if k == 'grad_norm' else k} is {metrics[k]}"
+                          for k in bad)
       raise FloatingPointError(
-          f"{task.name}: loss is {metrics['loss']} at step {n}; training stopped. The last good "
-          f"checkpoint (step {good}) is kept in {ckpt_dir}.")
+          f"{task.name}: {what} at step {n} (diverged: lower the learning rate); training "
+          f"stopped. The last good checkpoint (step {good}) is kept in {ckpt_dir}.")
     window.append(metrics)
     last = metrics
     if n % log_every == 0 or n == steps:

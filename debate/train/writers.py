@@ -23,9 +23,7 @@ class MetricWriter:
     # On resume, drop records written after the checkpoint we resume from, so the file reads as
     # one uninterrupted run.
     if os.path.exists(self.path):
-      with open(self.path) as f:
-        keep = [json.loads(l) for l in f if l.strip()]
-      keep = [r for r in keep if r.get("step", 0) <= resume_step]
+      keep = [r for r in io.read_jsonl(self.path) if r.get("step", 0) <= resume_step]
       io.atomic_write_jsonl(self.path, keep)
     from tensorboardX import SummaryWriter
     self._tb = SummaryWriter(os.path.join(workdir, "tensorboard", name), purge_step=resume_step + 1
@@ -39,6 +37,7 @@ class MetricWriter:
       f.write(json.dumps(row, sort_keys=True) + "\n")
     for k, v in scalars.items():
       self._tb.add_scalar(k, float(np.asarray(v)), int(step))
+    self._tb.flush()  # A kill -9 loses at most the last logging interval.
 
   def flush(self) -> None:
     if self._tb is not None:
@@ -51,7 +50,4 @@ class MetricWriter:
 
 
 def read_metrics(path: str) -> list[dict]:
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(l) for l in f if l.strip()]
+  return io.read_jsonl(path)
