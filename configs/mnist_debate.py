@@ -1,14 +1,19 @@
 r"""MNIST debate, Table 2 of "AI safety via debate" (Irving et al. 2018).
 
+The quick start (a few minutes on 2 CPU cores: a small judge trained for 1,500 batches, then the
+k = 6 table on 100 test images with 64 simulations, greedy beside it):
+
+  python -m experiments.run --config configs/mnist_debate.py:quick --workdir runs/quick
+
 The full table at modest settings, reusing judges trained by configs/mnist_judge.py:
 
   python -m experiments.run --config configs/mnist_debate.py:pixels=both,sims=200 \
-      --workdir runs/debate \
-      --config.judge_workdir='runs/judge_k{k}'
+      --workdir runs/debate --config.judge_workdir='runs/judge_k{k}'
 
 (20 minutes on 2 CPU cores for the MCTS cells; greedy then plays the same 8 cells on both seats,
-at 10-13 games/s here: docs/BENCHMARKS.md; `baselines=` skips it.) The paper's headline cells, precommit at k = 6, with 1,000
-simulations (31 minutes): `configs/mnist_debate.py:pixels=6,precommit=true,sims=1000`.
+at 10-13 games/s here: docs/BENCHMARKS.md; `baselines=` skips it.) The paper's headline cells,
+precommit at k = 6, with 1,000 simulations (31 minutes):
+`configs/mnist_debate.py:pixels=6,precommit=true,sims=1000`.
 
 On a GPU, play more games per call: `--config.batch_size=1024`. On one H200 the benchmark's
 search (`experiments/benchmark.py`, docs/BENCHMARKS.md) played 66 games/s with 200 games in flight
@@ -22,7 +27,8 @@ of `--config.selfplay_workdir`), sims (MCTS simulations per move), images (test 
 seeds, liar_protocol (best_lie: one game per image, the liar's claim picked by the judge;
 all_lies: the paper's 9 lies per image, `seeds` games each, the liar wins if any lie wins on the
 mean of the judge's margin over its seeds; all_lies_strict: every game of a seed must be won),
-baselines (debaters that also play both seats, '+'-separated, '' for none; default greedy), smoke.
+baselines (debaters that also play both seats, '+'-separated, '' for none; default greedy),
+quick (the quick start above), smoke (seconds, for tests).
 Without judge_workdir (which may contain '{k}'), a judge is trained first with config.judge.
 """
 import ml_collections
@@ -43,7 +49,7 @@ def _both(value, both, name, allowed):
 def get_config(arg=None):
   arg = parse_arg(arg, pixels="both", precommit="both", first="both", honest="mcts",
                   liar="mcts", sims=200, images=1000, seeds=1, liar_protocol="best_lie",
-                  baselines="greedy", smoke=False)
+                  baselines="greedy", quick=False, smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "mnist_debate"
   c.seed = 0
@@ -70,6 +76,12 @@ def get_config(arg=None):
   c.judge = common.judge_config()
   common.add_run_keys(c)
   c.transcripts_per_cell = 200
+  if arg.quick:  # The quick start: the real table at k = 6, small, in a few minutes.
+    c.pixels = (6,) if str(arg.pixels) == "both" else c.pixels
+    c.images = min(arg.images, 100)
+    c.sims = min(arg.sims, 64)
+    c.judge.update(arch="small", steps=1500, learning_rate=1e-3)
+    c.judge_eval_masks = 2
   if arg.smoke:
     c.images = min(arg.images, 16)
     c.sims = min(arg.sims, 8)

@@ -83,26 +83,42 @@ def seats_of(k: int, first: int) -> list[int]:
 
 
 def run_batched(player, rng, judge_params, examples, batch_size: int, multiple: int = 1,
-                seat_params: tuple = (None, None), log_every_s: float = 10.0
-                ) -> dict[str, np.ndarray]:
+                seat_params: tuple = (None, None), log_every_s: float = 10.0,
+                stats: dict | None = None, label: str = "games") -> dict[str, np.ndarray]:
   """Plays all games in chunks of `batch_size` (padded to a multiple of the device count);
-  returns the `Transcript` fields as numpy arrays."""
+  returns the `Transcript` fields as numpy arrays. The player is compiled first, apart
+  (`stats["compile_seconds"]`), so that `stats["play_seconds"]` and the logged games/s are
+  play alone. Progress (games, rate, ETA) is logged every `log_every_s`."""
   n = len(examples.label)
   out: dict[str, list] = {}
   bs = max(multiple, -(-min(batch_size, n) // multiple) * multiple)
   chunks = -(-n // bs)
-  t0 = last_log = time.time()
-  for i, start in enumerate(range(0, n, bs)):
+
+  def chunk_of(start):
     chunk = jax.tree.map(lambda x: x[start:start + bs], examples)
     m = len(chunk.label)
     if m < bs:  # Pad with copies of the last game; results for them are dropped.
       chunk = jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[-1:], bs - m, 0)]), chunk)
-    res = jax.device_get(player(jax.random.fold_in(rng, i), judge_params, seat_params, chunk))
+    return chunk, m
+
+  t_compile = time.time()
+  logging.info("%s: compiling the players for %d games in %d chunk(s) of %d", label, n, chunks,
+               bs)
+  compiled = player
+  if hasattr(player, "lower"):
+    compiled = player.lower(rng, judge_params, seat_params, chunk_of(0)[0]).compile()
+  compile_seconds = time.time() - t_compile
+  t0 = last_log = time.time()
+  for i, start in enumerate(range(0, n, bs)):
+    chunk, m = chunk_of(start)
+    res = jax.device_get(compiled(jax.random.fold_in(rng, i), judge_params, seat_params, chunk))
     for key, v in res._asdict().items():
       out.setdefault(key, []).append(np.asarray(v)[:m])
     done = start + m
     if chunks > 1 and (time.time() - last_log > log_every_s or done == n):
       last_log = time.time()
       rate = done / max(time.time() - t0, 1e-9)
-      logging.info("games %d/%d  %.1f games/s  ETA %.0f s", done, n, rate, (n - done) / rate)
+      logging.info("%s %d/%d  %.1f games/s  ETA %.0f s", label, done, n, rate, (n - done) / rate)
+  if stats is not None:
+    stats.update(compile_seconds=compile_seconds, play_seconds=time.time() - t0)
   return {key: np.concatenate(v) for key, v in out.items()}

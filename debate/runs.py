@@ -104,7 +104,21 @@ def write_results(workdir: str, config, *, metrics: dict, mesh, steps: int,
   }
   if jax.process_index() == 0:
     io.atomic_write_json(os.path.join(workdir, "results.json"), results)
+    _results_to_tensorboard(workdir, metrics, steps)
   return results
+
+
+def _results_to_tensorboard(workdir: str, metrics: dict, step: int) -> None:
+  """Every numeric final metric (test accuracy, win rates, ...) beside the training curves, under
+  `tensorboard/results`."""
+  from tensorboardX import SummaryWriter
+  scalars = {k: float(v) for k, v in _flatten(metrics).items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+  if not scalars:
+    return
+  with SummaryWriter(os.path.join(workdir, "tensorboard", "results")) as tb:
+    for k, v in scalars.items():
+      tb.add_scalar(k, v, step)
 
 
 def write_report(workdir: str, text: str) -> None:

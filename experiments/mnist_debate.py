@@ -87,14 +87,14 @@ def play_cell(config, mesh, apply, params, images, labels, *, k, protocol, seed,
                                debaters=(make(honest), make(liar)), judge_apply=apply,
                                batch_axes=tuple(config.sharding.batch_axes))
   ndata = int(np.prod([mesh.shape[a] for a in config.sharding.batch_axes]))
-  t0 = time.time()
   seat_params = tuple(net if name in LEARNED else None for name in (honest, liar))
+  stats = {}
   out = rollout.run_batched(player, jax.random.fold_in(rng, 2), params, examples,
-                            config.batch_size, multiple=ndata, seat_params=seat_params)
-  seconds = time.time() - t0
+                            config.batch_size, multiple=ndata, seat_params=seat_params,
+                            stats=stats, label=f"  seed {seed - config.seed + 1}: games")
   out["pixels_BxK"] = game.pixels(examples, out["actions_BxT"])
   return {"game": game, "examples": examples, "game_image_ids": gids, "out": out,
-          "seconds": seconds}
+          "seconds": stats["play_seconds"], "compile_seconds": stats["compile_seconds"]}
 
 
 def last_reveal_flips(out: dict, examples: g.Example, protocol: protocols.Protocol
@@ -181,6 +181,7 @@ def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_di
   deterministic = all(d.deterministic for d in made) and (
       not protocol.precommit or protocol.lies != "best_lie")
   wins, margins, seconds, games_played, flips, gids = [], [], 0.0, 0, [], None
+  compile_seconds = 0.0
   for s in range(1 if deterministic else config.seeds):
     played = play_cell(config, mesh, apply, params, images, labels, k=k, protocol=protocol,
                        seed=config.seed + s, slots=slots, honest=honest, liar=liar)
@@ -191,6 +192,7 @@ def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_di
       flip = last_reveal_flips(out, played["examples"], protocol)
       flips.append((flip, flip & (out["honest_wins_B"] == (last == 0))))
     seconds += played["seconds"]
+    compile_seconds += played["compile_seconds"]
     games_played += len(gids)
     if s == 0:
       first_played = played
@@ -208,7 +210,7 @@ def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_di
           "ci95": list(metrics_lib.wilson_ci(image_wins.sum(), image_wins.size)),
           "per_seed": [float(x) for x in per_outcome],
           "last_mover": "honest" if last == 0 else "liar", **_last_word(flips),
-          "games": games_played, "seconds": seconds,
+          "games": games_played, "seconds": seconds, "compile_seconds": compile_seconds,
           "games_per_second": games_played / max(seconds, 1e-9),
           "judge_calls_per_game": calls,
           "judge_calls_per_second": calls * games_played / max(seconds, 1e-9)}
@@ -335,7 +337,8 @@ def _table(config, cells, judge_info, pair) -> str:
 
 def report(config, cells, judge_info, wall) -> str:
   timing = [[c["honest_debater"], c["liar_debater"], c["pixels"], c["first"], c["precommit"],
-             c["games"], f"{c['seconds']:.0f}", f"{c['games_per_second']:.2f}",
+             c["games"], f"{c['seconds']:.0f}", f"{c.get('compile_seconds', 0):.0f}",
+             f"{c['games_per_second']:.2f}",
              c["judge_calls_per_game"], f"{c['judge_calls_per_second']:.0f}"] for c in cells]
   last_word = [[c["honest_debater"], c["pixels"], c["first"], c["precommit"],
                 c.get("last_mover", "-"),
@@ -369,8 +372,8 @@ def report(config, cells, judge_info, wall) -> str:
                        "games the last reveal flipped", "flipped to the last mover"], last_word),
       "The verdict on the first k - 1 reveals against the final one, over all games played.", "",
       "## Cost", "",
-      common.md_table(["honest", "liar", "k", "first", "precommit", "games", "seconds",
-                       "games/s", "judge calls/game", "judge calls/s"], timing),
+      common.md_table(["honest", "liar", "k", "first", "precommit", "games", "play s",
+                       "compile s", "games/s", "judge calls/game", "judge calls/s"], timing),
       "Judge calls are the budget: an MCTS move costs at most simulations + 1 (a simulation "
       "that ends on a terminal state judged before costs none; `experiments/benchmark.py` counts "
       "the calls made), greedy one per candidate pixel, plus one per move for the transcript.", "",

@@ -42,16 +42,17 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
   judge_lib.save_judge(workdir, result.params, config.judge.arch, config.pixels,
                        {"steps": config.steps, "seed": config.seed})
   apply = judge_lib.make_apply(judge_lib.get_arch(config.judge.arch))
+  rows = trainer_metrics(workdir, f"judge_k{config.pixels}")
   metrics = {
       **evaluate_judge(config, apply, result.params, config.pixels, config.eval.masks_per_image),
-      "final_train_loss": result.last_metrics.get("loss"),
+      # As logged: the mean loss over the last logging interval (the last row of the metrics).
+      "final_train_loss": rows[-1]["loss"] if rows else result.last_metrics.get("loss"),
       "train_steps_per_second": result.steps_per_second,
       "train_seconds": train_seconds,
   }
   wall = time.time() - t0
   common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=config.steps,
                        resumed_from_step=result.resumed_from_step, wall_seconds=wall)
-  rows = trainer_metrics(workdir, f"judge_k{config.pixels}")
   if rows:
     common.plot_curves(os.path.join(workdir, "train_loss.png"),
                        {"loss": ([r["step"] for r in rows], [r["loss"] for r in rows])},

@@ -52,6 +52,7 @@ def main(argv=None) -> int:
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                       datefmt="%H:%M:%S", stream=sys.stderr, force=True)
   logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax logs every file it writes.
+  logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "no TPU" on every CPU.
   try:
     if bad:
       raise ConfigError(f"unknown arguments {bad}; allowed: --config, --workdir, --config.KEY=VALUE")

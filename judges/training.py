@@ -24,6 +24,8 @@ def train_judge(config, workdir: str, mesh, *, pixels: int, steps: int, arch: st
       init_model=lambda rngs: judge_lib.SparseJudge(spec, rngs=rngs),
       loss_fn=judge_lib.make_loss(pixels), optimizer=optax.adam(learning_rate),
       data=source, name=f"judge_k{pixels}")
+  # At least ~50 points on the loss curve, whatever the run's length.
+  log_every = max(1, min(log_every, steps // 50))
   return trainer.train(task, mesh=mesh, rules=list(config.sharding.rules),
                        batch_axes=tuple(config.sharding.batch_axes), steps=steps,
                        seed=config.seed, workdir=workdir, log_every=log_every,

@@ -197,7 +197,8 @@ def test_sharded_verdicts_equal_single_device():
   np.testing.assert_array_equal(single["pixels_BxK"], sharded["pixels_BxK"])
 
 
-@pytest.mark.parametrize("deltas_from", [0, pytest.param(10 ** 9, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("deltas_from", [0, 10 ** 9])
 def test_sharded_incremental_judge_plays_the_same_games(deltas_from, monkeypatch):
   """Each shard searches its own games (shard_map) with the incremental judge, whose leaves are
   gathered per shard: the same moves and verdicts as one device, and a random debater's moves
@@ -283,7 +284,8 @@ def test_batched_search_builds_mctx_tree():
 
 
 @pytest.mark.parametrize("name,deltas_from", [
-    ("mcts", 0), pytest.param("mcts", 10 ** 9, marks=pytest.mark.slow), ("greedy", 0)])
+    pytest.param("mcts", 0, marks=pytest.mark.slow),
+    pytest.param("mcts", 10 ** 9, marks=pytest.mark.slow), ("greedy", 0)])
 def test_incremental_judge_plays_the_same_games(name, deltas_from, monkeypatch):
   """MCTS leaves (and greedy's one-move positions, legal moves only) judged incrementally from
   the root's cache: the same moves and verdicts as judging every leaf with the whole network;

@@ -134,6 +134,9 @@ class _SigtermFlag:
     self._handlers.__exit__(*exc)
 
 
+SAY_EVERY_S = 10.0  # Progress reaches the console at least this often, between logged steps.
+
+
 def _fmt_eta(seconds: float) -> str:
   if not math.isfinite(seconds):
     return "?"
@@ -173,8 +176,10 @@ def train(task: TrainTask, *, mesh, rules, batch_axes=("data",), steps: int, see
   pending = None
   t_loop, step_t0 = time.time(), start
 
+  said = [time.time()]
+
   def drain(item):
-    nonlocal last
+    nonlocal last, t_loop, step_t0
     n, metrics = item
     metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
     bad = [k for k in ("loss", "grad_norm") if k in metrics and not math.isfinite(metrics[k])]
@@ -182,21 +187,43 @@ def train(task: TrainTask, *, mesh, rules, batch_axes=("data",), steps: int, see
       good = ckpt.latest_step()
       what = " and ".join(f"{'gradient norm' if k == 'grad_norm' else k} is {metrics[k]}"
                           for k in bad)
+      kept = (f"The last good checkpoint (step {good}) is kept in {ckpt_dir}." if good else
+              "No checkpoint had been saved yet.")
       raise FloatingPointError(
           f"{task.name}: {what} at step {n} (diverged: lower the learning rate); training "
-          f"stopped. The last good checkpoint (step {good}) is kept in {ckpt_dir}.")
+          f"stopped. {kept}")
     window.append(metrics)
     last = metrics
-    if n % log_every == 0 or n == steps:
+    logged = n % log_every == 0 or n == steps
+    first = n == start + 1
+    if logged:
       mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
       rate = (n - step_t0) / max(time.time() - t_loop, 1e-9)
       mean["steps_per_second"] = rate
       writer.write(n, mean)
-      logging.info("%s step %d/%d loss %.4f  %.1f steps/s  ETA %s", task.name, n, steps,
-                   mean["loss"], rate, _fmt_eta((steps - n) / max(rate, 1e-9)))
+      if first:
+        logging.info("%s step %d/%d loss %.4f (compiled and ran in %.1f s)", task.name, n,
+                     steps, mean["loss"], time.time() - t_loop)
+      else:
+        logging.info("%s step %d/%d loss %.4f  %.1f steps/s  ETA %s", task.name, n, steps,
+                     mean["loss"], rate, _fmt_eta((steps - n) / max(rate, 1e-9)))
       window.clear()
+      said[0] = time.time()
+    elif first:  # Said at once, not written to the metrics.
+      logging.info("%s step %d/%d loss %.4f (compiled and ran in %.1f s)", task.name, n, steps,
+                   metrics["loss"], time.time() - t_loop)
+      said[0] = time.time()
+    elif time.time() - said[0] > SAY_EVERY_S:  # Never long silent between logged steps.
+      rate = (n - step_t0) / max(time.time() - t_loop, 1e-9)
+      logging.info("%s step %d/%d loss %.4f  %.1f steps/s  ETA %s", task.name, n, steps,
+                   metrics["loss"], rate, _fmt_eta((steps - n) / max(rate, 1e-9)))
+      said[0] = time.time()
+    if first:  # Rates and ETAs from here on exclude compiling.
+      t_loop, step_t0 = time.time(), n
 
   n = start
+  logging.info("%s: compiling the train step, then %d steps (logged every %d)", task.name,
+               steps - start, log_every)
   with _SigtermFlag() as sigterm:
     for n in range(start + 1, steps + 1):
       batch = mesh_lib.to_global(task.data.batch(n - 1), batch_sharding)
