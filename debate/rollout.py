@@ -82,6 +82,25 @@ def seats_of(k: int, first: int) -> list[int]:
   return [(first + t) % 2 for t in range(k)]
 
 
+_COMPILED: dict = {}  # (player, argument shapes) -> (player, its compiled executable)
+
+
+def _compiled(player, args, label: str):
+  """The player compiled for these argument shapes, once per process (as `jax.jit` caches it),
+  but ahead of time, so that compiling is timed apart from playing."""
+  if not hasattr(player, "lower"):
+    return player
+  leaves = jax.tree.leaves(args)
+  key = (id(player), jax.tree.structure(args),
+         tuple((np.shape(x), str(getattr(x, "dtype", type(x))),
+                getattr(x, "sharding", None) if isinstance(x, jax.Array) else None)
+               for x in leaves))
+  if key not in _COMPILED:
+    logging.info("%s: compiling the players", label)
+    _COMPILED[key] = (player, player.lower(*args).compile())  # Holds the player: ids stay unique.
+  return _COMPILED[key][1]
+
+
 def run_batched(player, rng, judge_params, examples, batch_size: int, multiple: int = 1,
                 seat_params: tuple = (None, None), log_every_s: float = 10.0,
                 stats: dict | None = None, label: str = "games") -> dict[str, np.ndarray]:
@@ -102,11 +121,7 @@ def run_batched(player, rng, judge_params, examples, batch_size: int, multiple: 
     return chunk, m
 
   t_compile = time.time()
-  logging.info("%s: compiling the players for %d games in %d chunk(s) of %d", label, n, chunks,
-               bs)
-  compiled = player
-  if hasattr(player, "lower"):
-    compiled = player.lower(rng, judge_params, seat_params, chunk_of(0)[0]).compile()
+  compiled = _compiled(player, (rng, judge_params, seat_params, chunk_of(0)[0]), label)
   compile_seconds = time.time() - t_compile
   t0 = last_log = time.time()
   for i, start in enumerate(range(0, n, bs)):

@@ -57,6 +57,7 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str):
   if jax.process_index() == 0:
     lock.acquire(workdir)
     io.atomic_write_json(path, new)
+  _STARTED[os.path.abspath(workdir)] = time.time()
   logging.getLogger().setLevel(logging.INFO)
   logging.getLogger("absl").setLevel(logging.WARNING)
   return mesh
@@ -86,6 +87,24 @@ def make_mesh(config):
   return mesh_lib.make_mesh(dict(config.mesh))
 
 
+_STARTED: dict[str, float] = {}  # workdir -> when this invocation passed its checks.
+INVOCATIONS = "invocations.jsonl"
+
+
+def _invocations(workdir: str, wall_seconds: float) -> dict:
+  """Every finished invocation of this workdir's run (a resumed run has several), this one
+  appended: how many, and their wall time together (killed invocations wrote no line)."""
+  path = os.path.join(workdir, INVOCATIONS)
+  started = _STARTED.get(os.path.abspath(workdir), time.time() - wall_seconds)
+  rows = io.read_jsonl(path) + [{"started": time.strftime("%Y-%m-%dT%H:%M:%S",
+                                                          time.localtime(started)),
+                                 "wall_seconds": time.time() - started}]
+  if jax.process_index() == 0:
+    io.atomic_write_jsonl(path, rows)
+  return {"invocations": len(rows),
+          "wall_seconds_all_invocations": float(sum(r["wall_seconds"] for r in rows))}
+
+
 def write_results(workdir: str, config, *, metrics: dict, mesh, steps: int,
                   resumed_from_step: int, wall_seconds: float, **extra: Any) -> dict:
   results = {
@@ -98,6 +117,7 @@ def write_results(workdir: str, config, *, metrics: dict, mesh, steps: int,
       "steps": steps,
       "resumed_from_step": resumed_from_step,
       "wall_seconds": wall_seconds,
+      **_invocations(workdir, wall_seconds),
       "versions": io.versions(),
       "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
       **extra,

@@ -21,6 +21,7 @@ from debate.selfplay import loop
 from debate import runs as common
 from judges import mnist_judge as judge_lib
 from judges import training as judge_training
+from debate.train import preempt
 from models import policy_value as pv
 
 _SPEC = re.compile(r"^(random|greedy|learned|mcts-\d+|learned_mcts-\d+)$")
@@ -124,6 +125,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
     for j in range(n):
       key = f"{names[i]} vs {names[j]}"
       if key not in done:
+        if preempt.requested():
+          raise preempt.Preempted(f"tournament: stopped before {key}; finished pairings are "
+                                  f"kept in {done_path}, rerun the same command to resume")
         t = time.time()
         tr = rollout.run_batched(player, jax.random.PRNGKey(config.seed + 1), jparams, examples,
                                  config.batch_size, ndata, seat_params=(nets[i], nets[j]))
