@@ -41,6 +41,10 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str):
   """
   validate_common(config)
   check_workdir(workdir)
+  if config.data.get("source", "idx") == "idx":  # Damaged or missing files: said before writing.
+    from debate.data import mnist
+    for split in ("train", "test"):
+      mnist.load_mnist(split, config.data.dir)
   mesh = make_mesh(config)
   path = os.path.join(workdir, "config.json")
   new = config_to_dict(config)

@@ -22,6 +22,33 @@ def validate_debate_keys(config) -> None:
   check_choice(config, "debater", DEBATERS)
   check_int(config, "debate_batch_size", 1)
   judge_training.check_judge_source(config, config.pixels)
+  check_image_counts(config)
+
+
+# Config keys that count images of a split, and the key of their offset into it (checked
+# before anything is written).
+_COUNTS = {"train_images": ("train", None), "eval_images": ("test", None),
+           "rl.images": ("train", "rl.image_offset"), "weak.train_images": ("train", None)}
+
+
+def check_image_counts(config) -> None:
+  sizes = {}
+  for key, (split, offset_key) in _COUNTS.items():
+    node = config
+    for part in key.split("."):
+      node = node.get(part) if node is not None and hasattr(node, "get") else None
+    if node is None:
+      continue
+    offset = 0
+    if offset_key:
+      parent, leaf = offset_key.split(".")
+      offset = config[parent].get(leaf, 0)
+    if split not in sizes:
+      sizes[split] = len(mnist.load_from_config(config, split)["label"])
+    n = sizes[split]
+    check(isinstance(node, int) and 1 <= node and offset + node <= n, key, node,
+          f"1..{n - offset} ({split} split of {n} images"
+          + (f", from {offset_key}={offset})" if offset else ")"))
 
 
 def settings(config) -> rewards.DebateSettings:

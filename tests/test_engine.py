@@ -101,3 +101,29 @@ def test_learned_policy_never_puts_mass_on_illegal_moves(name):
     logits, _ = guide(net, examples, state)
     assert bool(jnp.all(jnp.isneginf(jnp.where(legal, -jnp.inf, logits))))
     state = jax.vmap(g.apply_move)(state, out.action_B)
+
+
+def test_soft_greedy_teacher_is_greedy_scores_over_legal_moves():
+  """Self-play's warm-start teacher: weights are softmax(margin / T) over legal moves only (zero
+  on illegal ones), their argmax is greedy's move, and sampled moves are legal."""
+  from debate.debaters.simple import make_greedy
+  apply, params = _tiny_judge()
+  images, labels, lies = _golden_games()
+  examples = jax.tree.map(jnp.asarray, g.make_examples(images, labels, lies, 0, 32))
+  game = g.MnistPixels(4, 32)
+  hard = jax.jit(make_greedy(game, protocols.Protocol(), apply).apply)
+  soft = jax.jit(make_greedy(game, protocols.Protocol(), apply, temperature=0.5,
+                             sample=True).apply)
+  state = jax.vmap(g.initial_state)(examples)
+  for t in range(4):
+    legal = jax.vmap(g.legal)(examples, state)
+    obs = jax.vmap(game.observe)(examples, state, jnp.full(6, t % 2))
+    h = hard({"judge": params}, jax.random.PRNGKey(t), obs, legal)
+    s = soft({"judge": params}, jax.random.PRNGKey(t), obs, legal)
+    assert float(jnp.abs(jnp.where(legal, 0.0, s.weights_BxA)).max()) == 0.0
+    np.testing.assert_allclose(np.asarray(s.weights_BxA.sum(-1)), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(jnp.argmax(s.weights_BxA, -1)),
+                                  np.asarray(h.action_B))
+    assert bool(jnp.all(jnp.take_along_axis(legal, s.action_B[:, None], 1)))
+    assert len(np.unique(np.asarray(s.weights_BxA).round(6))) > 2  # Soft, not one-hot.
+    state = jax.vmap(g.apply_move)(state, s.action_B)

@@ -279,3 +279,22 @@ def test_resume_with_a_replaced_judge_is_refused(digits_dir, tmp_path, capsys):
   assert "Traceback" not in err and err.splitlines()[-1].startswith("error: cell "), err
   assert "was replaced" in err
   assert open(os.path.join(wd, "results.json")).read() == before
+
+
+@pytest.mark.parametrize("config, args, message", [
+    ("distill_reward", ["--config.eval_images=5000"], "config.eval_images=5000 is not allowed"),
+    ("debate_reward_rl", ["--config.rl.image_offset=500"], "config.rl.images=32 is not allowed"),
+    ("debate_runtime", ["--config.weak.train_images=600"], "config.weak.train_images=600"),
+    ("mnist_selfplay", ["--config.judge_workdir=/no/such/judge"], "does not exist"),
+    ("mnist_tournament.py:smoke,debaters=random+greedy,population=false",
+     ["--config.images=100000"], "config.images=100000 is not allowed"),
+])
+def test_bad_input_of_every_experiment_writes_nothing(config, args, message, digits_dir, tmp_path,
+                                                      capsys):
+  wd = str(tmp_path / "w")
+  spec = f"configs/{config}" if ".py" in config else f"configs/{config}.py:smoke"
+  assert run.main(["--config", spec, "--workdir", wd,
+                   f"--config.data.dir={digits_dir}", *args]) == 2
+  err = capsys.readouterr().err
+  assert message in err and err.count("\n") == 1, err
+  assert not os.path.exists(wd)
