@@ -53,7 +53,7 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
   claims = jax.vmap(game.claims)(examples)
   wins0 = jax.vmap(protocol.seat0_wins)(logits_BxTxC[:, -1], claims)
   margin0 = jax.vmap(protocol.seat0_margin)(logits_BxTxC[:, -1], claims)
-  truth0 = examples.truth_seat == 0
+  truth0 = jax.vmap(game.truth_seat)(examples) == 0
   return Transcript(actions_BxT=actions.T, seats_BxT=seats.T,
                     policy_BxTxA=jnp.moveaxis(policy, 0, 1), value_BxT=value.T,
                     judge_logits_BxTxC=logits_BxTxC, seat0_wins_B=wins0, seat0_margin_B=margin0,

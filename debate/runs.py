@@ -136,7 +136,8 @@ def _results_to_tensorboard(workdir: str, metrics: dict, step: int) -> None:
   """Every numeric final metric (test accuracy, win rates, ...) beside the training curves, under
   `tensorboard/results`."""
   from tensorboardX import SummaryWriter
-  scalars = {k: float(v) for k, v in _flatten(metrics).items()
+  import re
+  scalars = {re.sub(r"[^-/\w.]", "_", k): float(v) for k, v in _flatten(metrics).items()
              if isinstance(v, (int, float)) and not isinstance(v, bool)}
   if not scalars:
     return

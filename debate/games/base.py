@@ -51,6 +51,10 @@ class Game(Protocol):
   def claims(self, example) -> jax.Array:
     """int32 [2]: each seat's claim (the protocol's verdict reads them)."""
 
+  def truth_seat(self, example) -> jax.Array:
+    """int32, the seat whose claim is true: read by the metrics only, never by debaters, the
+    judge or the verdict."""
+
   def random_completion(self, rng: jax.Array, example, state) -> Any:
     """The terminal state reached by uniformly random legal moves."""
 

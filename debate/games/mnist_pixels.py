@@ -157,6 +157,9 @@ class MnistPixels:
   def claims(self, example: Example) -> jax.Array:
     return example.claims_2
 
+  def truth_seat(self, example: Example) -> jax.Array:
+    return example.truth_seat
+
   def random_completion(self, rng, example: Example, state: State) -> State:
     return State(random_completion(rng, example, state, self.k), jnp.int32(self.k))
 
