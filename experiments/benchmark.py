@@ -655,6 +655,21 @@ def bench_greedy(judge_workdir: str | None, data_dir: str, k: int, games: int,
   return out
 
 
+def bench_imitation(judge_workdir: str | None, data_dir: str, k: int, games: int,
+                    selfplay_workdir: str) -> dict:
+  """The self-play network alone against greedy, move by move, along greedy-vs-greedy games
+  (precommit, best lie, honest first): `debate.selfplay.diagnostics.imitation_gap`."""
+  from debate import protocols
+  from debate.games import mnist_pixels as g
+  from debate.selfplay import diagnostics, loop
+  apply, params, gm, _, arch_name = _debate_setup(judge_workdir, data_dir, k, games)
+  guide, net, meta = loop.latest_network(selfplay_workdir)
+  game = g.MnistPixels(k, gm.cand_P.shape[1])
+  out = diagnostics.imitation_gap(game, protocols.Protocol(precommit=True, first=0), apply,
+                                  params, guide, net, gm)
+  return {"k": k, "judge_arch": arch_name, "selfplay_workdir": selfplay_workdir, **out}
+
+
 def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -666,10 +681,13 @@ def main(argv=None) -> int:
                  "would save), "
                  "leaf_costs (a leaf from per-pixel changes vs conv2's window per new pixel), "
                  "leaf_paths (each move's search with either), "
-                 "greedy (greedy games/s against the public reproduction's) "
+                 "greedy (greedy games/s against the public reproduction's), "
+                 "imitation (the self-play network against greedy, move by move; needs "
+                 "--selfplay_workdir) "
                  "and dense_cells (the dense layer's share a leaf's new pixels can change)")
   p.add_argument("--devices", type=int, default=1)
   p.add_argument("--judge_workdir", default=None)
+  p.add_argument("--selfplay_workdir", default=None)
   p.add_argument("--data_dir", default=SHIPPED_MNIST)
   p.add_argument("--sims", type=int, default=100)
   p.add_argument("--k", type=int, default=6)
@@ -717,6 +735,11 @@ def main(argv=None) -> int:
                                  variants, a.rounds, a.count_games)
   if "greedy" in parts:
     res["greedy"] = bench_greedy(a.judge_workdir, a.data_dir, a.k, a.games, a.rounds)
+  if "imitation" in parts:
+    if not a.selfplay_workdir:
+      p.error("--parts imitation needs --selfplay_workdir (a configs/mnist_selfplay.py run)")
+    res["imitation"] = bench_imitation(a.judge_workdir, a.data_dir, a.k, a.games,
+                                       a.selfplay_workdir)
   if "dense_cells" in parts:
     res["dense_cells_changed"] = dense_cells_changed(a.data_dir, a.k)
   if "incremental_judge" in res and "judged_leaves_per_move" in res.get("debate", {}).get(
