@@ -76,7 +76,8 @@ def lies_by_digit(path: str, lie_success: dict) -> None:
       lo, hi = wilson_ci(int(won.sum()), len(won))
       rate = won.mean()
       ax.bar(x[d], rate, width, color=f"C{j}", label=name if d == 0 or not ax.patches else None)
-      ax.errorbar(x[d], rate, yerr=[[rate - lo], [hi - rate]], color="black", capsize=2,
+      ax.errorbar(x[d], rate, yerr=[[max(rate - lo, 0.0)], [max(hi - rate, 0.0)]],
+                  color="black", capsize=2,
                   linewidth=0.8)
       ax.text(x[d], hi + 0.01, f"{int(won.sum())}/{len(won)}", fontsize=5, ha="center",
               va="bottom", rotation=90)

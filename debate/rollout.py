@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from typing import Any
 
@@ -97,7 +98,17 @@ def _compiled(player, args, label: str):
                for x in leaves))
   if key not in _COMPILED:
     logging.info("%s: compiling the players", label)
-    _COMPILED[key] = (player, player.lower(*args).compile())  # Holds the player: ids stay unique.
+    done, t0 = threading.Event(), time.time()
+
+    def heartbeat():  # Compiling is one long call: say it is still going.
+      while not done.wait(10.0):
+        logging.info("%s: still compiling (%.0f s)", label, time.time() - t0)
+
+    threading.Thread(target=heartbeat, daemon=True).start()
+    try:
+      _COMPILED[key] = (player, player.lower(*args).compile())  # Holds the player: unique ids.
+    finally:
+      done.set()
   return _COMPILED[key][1]
 
 

@@ -2,6 +2,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from experiments import run
@@ -207,3 +208,14 @@ def test_dense_input_reach_covers_every_cell_a_pixel_changes():
   # Nothing changes outside the reach, and (tight for this judge) every cell inside changes.
   np.testing.assert_array_equal(diff > 0, reach)
   assert list(reach.sum((1, 2))) == [4, 4, 4, 16, 9, 4]  # Near corners: 2 x 2 cells.
+
+
+def test_lies_by_digit_plots_all_wins_no_wins_and_no_images(tmp_path):
+  """Digits where the liar always won (a Wilson bound equal to the rate up to rounding), never
+  won, or had no images at all."""
+  from debate import plots
+  labels = np.repeat(np.arange(8), 100)
+  liar_won = np.concatenate([np.ones(400, bool), np.zeros(400, bool)])
+  path = str(tmp_path / "lies.png")
+  plots.lies_by_digit(path, {"cell": (labels, liar_won)})
+  assert os.path.getsize(path) > 1000
