@@ -4,6 +4,12 @@ import os
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# One compilation cache for the whole run, shared by the xdist workers (they share the run's
+# uid): many tests compile the same judge step or player, and compiling is most of their time.
+_run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", f"/tmp/debate_tests_jax_cache_{_run_id}")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import logging
 import pathlib
@@ -63,3 +69,12 @@ def train_small_judge(data_dir: str, workdir: str, k: int, steps: int, arch: str
   result = trainer.train(task, mesh=mesh, rules=[], steps=steps, seed=0, workdir=workdir,
                          log_every=10, checkpoint_every=1000)
   return judge_lib.make_apply(spec), result
+
+
+def pytest_sessionfinish(session, exitstatus):
+  """The run's compilation cache goes with the run (the controller removes it)."""
+  if os.environ.get("PYTEST_XDIST_WORKER") is None:
+    import shutil
+    cache = os.environ.get("JAX_COMPILATION_CACHE_DIR", "")
+    if cache.startswith("/tmp/debate_tests_jax_cache_"):
+      shutil.rmtree(cache, ignore_errors=True)

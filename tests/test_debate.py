@@ -310,7 +310,8 @@ def test_incremental_judge_plays_the_same_games(name, deltas_from, monkeypatch):
   np.testing.assert_array_equal(outs[0].honest_wins_B, outs[1].honest_wins_B)
 
 
-@pytest.mark.parametrize("buckets", [1, 3, 4])
+@pytest.mark.parametrize("buckets", [pytest.param(1, marks=pytest.mark.slow),
+                                     pytest.param(3, marks=pytest.mark.slow), 4])
 def test_leaf_value_judges_exactly_the_games_that_need_it(buckets):
   """Whatever number of games need the judge (none, one, a bucket's size and one more, all),
   `leaf_value` gives their verdicts as judging the whole batch would, and 0 elsewhere."""

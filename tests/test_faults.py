@@ -92,9 +92,10 @@ def _judge_run(digits_dir, wd, *extra):
 
 
 @pytest.fixture(scope="module")
-def k4_judge(digits_dir, tmp_path_factory):
+def k4_judge(tmp_path_factory):
+  """A finished k = 4 judge as far as the checks read it (its judge.json)."""
   wd = tmp_path_factory.mktemp("judges") / "judge_k4"
-  assert _judge_run(digits_dir, wd) == 0
+  io.atomic_write_json(str(wd / "judge" / "judge.json"), {"arch": "tiny", "pixels": 4})
   return str(wd)
 
 

@@ -85,7 +85,7 @@ def test_incremental_judge_equals_full_network(arch_name):
       np.testing.assert_array_equal(caches[0].time_Y0xY0, caches[1].time_Y0xY0)
 
 
-@pytest.mark.parametrize("arch_name", ["tiny", "paper"])
+@pytest.mark.parametrize("arch_name", ["tiny", pytest.param("paper", marks=pytest.mark.slow)])
 def test_leaves_from_pixel_deltas_equal_full_network(arch_name):
   """`leaf_z2` (each new pixel's precomputed change, plus recomputed cells that two new pixels
   share) gives the network's logits on leaves of three roots, clustered and spread, with
