@@ -158,6 +158,10 @@ def train(*, task, protocols: list, judge_apply, judge_params, guide, init_net: 
     key = task.sample_keys(rng, s.games, protocol.precommit, protocol.first)
     examples = task.examples(key)
     t_act = time.time()
+    logging.info("self-play %d/%d: playing %d games (%s), then %d learner steps", it,
+                 s.iterations, s.games, "soft greedy teacher" if teacher else
+                 f"{s.algorithm}, {s.sims} simulations" if s.algorithm == "alphazero" else
+                 s.algorithm, s.updates)
     tr = actors.play(players[protocol, teacher], jax.random.PRNGKey(rng.integers(2 ** 31)),
                      judge_params, state["params"], examples, s.play_batch, ndata)
     act_s = time.time() - t_act
