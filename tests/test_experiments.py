@@ -190,7 +190,7 @@ def test_dense_input_reach_covers_every_cell_a_pixel_changes():
   import jax
   import numpy as np
   from flax import nnx
-  from experiments import benchmark
+  from experiments.bench.judge import dense_input_reach
   from judges import mnist_judge as jl
   model = jl.SparseJudge(jl.get_arch("paper"), rngs=nnx.Rngs(0))
   rng = np.random.default_rng(0)
@@ -204,7 +204,7 @@ def test_dense_input_reach_covers_every_cell_a_pixel_changes():
   images = np.broadcast_to(image, (len(pixels), 28, 28))
   feats = jax.jit(lambda m: model.features(jl.judge_input(m.reshape(-1, 28, 28), images)))
   diff = np.abs(np.asarray(feats(leaf) - feats(root))).reshape(-1, 7, 7, 64).max(-1)
-  reach = benchmark.dense_input_reach(pixels)
+  reach = dense_input_reach(pixels)
   # Nothing changes outside the reach, and (tight for this judge) every cell inside changes.
   np.testing.assert_array_equal(diff > 0, reach)
   assert list(reach.sum((1, 2))) == [4, 4, 4, 16, 9, 4]  # Near corners: 2 x 2 cells.

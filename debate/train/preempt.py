@@ -12,7 +12,7 @@ import signal
 
 EXIT_PREEMPTED = 75  # sysexits.h EX_TEMPFAIL.
 
-_flag = {"set": False, "signal": None}
+_flag = {"set": False, "signal": None, "depth": 0}
 
 
 class Preempted(Exception):
@@ -39,10 +39,13 @@ def _handle(signum, frame):
 
 class Handlers:
   """Installs the handlers for the duration of a `with` block (main thread only), restoring the
-  previous ones after; the flag is cleared on entry."""
+  previous ones after. Blocks nest (the runner's around the trainer's): the flag is cleared only
+  on entering the outermost, so a signal that arrived before an inner block is kept."""
 
   def __enter__(self):
-    reset()
+    if _flag["depth"] == 0:
+      reset()
+    _flag["depth"] += 1
     self._old = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
       try:
@@ -52,6 +55,7 @@ class Handlers:
     return self
 
   def __exit__(self, *exc):
+    _flag["depth"] -= 1
     for sig, old in self._old.items():
       signal.signal(sig, old)
     return False

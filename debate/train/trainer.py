@@ -196,30 +196,24 @@ def train(task: TrainTask, *, mesh, rules, batch_axes=("data",), steps: int, see
     last = metrics
     logged = n % log_every == 0 or n == steps
     first = n == start + 1
-    if logged:
+    say = first or logged or time.time() - said[0] > SAY_EVERY_S  # Never long silent.
+    rate = (n - step_t0) / max(time.time() - t_loop, 1e-9)
+    loss = metrics["loss"]
+    if logged:  # Written to the metrics: the mean over the logging interval.
       mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
-      rate = (n - step_t0) / max(time.time() - t_loop, 1e-9)
       mean["steps_per_second"] = rate
       writer.write(n, mean)
-      if first:
-        logging.info("%s step %d/%d loss %.4f (compiled and ran in %.1f s)", task.name, n,
-                     steps, mean["loss"], time.time() - t_loop)
-      else:
-        logging.info("%s step %d/%d loss %.4f  %.1f steps/s  ETA %s", task.name, n, steps,
-                     mean["loss"], rate, _fmt_eta((steps - n) / max(rate, 1e-9)))
       window.clear()
-      said[0] = time.time()
-    elif first:  # Said at once, not written to the metrics.
+      loss = mean["loss"]
+    if first:  # Said at once; rates and ETAs from here on exclude compiling.
       logging.info("%s step %d/%d loss %.4f (compiled and ran in %.1f s)", task.name, n, steps,
-                   metrics["loss"], time.time() - t_loop)
-      said[0] = time.time()
-    elif time.time() - said[0] > SAY_EVERY_S:  # Never long silent between logged steps.
-      rate = (n - step_t0) / max(time.time() - t_loop, 1e-9)
-      logging.info("%s step %d/%d loss %.4f  %.1f steps/s  ETA %s", task.name, n, steps,
-                   metrics["loss"], rate, _fmt_eta((steps - n) / max(rate, 1e-9)))
-      said[0] = time.time()
-    if first:  # Rates and ETAs from here on exclude compiling.
+                   loss, time.time() - t_loop)
       t_loop, step_t0 = time.time(), n
+    elif say:
+      logging.info("%s step %d/%d loss %.4f  %.1f steps/s  ETA %s", task.name, n, steps, loss,
+                   rate, _fmt_eta((steps - n) / max(rate, 1e-9)))
+    if say:
+      said[0] = time.time()
 
   n = start
   logging.info("%s: compiling the train step, then %d steps (logged every %d)", task.name,

@@ -1,0 +1,1 @@
+"""The parts of `experiments/benchmark.py`, by what they measure."""
