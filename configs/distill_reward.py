@@ -5,7 +5,7 @@ r"""Distil MNIST debate verdicts into a reward model R(image, label) that costs 
       --config.judge_workdir='runs/judge_k{k}'
 
 Args: pixels (k), sims (MCTS simulations per move), train_images, eval_images, smoke.
-Load the result elsewhere with `debate.rewards.load_reward_model(workdir).score(images, labels)`.
+Load the result elsewhere with `debate.rewards.load_reward_model(workdir).score({"image": images}, labels)`.
 """
 import ml_collections
 from ml_collections import config_dict

@@ -146,21 +146,14 @@ def check_choice(config, key: str, choices: Iterable[Any]) -> None:
 
 
 def validate_common(config) -> None:
-  """Keys every experiment shares: seed, steps, data.dir, mesh."""
+  """Keys every experiment shares: seed, steps, data, mesh (the data keys themselves are the
+  task's to check: `prepare_workdir`'s `check_data`)."""
   for key in ("seed", "steps", "data", "mesh"):
     if key not in config:
       raise ConfigError(f"config has no {key!r}: every experiment config must define seed, steps, "
-                        "data.dir and mesh")
+                        "data and mesh")
   check_int(config, "seed", 0)
   check_int(config, "steps", 0)
-  source = config.data.get("source", "idx")
-  check(source in ("idx", "tfds"), "data.source", source,
-        "'idx' (a directory of MNIST IDX files, data.dir) or 'tfds' (TFDS 'mnist')")
-  data_dir = config.data.get("dir")
-  if source == "idx":
-    check(isinstance(data_dir, str) and os.path.isdir(data_dir), "data.dir", data_dir,
-          "an existing directory of MNIST IDX files (default: the repository's data/mnist), "
-          "or data.source=tfds")
   for axis, size in config.mesh.items():
     check(isinstance(size, int) and (size == -1 or size >= 1), f"mesh.{axis}", size,
           "a positive integer, or -1 for all remaining devices")

@@ -1,20 +1,26 @@
-"""REINFORCE on labels sampled by a policy, rewarded by debate or by its alternatives."""
+"""REINFORCE on claims sampled by a policy, rewarded by debate or by its alternatives, for any
+task: the policy reads the task's `inputs` and gives a logit per claim.
+
+Reward sources (`SOURCES`): `truth` (1 if the sampled claim is the true one: the ceiling),
+`debate` (the verdict table's entry), `judge` (1 if the judge alone, `judge_alone(aux, inputs,
+rng) -> logits_BxC`, picks the claim), `distilled` (1 if the reward model's logit is positive),
+and `random` (a control that carries no information).
+"""
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from debate import rewards
 from debate.config import ConfigError
 from debate.train import trainer
-from judges import mnist_judge as judge_lib
 
 SOURCES = ("truth", "debate", "judge", "distilled")
 
 
-def make_rl_loss(source: str, judge_apply, reward_model_apply, k: int, entropy: float):
-  """REINFORCE with the batch-mean baseline and an entropy bonus."""
+def make_rl_loss(source: str, judge_alone, reward_model_apply, entropy: float):
+  """REINFORCE with the batch-mean baseline and an entropy bonus; `batch["inputs"]` is what the
+  policy reads, and `batch["label"]` (truth) or `batch["table"]` (debate) the reward's data."""
 
   def reward_of(batch, actions, rng, aux):
     if source == "truth":
@@ -23,18 +29,16 @@ def make_rl_loss(source: str, judge_apply, reward_model_apply, k: int, entropy: 
       return jax.random.bernoulli(rng, 0.5, actions.shape).astype(jnp.float32)
     if source == "debate":
       return jnp.take_along_axis(batch["table"], actions[:, None], 1)[:, 0].astype(jnp.float32)
-    image = batch["image"].astype(jnp.float32) / 255.0
     if source == "judge":
-      mask = judge_lib.sample_masks(rng, image, k)
-      return (judge_apply(aux, mask, image).argmax(-1) == actions).astype(jnp.float32)
+      return (judge_alone(aux, batch["inputs"], rng).argmax(-1) == actions).astype(jnp.float32)
     if source == "distilled":
-      logits = reward_model_apply(aux, image)
+      logits = reward_model_apply(aux, batch["inputs"])
       return (jnp.take_along_axis(logits, actions[:, None], 1)[:, 0] > 0).astype(jnp.float32)
     raise ConfigError(f"reward source {source!r}; allowed: {list(SOURCES)}")
 
   def loss_fn(model, batch, rng, aux):
     act_rng, rew_rng = jax.random.split(rng)
-    logits = model(batch["image"].astype(jnp.float32) / 255.0)
+    logits = model(**batch["inputs"])
     logp = jax.nn.log_softmax(logits)
     actions = jax.random.categorical(act_rng, logits)
     reward = jax.lax.stop_gradient(reward_of(batch, actions, rew_rng, aux))
@@ -47,11 +51,13 @@ def make_rl_loss(source: str, judge_apply, reward_model_apply, k: int, entropy: 
   return loss_fn
 
 
-def policy_accuracy_fn(test_u8, test_labels):
-  functional = trainer.functionalize(lambda r: rewards.PolicyNet(rngs=r))
-  f = jax.jit(lambda p, x: functional.module(p)(x.astype(jnp.float32) / 255.0).argmax(-1))
-  x = jnp.asarray(test_u8)
+def policy_accuracy_fn(make_policy, test_inputs: dict, test_truth):
+  """`(params, step) -> {"accuracy"}`: how often the policy's most likely claim is the truth on
+  held-out examples; `make_policy(rngs)` builds the policy module."""
+  functional = trainer.functionalize(make_policy)
+  f = jax.jit(lambda p, x: functional.module(p)(**x).argmax(-1))
+  x = jax.tree.map(jnp.asarray, test_inputs)
 
   def acc(params, step):
-    return {"accuracy": float((np.asarray(f(params, x)) == test_labels).mean())}
+    return {"accuracy": float((np.asarray(f(params, x)) == np.asarray(test_truth)).mean())}
   return acc

@@ -2,8 +2,9 @@
 `debate.games.base.Game`.
 
 The batch of games is sharded over the mesh's data axis and each shard plays its own games
-(`shard_map`: games never talk to each other); moves are a `lax.scan`, and the debater to move is
-a `lax.cond` on the (batch-wide) seat to move, so each debater is traced once.
+(`shard_map`: games never talk to each other); turns are a `lax.scan` over `max_turns`, each game
+asks its game whose move it is and whether it has ended, and each debater is a `lax.cond` that
+runs only when some game waits for it, so each debater is traced once.
 """
 from __future__ import annotations
 
@@ -27,35 +28,65 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
          protocol: Protocol, debaters: tuple[Debater, Debater], judge_apply,
          batch_axes: tuple[str, ...] = ()) -> Transcript:
   """Plays a batch of games; `seat_params[s]` is seat s's debater's learned parameters (or None);
-  inside `shard_map`, `batch_axes` names the axes the batch is split over."""
+  inside `shard_map`, `batch_axes` names the axes the batch is split over.
+
+  Before every move the game says whose turn it is (`current_seat`, per game) and whether it
+  has ended (`terminated`): a debater runs only when some game of the batch waits for its seat
+  (one `lax.cond` each, so each debater is traced once), every game takes its own seat's move,
+  and an ended game keeps its state (its moves read -1). Once every game has ended, the
+  remaining turns cost nothing."""
   env = Env(game, protocol, judge_apply, judge_params, tuple(batch_axes))
   state0 = jax.vmap(game.init)(examples)
   params = [{"judge": judge_params, "net": p} for p in seat_params]
+  n_games = jax.tree.leaves(examples)[0].shape[0]
 
-  def move(state, t):
+  def turn(state, t):
     rng_t = jax.random.fold_in(rng, t)
-    seat = protocol.seat_to_move(t)
-    seat_B = jnp.full(jax.tree.leaves(examples)[0].shape[:1], seat, jnp.int32)
-    obs = jax.vmap(game.observe)(examples, state, seat_B)
+    done_B = jax.vmap(game.terminated)(examples, state)
+    seat_B = env.seat(examples, state).astype(jnp.int32)
     legal = env.legal(examples, state)
-    out = jax.lax.cond(seat == 0,
-                       lambda: debaters[0].apply(params[0], rng_t, obs, legal,
-                                                 batch_axes=batch_axes),
-                       lambda: debaters[1].apply(params[1], rng_t, obs, legal,
-                                                 batch_axes=batch_axes))
-    state = env.step(examples, state, out.action_B)
+    outs = []
+    for s in (0, 1):
+      obs = jax.vmap(game.observe)(examples, state, jnp.full((n_games,), s, jnp.int32))
+      run = lambda s=s, obs=obs: debaters[s].apply(params[s], rng_t, obs, legal,
+                                                   batch_axes=batch_axes)
+      shape = jax.eval_shape(run)
+      idle = lambda shape=shape: jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shape)
+      wanted = jnp.any((seat_B == s) & ~done_B)
+      if batch_axes:  # Every shard takes the same branch, so collectives inside stay matched.
+        wanted = jax.lax.psum(wanted.astype(jnp.int32), batch_axes) > 0
+      outs.append(jax.lax.cond(wanted, run, idle))
+    pick = lambda a, b: jnp.where((seat_B == 0).reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+    out = jax.tree.map(pick, outs[0], outs[1])
+    moved = env.step(examples, state, out.action_B)
+    state = jax.tree.map(
+        lambda old, new: jnp.where(done_B.reshape((-1,) + (1,) * (old.ndim - 1)), old, new),
+        state, moved)
     logits = env.logits(examples, state)
-    return state, (out.action_B, seat_B, out.weights_BxA.astype(jnp.float32),
-                   out.value_B.astype(jnp.float32), logits)
+    record = (jnp.where(done_B, -1, out.action_B), jnp.where(done_B, -1, seat_B), ~done_B,
+              out.weights_BxA.astype(jnp.float32), out.value_B.astype(jnp.float32), logits)
+    return state, record
 
-  _, (actions, seats, policy, value, logits) = jax.lax.scan(move, state0,
-                                                            jnp.arange(game.max_turns))
+  def step(state, t):
+    all_done = jnp.all(jax.vmap(game.terminated)(examples, state))
+    if batch_axes:
+      all_done = jax.lax.psum((~all_done).astype(jnp.int32), batch_axes) == 0
+    none = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), out_shape)
+    skip = lambda: (state, (none[0] - 1, none[1] - 1, *none[2:]))
+    return jax.lax.cond(all_done, skip, lambda: turn(state, t))
+
+  out_shape = jax.eval_shape(turn, state0, jnp.int32(0))[1]
+  final, (actions, seats, moved, policy, value, logits) = jax.lax.scan(
+      step, state0, jnp.arange(game.max_turns))
+  final_logits = env.logits(examples, final)
+  # After a game ends, its judge logits stay those of its final position.
+  logits = jnp.where(moved[..., None], logits, final_logits[None])
   logits_BxTxC = jnp.moveaxis(logits, 0, 1)
   claims = jax.vmap(game.claims)(examples)
-  wins0 = jax.vmap(protocol.seat0_wins)(logits_BxTxC[:, -1], claims)
-  margin0 = jax.vmap(protocol.seat0_margin)(logits_BxTxC[:, -1], claims)
+  wins0 = jax.vmap(protocol.seat0_wins)(final_logits, claims)
+  margin0 = jax.vmap(protocol.seat0_margin)(final_logits, claims)
   truth0 = jax.vmap(game.truth_seat)(examples) == 0
-  return Transcript(actions_BxT=actions.T, seats_BxT=seats.T,
+  return Transcript(actions_BxT=actions.T, seats_BxT=seats.T, moved_BxT=moved.T,
                     policy_BxTxA=jnp.moveaxis(policy, 0, 1), value_BxT=value.T,
                     judge_logits_BxTxC=logits_BxTxC, seat0_wins_B=wins0, seat0_margin_B=margin0,
                     honest_wins_B=wins0 == truth0, margin_B=jnp.where(truth0, margin0, -margin0))
@@ -77,10 +108,6 @@ def make_player(mesh: Mesh | None, *, game: Game, protocol: Protocol,
   data = NamedSharding(mesh, P(axes))
   rep = NamedSharding(mesh, P())
   return jax.jit(fn, in_shardings=(rep, rep, rep, data), out_shardings=data)
-
-
-def seats_of(k: int, first: int) -> list[int]:
-  return [(first + t) % 2 for t in range(k)]
 
 
 _COMPILED: dict = {}  # (player, argument shapes) -> (player, its compiled executable)
@@ -119,14 +146,14 @@ def run_batched(player, rng, judge_params, examples, batch_size: int, multiple: 
   returns the `Transcript` fields as numpy arrays. The player is compiled first, apart
   (`stats["compile_seconds"]`), so that `stats["play_seconds"]` and the logged games/s are
   play alone. Progress (games, rate, ETA) is logged every `log_every_s`."""
-  n = len(examples.label)
+  n = len(jax.tree.leaves(examples)[0])
   out: dict[str, list] = {}
   bs = max(multiple, -(-min(batch_size, n) // multiple) * multiple)
   chunks = -(-n // bs)
 
   def chunk_of(start):
     chunk = jax.tree.map(lambda x: x[start:start + bs], examples)
-    m = len(chunk.label)
+    m = len(jax.tree.leaves(chunk)[0])
     if m < bs:  # Pad with copies of the last game; results for them are dropped.
       chunk = jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[-1:], bs - m, 0)]), chunk)
     return chunk, m

@@ -34,17 +34,16 @@ def config_to_dict(config) -> dict:
   return json.loads(io.dumps(config.to_dict()))
 
 
-def prepare_workdir(config: ml_collections.ConfigDict, workdir: str):
-  """Validates shared keys, builds the mesh, refuses a workdir holding a different config.
+def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, check_data=None):
+  """Validates shared keys and (`check_data(config)`, the task's) the data, builds the mesh,
+  refuses a workdir holding a different config.
 
   Returns the mesh. Nothing is written before every check has passed.
   """
   validate_common(config)
   check_workdir(workdir)
-  if config.data.get("source", "idx") == "idx":  # Damaged or missing files: said before writing.
-    from debate.data import mnist
-    for split in ("train", "test"):
-      mnist.load_mnist(split, config.data.dir)
+  if check_data is not None:  # Damaged or missing files: said before writing.
+    check_data(config)
   mesh = make_mesh(config)
   path = os.path.join(workdir, "config.json")
   new = config_to_dict(config)

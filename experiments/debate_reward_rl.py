@@ -18,18 +18,22 @@ import time
 import numpy as np
 import optax
 
-from debate import metrics as metrics_lib, rewards
+from debate import metrics as metrics_lib
 from debate.config import check, check_int
 from debate.data import mnist
 from debate.train import trainer
+from debate.train.batches import BatchSource
 from debate import distill as distill_lib
-from debate import rl, verdicts
+from debate import rl
 from debate import runs as common
+from debate.tasks import mnist_uses as uses
+from models.mnist_cnn import PolicyNet, RewardModel
 
 SOURCES = rl.SOURCES
 
 
 def validate(config) -> None:
+  uses.validate_debate_keys(config)
   distill_lib.validate_keys(config)
   for s in config.sources:
     check(s in SOURCES, "sources", config.sources, f"a tuple of {list(SOURCES)}")
@@ -43,41 +47,42 @@ def validate(config) -> None:
 
 def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
-  mesh = common.prepare_workdir(config, workdir)
+  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
   need_distilled = "distilled" in config.sources
   if need_distilled:
-    apply, params, model, _, _, _ = distill_lib.distill(config, workdir, mesh)
+    apply, params, model, _, _, _ = uses.distill(config, workdir, mesh)
     r_functional = trainer.functionalize(
-        lambda r: rewards.RewardModel(config.width, config.dense, rngs=r))
-    r_apply = lambda p, x: r_functional.module(p)(x)
+        lambda r: RewardModel(config.width, config.dense, rngs=r))
+    r_apply = lambda p, x: r_functional.module(p)(**x)
     r_params = model.params
   else:
-    apply, params = verdicts.judge(config, workdir, mesh)
+    apply, params = uses.judge(config, workdir, mesh)
     r_apply, r_params = None, None
   # The policy learns on images the distilled model never saw, so that its reward is a real
   # generalisation of the debate, not a lookup of verdicts it memorised.
-  train_u8, train_labels, train_t = verdicts.table_for(
+  _, train_u8, train_labels, train_t = uses.table_for(
       config, workdir, mesh, apply, params, "train", config.rl.images,
       f"rl_{config.rl.image_offset}", offset=config.rl.image_offset)
   test = mnist.load_from_config(config, "test")
   test_u8, test_labels = test["image"], test["label"]
-  eval_fn = rl.policy_accuracy_fn(test_u8, test_labels)
+  eval_fn = rl.policy_accuracy_fn(lambda r: PolicyNet(rngs=r), {"image": test_u8}, test_labels)
   curves, final, resumed = {}, {}, 0
   for source in config.sources:
     accs = []
     for s in range(config.rl.seeds):
-      data = {"image": train_u8}
+      data = {"inputs": {"image": train_u8}}
       if source == "truth":
         data["label"] = train_labels
       if source == "debate":
-        data["table"] = train_t["table_Nx10"]
+        data["table"] = train_t["table_NxC"]
       aux = {"judge": params, "distilled": r_params}.get(source)
       task = trainer.TrainTask(
-          init_model=lambda r: rewards.PolicyNet(rngs=r),
-          loss_fn=rl.make_rl_loss(source, apply, r_apply, config.pixels, config.rl.entropy),
+          init_model=lambda r: PolicyNet(rngs=r),
+          loss_fn=rl.make_rl_loss(source, uses.judge_alone(apply, config.pixels), r_apply,
+                                  config.rl.entropy),
           optimizer=optax.adam(config.rl.learning_rate),
-          data=mnist.BatchSource(data, config.rl.batch_size, config.seed + s), aux=aux,
+          data=BatchSource(data, config.rl.batch_size, config.seed + s), aux=aux,
           eval_fn=eval_fn, name=f"policy_{source}_seed{s}")
       res = trainer.train(task, mesh=mesh, rules=list(config.sharding.rules),
                           batch_axes=tuple(config.sharding.batch_axes), steps=config.rl.steps,
@@ -96,7 +101,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
                                     list(metrics_lib.wilson_ci(a[0] * len(test_labels),
                                                                len(test_labels))))
                                 for s, a in final.items()},
-       "debate_reward_accuracy": float((train_t["table_Nx10"] == truth_table).mean()),
+       "debate_reward_accuracy": float((train_t["table_NxC"] == truth_table).mean()),
        "test_images": int(len(test_labels))}
   wall = time.time() - t0
   common.write_results(workdir, config, metrics=m, mesh=mesh, steps=config.rl.steps,

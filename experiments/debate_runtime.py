@@ -10,13 +10,15 @@ from debate import metrics as metrics_lib
 from debate import rewards
 from debate.config import check_int
 from debate.data import mnist
-from debate import classifiers, verdicts
+from debate import classifiers
 from debate import runs as common
+from debate.tasks import mnist_uses as uses
 from judges import mnist_judge as judge_lib
+from models.mnist_cnn import PolicyNet
 
 
 def validate(config) -> None:
-  verdicts.validate_debate_keys(config)
+  uses.validate_debate_keys(config)
   check_int(config, "eval_images", 1)
   check_int(config, "lie_digit", 0, 9)
   check_int(config, "best_of", 2, 10)
@@ -28,13 +30,16 @@ def validate(config) -> None:
 def untrusted_models(config, workdir, mesh, test_u8):
   """Answers of a weak classifier and of a strong one that lies on `lie_digit` on purpose."""
   train = mnist.load_from_config(config, "train")
+  make = lambda r: PolicyNet(rngs=r)
+  n_weak = config.weak.train_images
   weak = classifiers.train_classifier(
-      config, workdir, mesh, train["image"][:config.weak.train_images],
-      train["label"][:config.weak.train_images], steps=config.weak.steps, name="weak_model")
-  strong = classifiers.train_classifier(config, workdir, mesh, train["image"], train["label"],
-                                        steps=config.strong.steps, name="strong_model")
-  weak_logits = classifiers.predict(rewards.PolicyNet, weak.params, test_u8)
-  strong_logits = classifiers.predict(rewards.PolicyNet, strong.params, test_u8)
+      config, workdir, mesh, {"image": train["image"][:n_weak]}, train["label"][:n_weak], make,
+      steps=config.weak.steps, name="weak_model")
+  strong = classifiers.train_classifier(config, workdir, mesh, {"image": train["image"]},
+                                        train["label"], make, steps=config.strong.steps,
+                                        name="strong_model")
+  weak_logits = classifiers.predict(make, weak.params, {"image": test_u8})
+  strong_logits = classifiers.predict(make, strong.params, {"image": test_u8})
   return weak_logits, strong_logits
 
 
@@ -61,15 +66,16 @@ def judge_alone_accepts(apply, params, images_f32, answers, k, masks: int, seed:
   return probs.argmax(1) == answers, probs / masks
 
 
-def tournament(apply, params, images_f32, cands_NxC, settings, mesh, seed) -> np.ndarray:
+def tournament(task, apply, params, cands_NxC, settings, mesh, seed) -> np.ndarray:
   """Knockout over candidates: each match is two debates (both first-mover orders), decided by
   the sum of the judge's final margins."""
   champ = cands_NxC[:, 0].copy()
+  ids = np.arange(len(champ))
   for j in range(1, cands_NxC.shape[1]):
     other = cands_NxC[:, j]
-    m1 = rewards.debate_verdicts(apply, params, images_f32, champ, other, settings, mesh,
+    m1 = rewards.debate_verdicts(task, apply, params, ids, champ, other, settings, mesh,
                                  seed + j)["margin"]
-    m2 = rewards.debate_verdicts(apply, params, images_f32, other, champ, settings, mesh,
+    m2 = rewards.debate_verdicts(task, apply, params, ids, other, champ, settings, mesh,
                                  seed + 100 + j)["margin"]
     champ = np.where(m1 - m2 >= 0, champ, other).astype(np.int32)
   return champ
@@ -77,11 +83,11 @@ def tournament(apply, params, images_f32, cands_NxC, settings, mesh, seed) -> np
 
 def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
-  mesh = common.prepare_workdir(config, workdir)
+  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
-  apply, params = verdicts.judge(config, workdir, mesh)
-  test_u8, labels, table = verdicts.table_for(config, workdir, mesh, apply, params, "test",
-                                                 config.eval_images, "test")
+  apply, params = uses.judge(config, workdir, mesh)
+  task, test_u8, labels, table = uses.table_for(config, workdir, mesh, apply, params, "test",
+                                                config.eval_images, "test")
   images = mnist.to_float(test_u8)
   weak_logits, strong_logits = untrusted_models(config, workdir, mesh, test_u8)
   models = {"weak": weak_logits.argmax(1).astype(np.int32),
@@ -91,7 +97,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   checks, rows = {}, []
   for name, answers in models.items():
     wrong = answers != labels
-    debate_accept = table["table_Nx10"][np.arange(len(labels)), answers]
+    debate_accept = table["table_NxC"][np.arange(len(labels)), answers]
     judge1, _ = judge_alone_accepts(apply, params, images, answers, config.pixels, 1, config.seed)
     judgeN, _ = judge_alone_accepts(apply, params, images, answers, config.pixels, calls,
                                     config.seed)
@@ -113,8 +119,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   # Best-of-n by debate among the weak model's top-n labels.
   cands = np.argsort(-weak_logits, axis=1)[:, :config.best_of].astype(np.int32)
   t1 = time.time()
-  picked = tournament(apply, params, images, cands, verdicts.settings(config), mesh,
-                      config.seed)
+  picked = tournament(task, apply, params, cands, uses.settings(config), mesh, config.seed)
   bo_seconds = time.time() - t1
   _, judge_probs = judge_alone_accepts(apply, params, images, cands[:, 0], config.pixels, calls,
                                        config.seed)

@@ -11,14 +11,17 @@ import numpy as np
 from debate import metrics as metrics_lib
 from debate import rewards
 from debate.data import mnist
-from debate.games import mnist_pixels as g
 from debate import distill as distill_lib
-from debate import verdicts
 from debate import runs as common
+from debate.tasks import base as task_base
+from debate.tasks import mnist_uses as uses
+from debate.tasks.mnist import MnistTask
 from judges import mnist_judge as judge_lib
+from models.mnist_cnn import RewardModel
 
 
 def validate(config) -> None:
+  uses.validate_debate_keys(config)
   distill_lib.validate_keys(config)
 
 
@@ -27,14 +30,14 @@ def time_costs(config, mesh, apply, params, model, images_u8, batch: int) -> dic
   images = mnist.to_float(images_u8[:batch])
   labels = np.arange(batch, dtype=np.int32) % 10
   other = (labels + 1) % 10
-  slots = g.slots_for(images)
-  examples = g.make_examples(images, labels, other, 0, slots)
-  player, _ = rewards.debate_player(apply, verdicts.settings(config), slots)
+  task = MnistTask(images, labels, config.pixels)
+  examples = task.examples(task_base.keys(np.arange(batch), labels, other, 0))
+  player, _ = rewards.debate_player(task.game, apply, uses.settings(config))
   jax.block_until_ready(player(jax.random.PRNGKey(0), params, (None, None), examples))
   t0 = time.perf_counter()
   jax.block_until_ready(player(jax.random.PRNGKey(1), params, (None, None), examples))
   debate_s = time.perf_counter() - t0
-  x = jnp.asarray(images_u8[:batch])
+  x = {"image": jnp.asarray(images_u8[:batch])}
   jax.block_until_ready(model.logits(x))
   reps, t0 = 0, time.perf_counter()
   while reps < 20 or time.perf_counter() - t0 < 1.0:
@@ -47,24 +50,24 @@ def time_costs(config, mesh, apply, params, model, images_u8, batch: int) -> dic
 
 def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
-  mesh = common.prepare_workdir(config, workdir)
+  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
-  apply, params, model, result, train, held = distill_lib.distill(config, workdir, mesh)
-  eval_u8, eval_labels, eval_t = held
-  m = distill_lib.evaluate(model, eval_u8, eval_labels, eval_t["table_Nx10"])
+  apply, params, model, result, train, held = uses.distill(config, workdir, mesh)
+  _, eval_u8, eval_labels, eval_t = held
+  m = distill_lib.evaluate(model, {"image": eval_u8}, eval_labels, eval_t["table_NxC"])
   judge_arch = judge_lib.get_arch(mnist_judge_arch(config, workdir))
   calls = int(eval_t["judge_calls_per_game"])
   debate_flops = calls * judge_lib.flops_per_example(judge_arch)
-  r_flops = rewards.reward_model_flops(config.width, config.dense)
+  r_flops = RewardModel.flops(config.width, config.dense)
   timing = time_costs(config, mesh, apply, params, model, eval_u8,
                       min(config.debate_batch_size, len(eval_labels)))
   m.update({"flops_debate": debate_flops, "flops_reward_model": r_flops,
             "flops_ratio": debate_flops / r_flops, "cost_ratio": timing["time_ratio"],
             "timing": timing, "judge_calls_per_debate": calls,
-            "train_table_seconds": float(train[2]["seconds"]),
-            "train_debates": int(train[2]["games"]),
+            "train_table_seconds": float(train[3]["seconds"]),
+            "train_debates": int(train[3]["games"]),
             "train_table_debate_accuracy": float(
-                (train[2]["table_Nx10"] == (np.arange(10)[None] == train[1][:, None])).mean())})
+                (train[3]["table_NxC"] == (np.arange(10)[None] == train[2][:, None])).mean())})
   wall = time.time() - t0
   common.write_results(workdir, config, metrics=m, mesh=mesh, steps=config.steps,
                        resumed_from_step=result.resumed_from_step, wall_seconds=wall)

@@ -17,10 +17,12 @@ from debate.data import mnist
 from debate.debaters import DEBATERS, LEARNED, make_debater
 from debate.games import mnist_pixels as g
 from debate.selfplay import loop
-from debate import plots as debate_plots
+from debate.tasks.mnist import MnistTask
+from debate.games import mnist_plots as debate_plots
 from debate import runs as common
 from judges import mnist_judge as judge_lib
 from judges import training as judge_training
+from models import policy_value as pv
 from debate.train import preempt
 
 # Table 2 of Irving et al. (2018): (k, first) -> (random-pixel judge, no precommit, precommit).
@@ -64,7 +66,8 @@ def learned_network(config, k: int):
   """(guide, params, evaluator) of `selfplay_workdir` when a learned debater plays, else Nones."""
   if not {config.honest, config.liar, *config.baselines} & set(LEARNED):
     return None, None, "net"
-  guide, params, meta = loop.latest_network(config.selfplay_workdir)
+  guide, params, meta = loop.latest_network(
+      config.selfplay_workdir, lambda meta: pv.make_guide(pv.get_arch(meta["net_arch"])))
   if meta["pixels"] != k:
     raise ConfigError(f"selfplay_workdir={config.selfplay_workdir!r} trained k={meta['pixels']} "
                       f"debaters, not k={k}; allowed: a self-play run with the same k")
@@ -75,11 +78,11 @@ def play_cell(config, mesh, apply, params, images, labels, *, k, protocol, seed,
               honest: str, liar: str) -> dict:
   """One cell of the table for one seed: games, transcripts and per-game verdicts."""
   rng = jax.random.PRNGKey(seed)
-  ids = np.arange(len(labels))
-  im, lb, lies, gids = protocols.expand(images, labels, ids, protocol, apply, params, k,
-                                        jax.random.fold_in(rng, 1))
-  examples = g.make_examples(im, lb, lies, protocol.first, slots)
-  game = g.MnistPixels(k, slots)
+  task = MnistTask(images, labels, k, slots)
+  key = protocols.lies_for(task, np.arange(len(labels)), protocol, apply, params,
+                           jax.random.fold_in(rng, 1))
+  examples, gids = task.examples(key), key.example_id
+  game = task.game
   guide, net, evaluator = learned_network(config, k)
   make = lambda name: make_debater(name, game, protocol, apply, sims=config.sims,
                                    c_puct=config.c_puct, guide=guide, evaluator=evaluator)
@@ -171,7 +174,6 @@ def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_di
   """Every seed of one cell: per-image verdicts under the protocol's rule, cost, last word."""
   k, first = key["pixels"], key["first"]
   protocol = protocol_of(config, key["precommit"], first)
-  last = rollout.seats_of(k, protocol.first)[-1]  # The truth sits in seat 0.
   # Deterministic debaters need not replay seeds (best_lie picks lies with the judge, which
   # depends on the seed).
   game = g.MnistPixels(k, slots)
@@ -188,15 +190,16 @@ def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_di
     out, gids = played["out"], played["game_image_ids"]
     wins.append(out["honest_wins_B"])
     margins.append(out["margin_B"])
+    last = int(out["seats_BxT"][0, -1])  # Who moved last (the truth sits in seat 0).
     if k >= 2:
       flip = last_reveal_flips(out, played["examples"], protocol)
-      flips.append((flip, flip & (out["honest_wins_B"] == (last == 0))))
+      flips.append((flip, flip & (out["honest_wins_B"] == (out["seats_BxT"][:, -1] == 0))))
     seconds += played["seconds"]
     compile_seconds += played["compile_seconds"]
     games_played += len(gids)
     if s == 0:
       first_played = played
-  _, image_wins = protocols.per_image_honest_wins(protocol, np.stack(wins), np.stack(margins),
+  _, image_wins = protocols.per_example_honest_wins(protocol, np.stack(wins), np.stack(margins),
                                                   gids)
   # Kept beside the cell, so a resumed run still reports every cell.
   save_cell_extras(cells_dir, key, first_played, labels, image_wins[0],
@@ -231,7 +234,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
                       f"{len(test['label'])} images; allowed: 1..{len(test['label'])}")
   for k in config.pixels:
     judge_training.check_judge_source(config, k)
-  mesh = common.prepare_workdir(config, workdir)
+  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   images = mnist.to_float(test["image"][:config.images])
   labels = test["label"][:config.images]
   slots = g.slots_for(images)

@@ -31,7 +31,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
   n = len(mnist.load_from_config(config, "train")["label"])  # Checked before any write.
   check(config.batch_size <= n, "batch_size", config.batch_size,
         f"at most the {n} training images")
-  mesh = common.prepare_workdir(config, workdir)
+  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
   result = train_judge(config, workdir, mesh, pixels=config.pixels, steps=config.steps,
                        arch=config.judge.arch, batch_size=config.batch_size,

@@ -61,7 +61,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
   check(config.eval_games < len(train["label"]), "eval_games", config.eval_games,
         f"fewer than the {len(train['label'])} training images")
   judge_training.check_judge_source(config, config.pixels)
-  mesh = common.prepare_workdir(config, workdir)
+  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
   images = mnist.to_float(train["image"])
   n_eval = config.eval_games
@@ -69,20 +69,18 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
   task = MnistTask(images[:-n_eval], train["label"][:-n_eval], config.pixels, slots)
   held_out = MnistTask(images[-n_eval:], train["label"][-n_eval:], config.pixels, slots)
   apply, params, arch, source = judge_training.get_judge(config, workdir, mesh, config.pixels)
-  net_arch = pv.get_arch(config.net.arch)
-  guide = pv.make_guide(net_arch)
+  network = pv.network(pv.get_arch(config.net.arch))
   protos = [protocols.Protocol(precommit=p, first=0 if f == "honest" else 1)
             for p in config.precommit for f in config.first]
   batch_axes = tuple(config.sharding.batch_axes)
-  evaluate = loop.make_evaluator(held_out, protos[0], apply, params, guide, mesh, n_eval,
+  evaluate = loop.make_evaluator(held_out, protos[0], apply, params, network.guide, mesh, n_eval,
                                  batch_axes, against=tuple(config.eval_opponents))
   meta = {"net_arch": config.net.arch, "pixels": config.pixels, "slots": slots,
           "judge": source, "algorithm": config.selfplay.algorithm,
           "evaluator": config.selfplay.evaluator, "sims": config.selfplay.sims}
   io.atomic_write_json(os.path.join(workdir, "net.json"), meta)
   out = loop.train(task=task, protocols=protos, judge_apply=apply, judge_params=params,
-                   guide=guide, init_net=lambda rngs: pv.PolicyValueNet(net_arch, rngs=rngs),
-                   settings=settings_of(config), mesh=mesh, rules=list(config.sharding.rules),
+                   network=network, settings=settings_of(config), mesh=mesh, rules=list(config.sharding.rules),
                    workdir=workdir, batch_axes=batch_axes, evaluate=evaluate,
                    eval_every=config.eval_every, meta=meta, stop_after=stop_after)
   from debate.train.writers import read_metrics

@@ -76,18 +76,16 @@ def features(obs: g.Observation) -> tuple[jax.Array, jax.Array]:
   return planes, jnp.concatenate([onehot(own), onehot(other)], -1)
 
 
+def network(arch: NetArch):
+  """The network self-play trains (`debate.selfplay.learner.Network`) and its search guide:
+  `guide(net_params, example_B, state_B) -> (logits_BxA, value_B)` for the seat to move, slot
+  logits (illegal: -inf) and the value."""
+  from debate.selfplay.learner import make_network
+  return make_network(lambda rngs: PolicyValueNet(arch, rngs=rngs), evaluate, g.to_move)
+
+
 def make_guide(arch: NetArch):
-  """`guide(net_params, example_B, state_B) -> (logits_BxA, value_B)` for the seat to move:
-  slot logits (illegal: -inf) and the value, for `debate.search.evaluators`."""
-  from debate.train.trainer import functionalize
-  functional = functionalize(lambda rngs: PolicyValueNet(arch, rngs=rngs))
-
-  def guide(net_params, example_B, state_B):
-    seat = jax.vmap(g.to_move)(example_B, state_B)
-    return apply_obs(functional, net_params, g.Observation(example_B, state_B, seat))
-
-  guide.functional = functional
-  return guide
+  return network(arch).guide
 
 
 def apply_obs(functional, net_params, obs: g.Observation) -> tuple[jax.Array, jax.Array]:

@@ -100,8 +100,9 @@ def test_alternation_and_first_mover(first):
   pixels = list(range(100, 110))
   games = games_for([image_with(pixels)], first)
   out = play(games, np.zeros(784, np.float32), lowest, highest, k=5)
-  players = rollout.seats_of(5, first)
-  assert players == [(first + t) % 2 for t in range(5)]
+  # The rollout takes turns from the game (the example's first mover), never from a schedule.
+  players = out["seats_BxT"][0].tolist()
+  assert players == [first, 1 - first, first, 1 - first, first]
   lo, hi = iter(pixels), iter(reversed(pixels))
   expected = [next(lo) if p == HONEST else next(hi) for p in players]
   assert out["pixels_BxK"][0].tolist() == expected
@@ -223,21 +224,27 @@ def test_sharded_incremental_judge_plays_the_same_games(deltas_from, monkeypatch
 
 
 def test_all_lies_protocols_on_hand_made_outcomes():
-  images = np.zeros((2, 28, 28), np.float32)
+  class Labels:  # A task, as far as `lies_for` reads one.
+    num_claims = 10
+
+    def truth(self, ids):
+      return np.array([3, 7])[ids]
+
   paper = protocols.Protocol(precommit=True, lies="all_lies", seeds=3)
   strict = protocols.Protocol(precommit=True, lies="all_lies_strict", seeds=3)
-  _, lb, lies, ids = protocols.expand(images, np.array([3, 7]), np.arange(2), paper)
-  assert len(lies) == 18 and set(lies[:9]) == set(range(10)) - {3} and (lb[9:] == 7).all()
+  key = protocols.lies_for(Labels(), np.arange(2), paper)
+  lb, lies, ids = key.claims_2[:, 0], key.claims_2[:, 1], key.example_id
+  assert len(lies) == 18 and (key.truth_seat == 0).all() and set(lies[:9]) == set(range(10)) - {3} and (lb[9:] == 7).all()
   margins = np.ones((3, 18), np.float32)  # 3 seeds x 18 games, honest margins.
   margins[0, 2] = -0.5  # Image 0, one lie wins one seed, but its mean stays positive...
   margins[1, 12] = margins[2, 12] = -2.0  # ...image 1, one lie wins on its mean (-1).
   wins = margins > 0
-  _, paper_wins = protocols.per_image_honest_wins(paper, wins, margins, ids)
+  _, paper_wins = protocols.per_example_honest_wins(paper, wins, margins, ids)
   assert paper_wins.tolist() == [[True, False]]  # One outcome per image: the mean rule.
-  _, strict_wins = protocols.per_image_honest_wins(strict, wins, margins, ids)
+  _, strict_wins = protocols.per_example_honest_wins(strict, wins, margins, ids)
   assert strict_wins.tolist() == [[False, True], [True, False], [True, False]]
   margins[:, 5] = [-3.0, 1.0, 1.0]  # Mean -1/3: the liar wins image 0 too.
-  _, paper_wins = protocols.per_image_honest_wins(paper, margins > 0, margins, ids)
+  _, paper_wins = protocols.per_example_honest_wins(paper, margins > 0, margins, ids)
   assert paper_wins.tolist() == [[False, False]]
 
 

@@ -213,7 +213,7 @@ def test_dense_input_reach_covers_every_cell_a_pixel_changes():
 def test_lies_by_digit_plots_all_wins_no_wins_and_no_images(tmp_path):
   """Digits where the liar always won (a Wilson bound equal to the rate up to rounding), never
   won, or had no images at all."""
-  from debate import plots
+  from debate.games import mnist_plots as plots
   labels = np.repeat(np.arange(8), 100)
   liar_won = np.concatenate([np.ones(400, bool), np.zeros(400, bool)])
   path = str(tmp_path / "lies.png")

@@ -12,18 +12,25 @@ from debate.train import mesh as mesh_lib
 from debate.train import trainer
 from debate import distill as distill_lib
 from debate import rl
+from debate.tasks.mnist import MnistTask
+from debate.train.batches import BatchSource
+from models.mnist_cnn import PolicyNet
 from tests.test_debate import A, B, C, D, E, HONEST_FORCED, image_with, linear_judge
 
 
+def _task(images, labels, k):
+  return MnistTask(np.asarray(images, np.float32), np.asarray(labels, np.int32), k)
+
+
 def test_debate_reward_equals_the_games_verdict():
-  images = np.stack([image_with([A, B, C, D, E])] * 2)
-  settings = rewards.DebateSettings(k=2, debater="mcts", sims=64, batch_size=2)
+  task = _task(np.stack([image_with([A, B, C, D, E])] * 2), [0, 0], k=2)
+  settings = rewards.DebateSettings(debater="mcts", sims=64, batch_size=2)
   w = jnp.asarray(HONEST_FORCED)
   # Claim 0 (logit 0 = sum of weights) moving first has a forced win: open with A.
-  res = rewards.debate_verdicts(linear_judge, w, images, [0, 0], [1, 1], settings)
+  res = rewards.debate_verdicts(task, linear_judge, w, [0, 1], [0, 0], [1, 1], settings)
   assert res["a_wins"].all() and (res["margin"] > 0).all()
   # Claim 1 moving first against claim 0 loses whatever it does: 0 answers with A.
-  res = rewards.debate_verdicts(linear_judge, w, images, [1, 1], [0, 0], settings)
+  res = rewards.debate_verdicts(task, linear_judge, w, [0, 1], [1, 1], [0, 0], settings)
   assert not res["a_wins"].any()
   np.testing.assert_array_equal(res["a_wins"], res["margin"] > 0)
 
@@ -32,35 +39,35 @@ def test_verdict_table_and_rl_reward_read_the_same_verdicts():
   # Pixels A..E; labels 0 and 1 as in the linear judge; every other label has logit -10, so
   # a lie other than 1 always loses to the truth 0, and lie 1 loses because 0 has a forced win
   # when 1 moves first.
-  images = np.stack([image_with([A, B, C, D, E])])
-  settings = rewards.DebateSettings(k=2, debater="greedy", batch_size=16)
-  out = rewards.verdict_table(linear_judge, jnp.asarray(HONEST_FORCED), images,
-                              np.array([0], np.int32), settings)
-  table = out["table_Nx10"]
+  task = _task(np.stack([image_with([A, B, C, D, E])]), [0], k=2)
+  settings = rewards.DebateSettings(debater="greedy", batch_size=16)
+  out = rewards.verdict_table(task, linear_judge, jnp.asarray(HONEST_FORCED), [0], settings)
+  table = out["table_NxC"]
   assert table[0].tolist() == [True] + [False] * 9
   assert out["best_lie"][0] == 1
-  loss_fn = rl.make_rl_loss("debate", None, None, 2, 0.0)
+  loss_fn = rl.make_rl_loss("debate", None, None, 0.0)
   for label in (0, 1, 7):
-    always = lambda x, label=label: jnp.full((x.shape[0], 10), -1e4).at[:, label].set(1e4)
-    _, m = loss_fn(always, {"image": np.zeros((1, 28, 28), np.uint8), "table": table},
-                   jax.random.PRNGKey(0), None)
+    always = lambda image, label=label: jnp.full((image.shape[0], 10), -1e4).at[:, label].set(1e4)
+    _, m = loss_fn(always, {"inputs": {"image": np.zeros((1, 28, 28), np.uint8)},
+                            "table": table}, jax.random.PRNGKey(0), None)
     assert float(m["reward"]) == float(table[0, label])
 
 
 def _rl_accuracy(digits_dir, tmp_path, source, steps=60):
   train = mnist.load_mnist("train", digits_dir)
   test = mnist.load_mnist("test", digits_dir)
-  data = {"image": train["image"], "label": train["label"]}
-  acc = rl.policy_accuracy_fn(test["image"], test["label"])
-  task = trainer.TrainTask(init_model=lambda r: rewards.PolicyNet(rngs=r),
-                           loss_fn=rl.make_rl_loss(source, None, None, 4, 0.01),
-                           optimizer=optax.adam(3e-3), data=mnist.BatchSource(data, 64, 0),
+  data = {"inputs": {"image": train["image"]}, "label": train["label"]}
+  acc = rl.policy_accuracy_fn(lambda r: PolicyNet(rngs=r), {"image": test["image"]},
+                              test["label"])
+  task = trainer.TrainTask(init_model=lambda r: PolicyNet(rngs=r),
+                           loss_fn=rl.make_rl_loss(source, None, None, 0.01),
+                           optimizer=optax.adam(3e-3), data=BatchSource(data, 64, 0),
                            eval_fn=acc, name=f"rl_{source}")
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
   res = trainer.train(task, mesh=mesh, rules=[], steps=steps, seed=0,
                       workdir=str(tmp_path / source), log_every=20, checkpoint_every=1000,
                       eval_every=steps)
-  return acc(trainer.init_params(lambda r: rewards.PolicyNet(rngs=r), jax.random.PRNGKey(0)),
+  return acc(trainer.init_params(lambda r: PolicyNet(rngs=r), jax.random.PRNGKey(0)),
              0)["accuracy"], res.eval_history[-1]["accuracy"]
 
 
@@ -80,9 +87,10 @@ def real_table(mnist_dir, tmp_path_factory):
                                    steps=200)
   train = mnist.load_mnist("train", mnist_dir)
   images_u8, labels = train["image"][:1000], train["label"][:1000]
-  settings = rewards.DebateSettings(k=12, debater="random", batch_size=3000)
-  t = rewards.verdict_table(apply, judge.params, mnist.to_float(images_u8), labels, settings)
-  return images_u8, labels, t["table_Nx10"]
+  settings = rewards.DebateSettings(debater="random", batch_size=3000)
+  task = _task(mnist.to_float(images_u8), labels, k=12)
+  t = rewards.verdict_table(task, apply, judge.params, np.arange(1000), settings)
+  return images_u8, labels, t["table_NxC"]
 
 
 @pytest.mark.slow
@@ -94,19 +102,21 @@ def test_distilled_model_learns_the_verdicts_and_round_trips(real_table, tmp_pat
                        "sharding": {"rules": [], "batch_axes": ("data",)}})
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
   n_train = 800
-  res = distill_lib.train_reward_model(config, str(tmp_path), mesh, images_u8[:n_train],
-                                          table[:n_train])
+  meta = {"module": "models.mnist_cnn:RewardModel", "kwargs": {"width": 16, "dense": 64}}
+  res = distill_lib.train_reward_model(config, str(tmp_path), mesh,
+                                       {"image": images_u8[:n_train]}, table[:n_train], meta)
   from debate.train.writers import read_metrics
   rows = read_metrics(str(tmp_path / "metrics_reward_model.jsonl"))
   assert rows[-1]["loss"] < rows[0]["loss"] - 0.1
-  rewards.save_reward_model(str(tmp_path), res.params, {"width": 16, "dense": 64})
+  rewards.save_reward_model(str(tmp_path), res.params, meta)
   model = rewards.load_reward_model(str(tmp_path))
-  m = distill_lib.evaluate(model, images_u8[n_train:], labels[n_train:], table[n_train:])
+  m = distill_lib.evaluate(model, {"image": images_u8[n_train:]}, labels[n_train:],
+                           table[n_train:])
   assert m["agreement"] > m["majority_baseline_agreement"] + 0.01, m
   assert m["balanced_agreement"] > 0.7, m
   # Round trip: the loaded model scores exactly like the trained parameters in memory.
-  direct = rewards.ScoredRewardModel(res.params, {"width": 16, "dense": 64})
-  batch, lab = images_u8[n_train:], labels[n_train:]
+  direct = rewards.ScoredRewardModel(res.params, meta)
+  batch, lab = {"image": images_u8[n_train:]}, labels[n_train:]
   np.testing.assert_array_equal(direct.score(batch, lab), model.score(batch, lab))
   for a, b in zip(jax.tree.leaves(res.params), jax.tree.leaves(model.params)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

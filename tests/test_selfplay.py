@@ -26,7 +26,7 @@ class TwoClaimTask(MnistTask):
 
   def sample_keys(self, rng, n, precommit, first):
     key = super().sample_keys(rng, n, precommit, first)
-    truth = self.labels[key.image_id]
+    truth = self.labels[key.example_id]
     claims = np.where(key.truth_seat[:, None] == 0, np.stack([truth, 1 - truth], 1),
                       np.stack([1 - truth, truth], 1))
     return key._replace(claims_2=claims.astype(np.int32))
@@ -52,8 +52,7 @@ def _run(tmp, iterations, algorithm="alphazero", stop_after=None, evaluate=None,
   return loop.train(task=task, protocols=[protocols.Protocol(True, 0),
                                           protocols.Protocol(True, 1)],
                     judge_apply=brightness_judge, judge_params=jnp.zeros(()),
-                    guide=pv.make_guide(arch),
-                    init_net=lambda r: pv.PolicyValueNet(arch, rngs=r), settings=settings,
+                    network=pv.network(arch), settings=settings,
                     mesh=mesh_lib.make_mesh({"data": 2, "model": 1},
                                             jax.devices()[:2]), rules=[],
                     workdir=str(tmp), evaluate=evaluate, eval_every=eval_every,

@@ -1,8 +1,7 @@
 """MNIST from TFDS (users with internet) or from a directory of standard IDX files (offline).
 
 Both give the same arrays: `image` uint8 [N, 28, 28] and `label` int32 [N]. Training batches come
-from `BatchSource`, a deterministic seeded shuffle (grain's `MapDataset`) addressed by step, so the
-data-iterator state is a single integer that a checkpoint stores and a resume restores exactly.
+from `debate.train.batches.BatchSource`.
 """
 from __future__ import annotations
 
@@ -13,11 +12,10 @@ import socket
 import struct
 import zlib
 
-import grain
 import numpy as np
 
 from debate.config import ConfigError
-from debate.train import mesh as mesh_lib
+from debate.train.batches import BatchSource  # noqa: F401 (training batches of these arrays)
 
 _IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -142,24 +140,17 @@ def to_float(image_u8: np.ndarray) -> np.ndarray:
   return np.asarray(image_u8, np.float32) / 255.0
 
 
-class BatchSource:
-  """Deterministic shuffled batches addressed by step; each process reads only its rows.
-
-  `batch(step)` returns this process's share of global batch `step` as numpy arrays. The iterator
-  state is the step itself (the trainer checkpoints it as `data_step`): resuming from it yields
-  exactly the batches an uninterrupted run sees.
-  """
-
-  def __init__(self, arrays: dict[str, np.ndarray], global_batch: int, seed: int):
-    n = len(next(iter(arrays.values())))
-    if n < global_batch:
-      raise ConfigError(f"batch_size={global_batch} is larger than the {n} training examples")
-    self.arrays = arrays
-    self.global_batch = global_batch
-    self._rows = mesh_lib.process_slice(global_batch)
-    self._index = (grain.MapDataset.range(n).seed(seed).shuffle().repeat()
-                   .batch(global_batch, drop_remainder=True))
-
-  def batch(self, step: int) -> dict[str, np.ndarray]:
-    idx = np.asarray(self._index[step])[self._rows]
-    return {k: v[idx] for k, v in self.arrays.items()}
+def check_config(config) -> None:
+  """`data.source` and `data.dir`, and with IDX files, that both splits read cleanly (before a
+  run writes anything: `debate.runs.prepare_workdir`'s `check_data`)."""
+  from debate.config import check
+  source = config.data.get("source", "idx")
+  check(source in ("idx", "tfds"), "data.source", source,
+        "'idx' (a directory of MNIST IDX files, data.dir) or 'tfds' (TFDS 'mnist')")
+  data_dir = config.data.get("dir")
+  if source == "idx":
+    check(isinstance(data_dir, str) and os.path.isdir(data_dir), "data.dir", data_dir,
+          "an existing directory of MNIST IDX files (default: the repository's data/mnist), "
+          "or data.source=tfds")
+    for split in ("train", "test"):
+      load_mnist(split, data_dir)

@@ -17,7 +17,7 @@ def make_debater(name: str, game, protocol, judge_apply, *, sims: int = 100,
   `evaluator`: how the network-guided search values leaves (`debate.search.evaluators`)."""
   if name in LEARNED and guide is None:
     raise ConfigError(f"debater {name!r} needs a trained network; allowed: set selfplay_workdir "
-                      "to a finished configs/mnist_selfplay.py run")
+                      "to a finished self-play run of this game")
   if name == "learned":
     return make_learned(guide)
   if name == "learned_mcts":

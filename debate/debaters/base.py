@@ -43,10 +43,6 @@ class Env(NamedTuple):
   judge_params: Any
   batch_axes: tuple[str, ...] = ()
 
-  @property
-  def k(self) -> int:
-    return self.game.max_turns
-
   def _shard(self) -> tuple[jax.Array | int, int]:
     """(this shard's index, number of shards) over `batch_axes`; (0, 1) when unsharded."""
     index, count = 0, 1

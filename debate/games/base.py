@@ -7,6 +7,14 @@ A game splits what one debate is about from where it stands:
 - a *state*: what moves change (for MNIST the revealed pixels and the move count); small, because
   tree search stores one per node.
 Every method works on one game (`jax.vmap` runs a batch) and is pure JAX over fixed shapes.
+Examples, states and observations may be any pytree of arrays (NamedTuples read best); the
+engine never reads a field by name. Search, greedy and self-play debaters read the observation's
+`example` and `state` (see `Observation`): a game whose debaters may see everything returns
+`Observation(example, state, seat)` from `observe`.
+
+Turns come from the game, never from a fixed schedule: rollout and search ask `current_seat`
+before every move and stop a game once `terminated` (games may end before `max_turns`, and a
+seat may move twice in a row).
 
 Seats are symmetric: seat 0 and seat 1 each hold a claim; which one tells the truth is in the
 example (`truth_seat`) for the metrics only, never read by debaters, the judge or the verdict.
@@ -39,8 +47,11 @@ class Game(Protocol):
   def current_seat(self, example, state) -> jax.Array:
     """int32, the seat to move (0 or 1)."""
 
+  def turn(self, example, state) -> jax.Array:
+    """int32, moves played so far (so at most `max_turns - turn` are left: the search's depth)."""
+
   def terminated(self, example, state) -> jax.Array:
-    """bool."""
+    """bool: no more moves (at the latest after `max_turns` of them)."""
 
   def observe(self, example, state, seat) -> Any:
     """What a debater in `seat` may see (a pytree of arrays)."""
@@ -66,13 +77,23 @@ class Game(Protocol):
     """Game i of a played batch (numpy) as one JSON-able transcript row."""
 
 
+class Observation(NamedTuple):
+  """What a debater who may see everything observes; search and greedy debaters read `example`
+  and `state` to simulate the game."""
+  example: Any
+  state: Any
+  seat: jax.Array
+
+
 class Transcript(NamedTuple):
   """A batch of played games, as returned by `debate.rollout.play` (leading dim B)."""
-  actions_BxT: jax.Array        # int32, the move of each turn
-  seats_BxT: jax.Array          # int32, who made it
+  actions_BxT: jax.Array        # int32, the move of each turn (-1 after the game ended)
+  seats_BxT: jax.Array          # int32, who made it (-1 after the game ended)
+  moved_BxT: jax.Array          # bool, a move was made (the game had not ended)
   policy_BxTxA: jax.Array       # float32, the mover's action weights (search: visit shares)
   value_BxT: jax.Array          # float32, the mover's value estimate, in [-1, 1]
-  judge_logits_BxTxC: jax.Array  # float32, the judge's logits after each move
+  judge_logits_BxTxC: jax.Array  # float32, the judge's logits after each move (after the end:
+                                 # the final position's)
   seat0_wins_B: jax.Array       # bool, the verdict
   seat0_margin_B: jax.Array     # float32, how far the judge leans to seat 0
   honest_wins_B: jax.Array      # bool, the verdict seen by the metrics (truth_seat known)

@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from debate.protocols import NO_CLAIM  # noqa: F401 (the open protocol's claim, re-exported)
+from debate.games.base import Observation  # noqa: F401 (what `observe` returns)
+from debate.tasks.base import NO_CLAIM  # noqa: F401 (the open protocol's claim, re-exported)
 
 NUM_PIXELS = 28 * 28
 NUM_LABELS = 10
@@ -35,11 +36,7 @@ class State(NamedTuple):
   num_moves: jax.Array   # int32
 
 
-class Observation(NamedTuple):
-  """A debater sees everything: the whole image, both claims, the reveals, and its seat."""
-  example: Example
-  state: State
-  seat: jax.Array
+# A debater sees everything (`Observation`): the whole image, both claims, the reveals, its seat.
 
 
 def candidates(image_HxW: np.ndarray, slots: int) -> tuple[np.ndarray, int]:

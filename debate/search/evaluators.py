@@ -10,8 +10,8 @@ A terminal state always takes the judge's verdict: that is the game's outcome. V
 for the seat to move; two-player zero-sum backup is mctx's discount of -1 between plies.
 
 Only the games that need the judge in a simulation step are judged, in one call (`leaf_value`);
-when the game offers an exact incremental judge for many leaves of one root (`Game.leaf_judge`,
-the MNIST judge's `judges/mnist_leaves.py`), leaves are judged from the root's cache.
+when the game offers an exact incremental judge for many leaves of one root (`Game.leaf_judge`),
+leaves are judged from the root's cache.
 """
 from __future__ import annotations
 
@@ -43,10 +43,10 @@ class Root(NamedTuple):
   seen_reward_B: Any = None
 
 
-# From this many simulations per move, the MNIST leaf judge builds leaves from each legal pixel's
-# change computed once per search rather than by conv2's window for every new pixel of every
-# leaf. Whole games on this CPU: 14% faster at 200 simulations, 11% slower at 100
-# (docs/BENCHMARKS.md, `--parts leaf_paths`).
+# From this many simulations per move, a leaf judge that offers it (`deltas=True` in its `root`)
+# builds leaves from each legal move's change computed once per search rather than per leaf.
+# Whole games of the first such game on this CPU: 14% faster at 200 simulations, 11% slower at
+# 100 (docs/BENCHMARKS.md, `--parts leaf_paths`).
 DELTAS_FROM_SIMULATIONS = 200
 
 
@@ -175,15 +175,15 @@ def make_recurrent_fn(env: Env, left, *, evaluator: str = "rollout", guide: Guid
 
 
 def search_tree(rng, env: Env, example_B, state_B, num_simulations: int, c_puct: float = 1.0,
-                judge_buckets: int = 4, pixel_deltas: bool | None = None, *,
+                judge_buckets: int = 4, leaf_deltas: bool | None = None, *,
                 evaluator: str = "rollout", prior: str = "uniform", guide: Guide | None = None,
                 net_params=None) -> mctx.Tree:
   """The search tree of one move for every game of the batch (all at the same move);
-  `judge_buckets`: `leaf_value`'s batch sizes; `pixel_deltas`: leaves from per-pixel changes
+  `judge_buckets`: `leaf_value`'s batch sizes; `leaf_deltas`: leaves from per-move changes
   computed once per search (default: from `DELTAS_FROM_SIMULATIONS`). Neither changes the
   tree, only its cost."""
-  if pixel_deltas is None:
-    pixel_deltas = num_simulations >= DELTAS_FROM_SIMULATIONS
+  if leaf_deltas is None:
+    leaf_deltas = num_simulations >= DELTAS_FROM_SIMULATIONS
   root_rng, search_rng = jax.random.split(rng)
   legal = env.legal(example_B, state_B)
   logits = uniform_prior(env, example_B, state_B)
@@ -200,10 +200,10 @@ def search_tree(rng, env: Env, example_B, state_B, num_simulations: int, c_puct:
     value = net_value
   root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=state_B)
   # Moves left (the same for every game of the batch): simulations stop at the game's end.
-  left = env.k - jnp.max(jax.vmap(env.game.turn)(example_B, state_B))
+  left = env.game.max_turns - jnp.max(jax.vmap(env.game.turn)(example_B, state_B))
   recurrent = make_recurrent_fn(env, left, evaluator=evaluator, guide=guide, prior=prior,
                                 judge_buckets=judge_buckets)
-  return mcts.search(make_root(env, example_B, state_B, pixel_deltas, net_params), search_rng,
+  return mcts.search(make_root(env, example_B, state_B, leaf_deltas, net_params), search_rng,
                      root=root, recurrent_fn=recurrent, num_simulations=num_simulations,
                      max_depth=left, invalid_actions=~legal, c_puct=c_puct, split=env.split,
                      uniform_prior=prior == "uniform")

@@ -12,30 +12,42 @@ from debate import rollout
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def states_along(game, examples, actions_BxT):
-  """The state before each move of every game: a pytree with leading dims [B, T]."""
+def states_along(game, examples, actions_BxT, moved_BxT=None):
+  """The state before each move of every game: a pytree with leading dims [B, T] (after a
+  game's end, its final state)."""
   state0 = jax.vmap(game.init)(examples)
+  if moved_BxT is None:
+    moved_BxT = actions_BxT >= 0
 
-  def body(state, a_B):
-    return jax.vmap(game.step)(examples, state, a_B), state
+  def body(state, inputs):
+    a_B, moved_B = inputs
+    new = jax.vmap(game.step)(examples, state, jnp.maximum(a_B, 0))
+    keep = lambda old, nw: jnp.where(moved_B.reshape((-1,) + (1,) * (old.ndim - 1)), nw, old)
+    return jax.tree.map(keep, state, new), state
 
-  _, states = jax.lax.scan(body, state0, actions_BxT.T)
+  _, states = jax.lax.scan(body, state0, (actions_BxT.T, moved_BxT.T))
   return jax.tree.map(lambda x: jnp.moveaxis(x, 0, 1), states)
 
 
-def positions(game, key, examples, transcript: dict) -> dict:
-  """Replay-buffer rows of a played batch (leading dim B * T)."""
+def positions(game, key, examples, transcript: dict, played_policy: bool = False) -> dict:
+  """Replay-buffer rows of a played batch: one per move made (a game that ended early leaves
+  fewer). `played_policy`: the policy target is the move played (one-hot: policy gradient),
+  not the mover's action weights."""
   actions = np.asarray(transcript["actions_BxT"])
+  moved = np.asarray(transcript["moved_BxT"], bool)
   B, T = actions.shape
   states = jax.device_get(states_along(game, jax.tree.map(jnp.asarray, examples),
-                                       jnp.asarray(actions)))
+                                       jnp.asarray(actions), jnp.asarray(moved)))
   seats = np.asarray(transcript["seats_BxT"])
   won0 = np.asarray(transcript["seat0_wins_B"])[:, None]
   value = np.where((seats == 0) == won0, 1.0, -1.0).astype(np.float32)
-  flat = lambda x: np.asarray(x).reshape(B * T, *np.shape(x)[2:])
-  return {"key": jax.tree.map(lambda x: np.repeat(np.asarray(x), T, axis=0), key),
+  rows = moved.reshape(-1)
+  flat = lambda x: np.asarray(x).reshape(B * T, *np.shape(x)[2:])[rows]
+  policy = (np.eye(game.num_actions, dtype=np.float32)[np.maximum(actions, 0)] if played_policy
+            else transcript["policy_BxTxA"])
+  return {"key": jax.tree.map(lambda x: np.repeat(np.asarray(x), T, axis=0)[rows], key),
           "state": jax.tree.map(flat, states), "seat": flat(seats),
-          "policy": flat(transcript["policy_BxTxA"]), "value": flat(value)}
+          "policy": flat(policy), "value": flat(value)}
 
 
 def play(player, rng, judge_params, net_params, examples, batch_size: int, multiple: int):

@@ -1,4 +1,8 @@
-"""The learner's losses for the policy-value network, on replay positions.
+"""What self-play trains, and the learner's losses on replay positions.
+
+A game's learned debaters come from a `Network` that the game (or its experiment) supplies: a
+flax module, how it scores an observation's moves and value, and the search's `guide` built from
+it. The learner trains whatever network it is handed; it never reads an observation itself.
 
 AlphaZero: cross-entropy of the policy against the search's visit shares, plus the squared error
 of the value against the verdict. Policy gradient (the baseline): the played move's log-probability
@@ -6,21 +10,47 @@ weighted by the verdict minus the value (an actor-critic advantage), plus the sa
 """
 from __future__ import annotations
 
+from typing import Any, Callable, NamedTuple
+
 import jax
 import jax.numpy as jnp
 
-from debate.games import mnist_pixels as g
-from models import policy_value as pv
+from debate.games.base import Observation
 
 ALGORITHMS = ("alphazero", "policy_gradient")
 
+# (module, observations) -> (move logits_BxA with -inf on illegal moves, value_B in [-1, 1] for
+# the observer).
+Evaluate = Callable[[Any, Observation], tuple[jax.Array, jax.Array]]
 
-def make_loss(algorithm: str, value_weight: float = 1.0):
+
+class Network(NamedTuple):
+  """A learned debater's network, supplied by the game."""
+  init: Callable[[Any], Any]   # nnx.Rngs -> the module
+  evaluate: Evaluate
+  guide: Callable              # (net_params, example_B, state_B) -> (logits, value), seat to move
+
+
+def make_network(init, evaluate: Evaluate, current_seat) -> Network:
+  """The network and its guide: `evaluate` from the seat to move (`current_seat(example,
+  state)`, the game's `Game.current_seat`)."""
+  from debate.train.trainer import functionalize
+  functional = functionalize(init)
+
+  def guide(net_params, example_B, state_B):
+    seat = jax.vmap(current_seat)(example_B, state_B)
+    return evaluate(functional.module(net_params), Observation(example_B, state_B, seat))
+
+  guide.functional = functional
+  return Network(init, evaluate, guide)
+
+
+def make_loss(algorithm: str, evaluate: Evaluate, value_weight: float = 1.0):
 
   def loss_fn(net, batch, rng, aux):
     del rng, aux
-    obs = g.Observation(g.Example(**batch["example"]), g.State(**batch["state"]), batch["seat"])
-    logits, value = pv.evaluate(net, obs)
+    obs = Observation(batch["example"], batch["state"], batch["seat"])
+    logits, value = evaluate(net, obs)
     legal = jnp.isfinite(logits)
     logp = jax.nn.log_softmax(jnp.where(legal, logits, -1e30), axis=-1)
     logp = jnp.where(legal, logp, 0.0)

@@ -27,6 +27,7 @@ from debate.debaters import make_debater
 from debate.debaters.learned import make_learned, make_learned_mcts
 from debate.debaters.simple import make_greedy
 from debate.selfplay import actors, learner, replay
+from debate.tasks import base as task_base
 from debate.train import checkpoint as ckpt_lib
 from debate.train import mesh as mesh_lib
 from debate.train import preempt
@@ -96,18 +97,18 @@ def load_member(path: str):
   return jax.tree.map(np.asarray, params), io.read_json(os.path.join(path, "member.json"))
 
 
-def latest_network(workdir: str):
-  """(guide, params, meta) of a self-play run's newest saved network."""
+def latest_network(workdir: str, guide_of: Callable[[dict], Any]):
+  """(guide, params, meta) of a self-play run's newest saved network; `guide_of(meta)` rebuilds
+  the guide from the run's `net.json` (the game's network factory)."""
   from debate import io
   from debate.config import ConfigError
-  from models import policy_value as pv
   members = population(workdir) if workdir else []
   if not members:
     raise ConfigError(f"selfplay_workdir={workdir!r} holds no trained network; allowed: the "
-                      "workdir of a configs/mnist_selfplay.py run that saved one (population/)")
+                      "workdir of a finished self-play run that saved one (population/)")
   meta = io.read_json(os.path.join(workdir, "net.json"))
   params, _ = load_member(members[-1])
-  return pv.make_guide(pv.get_arch(meta["net_arch"])), params, meta
+  return guide_of(meta), params, meta
 
 
 def population(workdir: str) -> list[str]:
@@ -118,14 +119,16 @@ def population(workdir: str) -> list[str]:
                 if os.path.exists(os.path.join(root, d, "member.json")))
 
 
-def train(*, task, protocols: list, judge_apply, judge_params, guide, init_net: Callable,
+def train(*, task, protocols: list, judge_apply, judge_params, network: learner.Network,
           settings: Settings, mesh, rules, workdir: str, batch_axes=("data",),
           evaluate: Callable[[Any, int], dict] | None = None, eval_every: int = 0,
           meta: dict | None = None, stop_after: int | None = None) -> dict:
   """Runs (or resumes) self-play; returns the final network parameters and the history."""
   s = settings
   t0 = time.time()
-  tt = trainer.TrainTask(init_model=init_net, loss_fn=learner.make_loss(s.algorithm),
+  guide = network.guide
+  tt = trainer.TrainTask(init_model=network.init,
+                         loss_fn=learner.make_loss(s.algorithm, network.evaluate),
                          optimizer=optax.adam(s.learning_rate), data=None, name="selfplay")
   functional, state, shardings = trainer.make_state(tt, mesh, rules, s.seed)
   batch_sharding = mesh_lib.batch_sharding(mesh, batch_axes)
@@ -165,10 +168,8 @@ def train(*, task, protocols: list, judge_apply, judge_params, guide, init_net: 
     tr = actors.play(players[protocol, teacher], jax.random.PRNGKey(rng.integers(2 ** 31)),
                      judge_params, state["params"], examples, s.play_batch, ndata)
     act_s = time.time() - t_act
-    pos = actors.positions(task.game, key, examples, tr)
-    if s.algorithm == "policy_gradient" and not teacher:
-      pos["policy"] = np.eye(task.game.num_actions, dtype=np.float32)[
-          np.asarray(tr["actions_BxT"]).reshape(-1)]
+    pos = actors.positions(task.game, key, examples, tr,
+                           played_policy=s.algorithm == "policy_gradient" and not teacher)
     buf = replay.add(buf, pos)
     losses = []
     # Policy gradient is on-policy: it learns from this iteration's games only.
@@ -176,7 +177,7 @@ def train(*, task, protocols: list, judge_apply, judge_params, guide, init_net: 
                         pos) if s.algorithm == "policy_gradient" else buf
     for _ in range(s.updates):
       b = replay.sample(source, rng, s.batch_size)
-      batch = {"example": task.examples(b["key"])._asdict(), "state": b["state"]._asdict(),
+      batch = {"example": task.examples(b["key"]), "state": b["state"],
                "seat": b["seat"], "policy": b["policy"], "value": b["value"]}
       state, m = step_fn(state, mesh_lib.to_global(batch, batch_sharding), None)
       losses.append(m)
@@ -228,9 +229,7 @@ def make_evaluator(task, protocol, judge_apply, judge_params, guide, mesh, games
   from debate.protocols import Protocol
   game = task.game
   key = task.sample_keys(np.random.default_rng(seed), games, protocol.precommit, protocol.first)
-  key = key._replace(claims_2=np.where(key.truth_seat[:, None] == 0, key.claims_2,
-                                       key.claims_2[:, ::-1]),
-                     truth_seat=np.zeros_like(key.truth_seat))  # The truth in seat 0.
+  key = task_base.with_truth_in_seat0(key)
   examples = task.examples(key)
   protocol = Protocol(precommit=protocol.precommit, first=protocol.first)
   learned = make_learned(guide)

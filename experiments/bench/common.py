@@ -35,9 +35,9 @@ def debate_setup(judge_workdir: str | None, data_dir: str, k: int, games: int):
   """The judge (trained, or the paper's architecture at random init) and the first `games`
   test images as precommit games against the best lie, honest first."""
   import jax
-  from debate import protocols
   from debate.data import mnist
   from debate.games import mnist_pixels as g
+  from debate.tasks import mnist as mnist_task
   from debate.train import trainer
   from judges import mnist_judge as jl
   if judge_workdir:
@@ -51,7 +51,7 @@ def debate_setup(judge_workdir: str | None, data_dir: str, k: int, games: int):
   images = mnist.to_float(test["image"][:games])
   labels = test["label"][:games]
   slots = g.slots_for(mnist.to_float(test["image"]))
-  lies = protocols.best_lies(apply, params, images, labels, k, jax.random.PRNGKey(0))
+  lies = mnist_task.best_lies(apply, params, images, labels, k, jax.random.PRNGKey(0))
   gm = g.make_examples(images, labels, lies, 0, slots)
   return apply, params, gm, (images, labels, lies), arch_name
 

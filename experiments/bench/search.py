@@ -219,7 +219,7 @@ def bench_leaf_paths(judge_workdir: str | None, data_dir: str, sims: int, k: int
     row = {"move": move}
     for name, deltas in (("pixel_changes", True), ("window_per_pixel", False)):
       fn = jax.jit(lambda r, s, d=deltas: mcts.judged_leaves(
-          evaluators.search_tree(r, env, gm, s, sims, pixel_deltas=d)))
+          evaluators.search_tree(r, env, gm, s, sims, leaf_deltas=d)))
       fn(jax.random.PRNGKey(0), state).block_until_ready()
       t0 = time.perf_counter()
       judged = np.asarray(fn(jax.random.PRNGKey(1), state))

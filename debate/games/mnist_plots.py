@@ -1,4 +1,4 @@
-"""Pictures of debates: example games and where lies succeed."""
+"""Pictures of MNIST debates: example games and where lies succeed."""
 from __future__ import annotations
 
 import numpy as np
