@@ -82,13 +82,14 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
   # After a game ends, its judge logits stay those of its final position.
   logits = jnp.where(moved[..., None], logits, final_logits[None])
   logits_BxTxC = jnp.moveaxis(logits, 0, 1)
-  claims = jax.vmap(game.claims)(examples)
+  claims = jax.vmap(game.claims)(examples, final)
   wins0 = jax.vmap(protocol.seat0_wins)(final_logits, claims)
   margin0 = jax.vmap(protocol.seat0_margin)(final_logits, claims)
-  truth0 = jax.vmap(game.truth_seat)(examples) == 0
+  truth0 = jax.vmap(game.truth_seat)(examples, final) == 0
   return Transcript(actions_BxT=actions.T, seats_BxT=seats.T, moved_BxT=moved.T,
                     policy_BxTxA=jnp.moveaxis(policy, 0, 1), value_BxT=value.T,
-                    judge_logits_BxTxC=logits_BxTxC, seat0_wins_B=wins0, seat0_margin_B=margin0,
+                    judge_logits_BxTxC=logits_BxTxC, claims_Bx2=claims, seat0_wins_B=wins0,
+                    seat0_margin_B=margin0,
                     honest_wins_B=wins0 == truth0, margin_B=jnp.where(truth0, margin0, -margin0))
 
 

@@ -68,10 +68,10 @@ class MajorityBits:
   def judge_view(self, example, state):
     return (jnp.where(state.revealed_N, example.bits_N, -1),)  # Hidden bits read -1.
 
-  def claims(self, example):
+  def claims(self, example, state):
     return example.claims_2
 
-  def truth_seat(self, example):
+  def truth_seat(self, example, state):
     return example.truth_seat
 
   def random_completion(self, rng, example, state):

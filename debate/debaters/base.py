@@ -67,17 +67,20 @@ class Env(NamedTuple):
     view = jax.vmap(self.game.judge_view)(example_B, state_B)
     return self.judge_apply(self.judge_params, *view)
 
-  def seat0_value_of_logits(self, example_B, logits_BxC) -> jax.Array:
-    """+1 where seat 0 wins on these logits, -1 where seat 1 wins."""
-    claims = jax.vmap(self.game.claims)(example_B)
+  def claims(self, example_B, state_B) -> jax.Array:
+    return jax.vmap(self.game.claims)(example_B, state_B)
+
+  def seat0_value_of_logits(self, example_B, state_B, logits_BxC) -> jax.Array:
+    """+1 where seat 0 wins on these logits (the judge's, at `state_B`), -1 where seat 1 wins."""
+    claims = self.claims(example_B, state_B)
     wins = jax.vmap(self.protocol.seat0_wins)(logits_BxC, claims)
     return jnp.where(wins, 1.0, -1.0)
 
   def seat0_value(self, example_B, state_B) -> jax.Array:
-    return self.seat0_value_of_logits(example_B, self.logits(example_B, state_B))
+    return self.seat0_value_of_logits(example_B, state_B, self.logits(example_B, state_B))
 
-  def seat0_margin(self, example_B, logits_BxC) -> jax.Array:
-    claims = jax.vmap(self.game.claims)(example_B)
+  def seat0_margin(self, example_B, state_B, logits_BxC) -> jax.Array:
+    claims = self.claims(example_B, state_B)
     return jax.vmap(self.protocol.seat0_margin)(logits_BxC, claims)
 
   def legal(self, example_B, state_B) -> jax.Array:

@@ -66,7 +66,7 @@ def scores_of_moves(env: Env, example_B, state_B, legal_BxA, chunk: int = 32) ->
     flat = jax.tree.map(lambda x: x.reshape(B * chunk, *x.shape[2:]), after)
     flat_ex = jax.tree.map(lambda x: jnp.repeat(x, chunk, axis=0), example_B)
     logits = env.logits(flat_ex, flat)
-    return env.seat0_margin(flat_ex, logits).reshape(B, chunk)
+    return env.seat0_margin(flat_ex, flat, logits).reshape(B, chunk)
 
   margins = jax.lax.map(score_chunk, actions)  # [num_chunks, B, chunk]
   return jnp.moveaxis(margins, 0, 1).reshape(B, -1)[:, :A]
@@ -89,7 +89,7 @@ def _incremental_scores(env: Env, lj, example_B, state_B, legal_BxA, per_pass: i
     rows = jax.tree.map(lambda x: x[game], example_B)
     after = env.step(rows, jax.tree.map(lambda x: x[game], state_B), action)
     logits = lj.logits(aux, rows, after, game, 1)
-    return margins.at[jnp.where(ok, idx, flat.size)].set(env.seat0_margin(rows, logits),
+    return margins.at[jnp.where(ok, idx, flat.size)].set(env.seat0_margin(rows, after, logits),
                                                          mode="drop")
 
   margins = jax.lax.fori_loop(0, -(-flat.sum() // size), body, jnp.zeros(flat.size, jnp.float32))

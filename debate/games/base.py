@@ -59,12 +59,13 @@ class Game(Protocol):
   def judge_view(self, example, state) -> tuple:
     """What the judge sees: the positional arguments of `judge_apply(params, *view)`."""
 
-  def claims(self, example) -> jax.Array:
-    """int32 [2]: each seat's claim (the protocol's verdict reads them)."""
+  def claims(self, example, state) -> jax.Array:
+    """int32 [2]: each seat's claim (the protocol's verdict reads them); a game where a
+    debater picks its side makes it part of the state."""
 
-  def truth_seat(self, example) -> jax.Array:
-    """int32, the seat whose claim is true: read by the metrics only, never by debaters, the
-    judge or the verdict."""
+  def truth_seat(self, example, state) -> jax.Array:
+    """int32, the seat whose claim is true (at `state`: in the open protocols a debater picks
+    its side): read by the metrics only, never by debaters, the judge or the verdict."""
 
   def random_completion(self, rng: jax.Array, example, state) -> Any:
     """The terminal state reached by uniformly random legal moves."""
@@ -94,6 +95,7 @@ class Transcript(NamedTuple):
   value_BxT: jax.Array          # float32, the mover's value estimate, in [-1, 1]
   judge_logits_BxTxC: jax.Array  # float32, the judge's logits after each move (after the end:
                                  # the final position's)
+  claims_Bx2: jax.Array         # int32, each seat's claim at the end (open protocols pick them)
   seat0_wins_B: jax.Array       # bool, the verdict
   seat0_margin_B: jax.Array     # float32, how far the judge leans to seat 0
   honest_wins_B: jax.Array      # bool, the verdict seen by the metrics (truth_seat known)

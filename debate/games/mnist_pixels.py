@@ -151,10 +151,12 @@ class MnistPixels:
   def judge_view(self, example: Example, state: State) -> tuple[jax.Array, jax.Array]:
     return mask_HxW(example, state.revealed_P), example.image_HxW
 
-  def claims(self, example: Example) -> jax.Array:
+  def claims(self, example: Example, state: State) -> jax.Array:
+    del state
     return example.claims_2
 
-  def truth_seat(self, example: Example) -> jax.Array:
+  def truth_seat(self, example: Example, state: State) -> jax.Array:
+    del state
     return example.truth_seat
 
   def random_completion(self, rng, example: Example, state: State) -> State:

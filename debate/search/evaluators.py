@@ -101,8 +101,8 @@ def _judge(env: Env, root: Root, leaf_B, left, rows_B: jax.Array | None = None,
       rows_B = jnp.arange(need_rows(leaf_B))
     lj = env.game.leaf_judge(env.judge_apply)
     logits = lj.logits(root.aux, example, leaf_B, rows_B, left)
-  verdict = env.seat0_value_of_logits(example, logits)
-  return (verdict, env.seat0_margin(example, logits)) if with_margin else (verdict,)
+  verdict = env.seat0_value_of_logits(example, leaf_B, logits)
+  return (verdict, env.seat0_margin(example, leaf_B, logits)) if with_margin else (verdict,)
 
 
 def need_rows(tree) -> int:
@@ -194,7 +194,7 @@ def search_tree(rng, env: Env, example_B, state_B, num_simulations: int, c_puct:
   if evaluator == "rollout":
     value = rollout_value(root_rng, env, example_B, state_B)
   elif evaluator == "judge":
-    margin0 = env.seat0_margin(example_B, env.logits(example_B, state_B))
+    margin0 = env.seat0_margin(example_B, state_B, env.logits(example_B, state_B))
     value = for_seat(jnp.tanh(margin0), env.seat(example_B, state_B))
   else:
     value = net_value

@@ -1,0 +1,272 @@
+"""Text debate over a hidden passage (Khan et al. 2024; Michael et al. 2023; Kenton et al. 2024):
+debaters who read the passage argue for one of two options by quoting it; the judge sees the
+question, the options and the quotes, each marked verified or not, and never the passage (except
+under full information, the ceiling).
+
+A move quotes one sentence of the passage (verified by construction), or one of the example's
+forgeries (sentences that would support an option but are not in the passage; they reach the
+judge marked unverified), or, in the open protocols, picks the side to argue. Free text from a
+language model is checked with `verify_quote` before it is marked.
+
+Protocols (`TextProtocol.kind`), all one game:
+- `blind`: no moves; the judge sees the question and options only.
+- `full_info`: no moves; the judge also reads the passage.
+- `consultancy`: one consultant (the example's first mover) quotes `rounds` times for its
+  assigned option; which option it argues (true or false) is the task's choice, half each.
+- `open_consultancy`: the consultant first picks the option it argues, then quotes.
+- `debate`: the two seats alternate, `rounds` quotes each, from the first mover; `simultaneous`:
+  within a round, the second mover does not see the first mover's quote (its observation hides
+  it), though the judge sees both.
+- `open_debate`: the first mover picks its option (the other seat argues the other), then as
+  `debate`.
+The judge's view is one token sequence: [passage (full_info)] question, option A, option B, then
+per quote: who argues for which option ([A] or [B]), verified or not ([V] or [U]), the quote.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import string
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from debate.games.base import Observation, generic_random_completion
+
+KINDS = ("blind", "full_info", "consultancy", "open_consultancy", "debate", "open_debate")
+
+_PUNCT = re.compile(f"[{re.escape(string.punctuation)}\u2018\u2019\u201c\u201d\u2014\u2013]")
+
+
+def normalise(text: str) -> str:
+  """Lower case, punctuation removed, white space collapsed."""
+  return " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+def verify_quote(passage: str, quote: str) -> bool:
+  """Is `quote` a span of `passage`: exactly, or after normalising case, white space and
+  punctuation (`normalise`)? A paraphrase, a forged or a stitched span is not. Normalised
+  matches must start and end at word boundaries."""
+  if not quote.strip():
+    return False
+  if quote in passage:
+    return True
+  q = normalise(quote)
+  return bool(q) and f" {q} " in f" {normalise(passage)} "
+
+
+@dataclasses.dataclass(frozen=True)
+class TextProtocol:
+  kind: str = "debate"
+  rounds: int = 2
+  simultaneous: bool = False
+  forgeries: bool = True  # Debaters may quote the example's forgeries (marked unverified).
+
+  def __post_init__(self):
+    from debate.config import ConfigError
+    if self.kind not in KINDS:
+      raise ConfigError(f"protocol={self.kind!r}; allowed: {list(KINDS)}")
+    if self.rounds < 0 or (self.rounds == 0 and self.kind not in ("blind", "full_info")):
+      raise ConfigError(f"rounds={self.rounds}; allowed: at least 1 for {self.kind}")
+
+  @property
+  def open(self) -> bool:
+    return self.kind.startswith("open_")
+
+  @property
+  def quotes(self) -> int:
+    """Quote turns in a game."""
+    if self.kind in ("blind", "full_info"):
+      return 0
+    return self.rounds * (2 if self.kind.endswith("debate") else 1)
+
+
+class Example(NamedTuple):
+  """One question over one passage, tokenized to fixed shapes (0 is padding)."""
+  sents_SxL: jax.Array     # int32, the passage's sentences (quotable units)
+  num_sents: jax.Array     # int32
+  fakes_FxL: jax.Array     # int32, forgeries: not in the passage
+  num_fakes: jax.Array     # int32
+  passage_P: jax.Array     # int32, the whole passage (the full-information judge reads it)
+  question_Q: jax.Array    # int32
+  options_2xO: jax.Array   # int32
+  label: jax.Array         # int32, the true option (debaters know it, the judge does not)
+  claims_2: jax.Array      # int32, the option each seat argues (open protocols: chosen in play)
+  truth_seat: jax.Array    # int32, read by the metrics only
+  first: jax.Array         # int32, the first mover (the consultant)
+
+
+class State(NamedTuple):
+  moves_T: jax.Array       # int32, the action of each turn (-1: not yet)
+  num_moves: jax.Array     # int32
+  side: jax.Array          # int32, the option the first mover picked (open protocols; -1 before)
+
+
+class TextDebate:
+  """The game (`debate.games.base.Game`) for one protocol and fixed sizes."""
+  name = "text_debate"
+
+  def __init__(self, protocol: TextProtocol, sentences: int, fakes: int, specials: dict):
+    self.protocol = protocol
+    self.sentences, self.fakes = sentences, fakes
+    self.offset = 1 if protocol.open else 0            # The side pick, in the open protocols.
+    self.max_turns = self.offset + protocol.quotes
+    self.side_action = sentences + fakes                # Pick option 0; +1: option 1.
+    self.num_actions = sentences + fakes + 2
+    self.tok = {k: int(specials[k]) for k in ("[Q]", "[O]", "[P]", "[A]", "[B]", "[V]", "[U]")}
+
+  def __repr__(self):
+    return f"TextDebate({self.protocol}, sentences={self.sentences}, fakes={self.fakes})"
+
+  def __hash__(self):
+    return hash((self.name, self.protocol, self.sentences, self.fakes))
+
+  def __eq__(self, other):
+    return isinstance(other, TextDebate) and (self.protocol, self.sentences, self.fakes) == (
+        other.protocol, other.sentences, other.fakes)
+
+  # The state machine ----------------------------------------------------------------------------
+
+  def init(self, example: Example) -> State:
+    return State(jnp.full((max(self.max_turns, 1),), -1, jnp.int32), jnp.int32(0), jnp.int32(-1))
+
+  def step(self, example: Example, state: State, action) -> State:
+    action = jnp.asarray(action, jnp.int32)
+    t = state.num_moves
+    is_side = action >= self.side_action
+    side = jnp.where(is_side & (state.side < 0), action - self.side_action, state.side)
+    moves = jnp.where(jnp.arange(state.moves_T.shape[0]) == t, action, state.moves_T)
+    return State(moves, t + 1, side)
+
+  def terminated(self, example: Example, state: State) -> jax.Array:
+    return state.num_moves >= self.max_turns
+
+  def turn(self, example: Example, state: State) -> jax.Array:
+    return state.num_moves
+
+  def current_seat(self, example: Example, state: State) -> jax.Array:
+    if self.protocol.kind.endswith("consultancy"):
+      return example.first
+    quote_turn = jnp.maximum(state.num_moves - self.offset, 0)
+    return (example.first + quote_turn) % 2
+
+  def legal_mask(self, example: Example, state: State) -> jax.Array:
+    a = jnp.arange(self.num_actions)
+    done = self.terminated(example, state)
+    picking = self.protocol.open & (state.num_moves < self.offset)
+    quoted = (a[:, None] == state.moves_T[None, :]).any(-1)
+    sentence = a < example.num_sents
+    fake = (a >= self.sentences) & (a < self.sentences + example.num_fakes) & \
+        self.protocol.forgeries
+    quote_ok = (sentence | fake) & ~quoted
+    side_ok = a >= self.side_action
+    return jnp.where(done, False, jnp.where(picking, side_ok, quote_ok))
+
+  def claims(self, example: Example, state: State) -> jax.Array:
+    if not self.protocol.open:
+      return example.claims_2
+    chosen = jnp.where(state.side >= 0, state.side, example.claims_2[example.first])
+    chooser = example.first
+    return jnp.where(jnp.arange(2) == chooser, chosen, 1 - chosen).astype(jnp.int32)
+
+  def truth_seat(self, example: Example, state: State) -> jax.Array:
+    if not self.protocol.open:
+      return example.truth_seat
+    return jnp.where(self.claims(example, state)[0] == example.label, 0, 1).astype(jnp.int32)
+
+  def random_completion(self, rng, example: Example, state: State) -> State:
+    return generic_random_completion(self, rng, example, state)
+
+  def leaf_judge(self, judge_apply):
+    return None
+
+  # What each party sees ------------------------------------------------------------------------
+
+  def observe(self, example: Example, state: State, seat) -> Observation:
+    """Debaters read everything (the passage included), except, in simultaneous debate, the
+    opponent's quote of the current round."""
+    if self.protocol.simultaneous and self.protocol.kind.endswith("debate"):
+      q = state.num_moves - self.offset  # The quote turn about to be played.
+      hide = (q % 2 == 1) & (jnp.arange(state.moves_T.shape[0]) == state.num_moves - 1)
+      state = state._replace(moves_T=jnp.where(hide, -1, state.moves_T))
+    return Observation(example, state, jnp.asarray(seat, jnp.int32))
+
+  def quote_tokens(self, example: Example, action) -> jax.Array:
+    """[L] tokens of a quote action (zeros for none or a side pick)."""
+    s = jnp.clip(action, 0, self.sentences - 1)
+    f = jnp.clip(action - self.sentences, 0, max(self.fakes - 1, 0))
+    sent = example.sents_SxL[s]
+    fake = example.fakes_FxL[f] if self.fakes else jnp.zeros_like(sent)
+    is_quote = (action >= 0) & (action < self.side_action)
+    return jnp.where(is_quote, jnp.where(action < self.sentences, sent, fake), 0)
+
+  def judge_view(self, example: Example, state: State) -> tuple[jax.Array]:
+    """int32 [N]: the judge's tokens (see the module doc); 0 is padding."""
+    t = self.tok
+    head = [jnp.asarray([t["[Q]"]], jnp.int32), example.question_Q,
+            jnp.asarray([t["[O]"]], jnp.int32), example.options_2xO[0],
+            jnp.asarray([t["[O]"]], jnp.int32), example.options_2xO[1]]
+    if self.protocol.kind == "full_info":
+      head = [jnp.asarray([t["[P]"]], jnp.int32), example.passage_P] + head
+    claims = self.claims(example, state)
+    turns = []
+    for q in range(self.protocol.quotes):
+      move = self.offset + q
+      action = state.moves_T[move]
+      made = move < state.num_moves
+      seat = self._seat_of_quote(example, q)
+      side_tok = jnp.where(claims[seat] == 0, t["[A]"], t["[B]"])
+      ver_tok = jnp.where(action < self.sentences, t["[V]"], t["[U]"])
+      turn = jnp.concatenate([jnp.stack([side_tok, ver_tok]).astype(jnp.int32),
+                              self.quote_tokens(example, action)])
+      turns.append(jnp.where(made, turn, 0))
+    return (_left_pack(jnp.concatenate(head + turns)),)
+
+  def _seat_of_quote(self, example, q: int):
+    if self.protocol.kind.endswith("consultancy"):
+      return example.first
+    return (example.first + q) % 2
+
+  # Transcripts a person can read -----------------------------------------------------------------
+
+  def render(self, example: Example, transcript: dict, i: int, text: dict | None = None) -> dict:
+    """Game i as one JSON row: per move the speaker, the option it argues, the quote and whether
+    it was verified, and the judge's probability of each option after it. `text` (the task's
+    strings for the game: sentences, forgeries, question, options) makes it readable."""
+    text = text or {}
+    moves, claims = [], np.asarray(transcript["claims_Bx2"][i]) if "claims_Bx2" in transcript \
+        else np.asarray(example.claims_2[i])
+    truth = int(np.flatnonzero(claims == int(example.label[i]))[0]) if (
+        claims == int(example.label[i])).any() else int(example.truth_seat[i])
+    for t, (a, s, m) in enumerate(zip(transcript["actions_BxT"][i], transcript["seats_BxT"][i],
+                                      transcript["moved_BxT"][i])):
+      if not m:
+        continue
+      a, s = int(a), int(s)
+      logits = np.asarray(transcript["judge_logits_BxTxC"][i][t], np.float64)
+      probs = np.exp(logits - logits.max())
+      row = {"turn": t + 1, "speaker": "honest" if s == truth else "liar", "seat": s,
+             "judge_probs": [round(float(p), 4) for p in probs / probs.sum()]}
+      if a >= self.side_action:
+        row.update(picks_option=a - self.side_action)
+      else:
+        verified = a < self.sentences
+        quote = (text.get("sentences", [])[a:a + 1] if verified else
+                 text.get("forgeries", [])[a - self.sentences:a - self.sentences + 1])
+        row.update(argues_option=int(claims[s]), quote=quote[0] if quote else None,
+                   sentence=a if verified else None, verified=bool(verified))
+      moves.append(row)
+    return {"question": text.get("question"), "options": text.get("options"),
+            "true_option": int(example.label[i]), "claims": [int(c) for c in claims],
+            "honest_seat": truth, "moves": moves,
+            "winner": "honest" if transcript["honest_wins_B"][i] else "liar"}
+
+
+def _left_pack(tokens_N: jax.Array) -> jax.Array:
+  """The non-padding tokens first, in order, then padding (a causal judge reads its last real
+  token; right padding never changes what it computes)."""
+  keep = tokens_N != 0
+  order = jnp.argsort(~keep, stable=True)
+  return jnp.where(jnp.arange(tokens_N.shape[0]) < keep.sum(), tokens_N[order], 0)

@@ -1,0 +1,101 @@
+"""Reading-comprehension questions as text-debate games (`debate.tasks.base.Task`): two claims
+per example (the options), the passage's sentences as quotable units, tokenized once to fixed
+shapes; the judge's belief without debate is the blind judge's."""
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from debate.games import text as text_game
+from debate.tasks import base
+from debate.tasks.base import GameKey
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+  sentences: int = 32      # quotable sentences per passage (more are dropped)
+  sentence_tokens: int = 16
+  passage_tokens: int = 320
+  question_tokens: int = 24
+  option_tokens: int = 6
+  forgeries: int = 2
+
+
+class ReadingTask(base.TaskDefaults):
+  """Rows from `debate.data.reading.generate` or `debate.data.text_files` under one protocol."""
+  name = "reading"
+  num_claims = 2
+
+  def __init__(self, rows: list[dict], tokenizer, sizes: Sizes,
+               protocol: text_game.TextProtocol, _arrays: dict | None = None):
+    self.rows, self.tokenizer, self.sizes, self.protocol = rows, tokenizer, sizes, protocol
+    self.arrays = _arrays if _arrays is not None else _tokenize(rows, tokenizer, sizes)
+    self.game = text_game.TextDebate(protocol, sizes.sentences, sizes.forgeries,
+                                     tokenizer.special)
+
+  def with_protocol(self, protocol: text_game.TextProtocol) -> "ReadingTask":
+    """The same examples, played under another protocol."""
+    return ReadingTask(self.rows, self.tokenizer, self.sizes, protocol, self.arrays)
+
+  def __len__(self) -> int:
+    return len(self.rows)
+
+  def truth(self, ids) -> np.ndarray:
+    return self.arrays["label"][np.asarray(ids)]
+
+  def examples(self, key: GameKey) -> text_game.Example:
+    ids = np.asarray(key.example_id)
+    a = {k: v[ids] for k, v in self.arrays.items()}
+    return text_game.Example(
+        sents_SxL=a["sents"], num_sents=a["num_sents"], fakes_FxL=a["fakes"],
+        num_fakes=a["num_fakes"], passage_P=a["passage"], question_Q=a["question"],
+        options_2xO=a["options"], label=a["label"],
+        claims_2=np.asarray(key.claims_2, np.int32),
+        truth_seat=np.asarray(key.truth_seat, np.int32), first=np.asarray(key.first, np.int32))
+
+  def judge_probs(self, judge_apply, judge_params, ids, rng) -> np.ndarray:
+    """The blind judge's probabilities (question and options only)."""
+    blind = text_game.TextDebate(text_game.TextProtocol("blind", 0), self.sizes.sentences,
+                                 self.sizes.forgeries, self.tokenizer.special)
+    ex = self.examples(base.keys(ids, self.truth(ids), 1 - self.truth(ids), 0))
+    ex = jax.tree.map(jnp.asarray, ex)
+    view = jax.vmap(blind.judge_view)(ex, jax.vmap(blind.init)(ex))
+    return np.asarray(jax.nn.softmax(judge_apply(judge_params, *view)))
+
+  def inputs(self, ids) -> dict[str, np.ndarray]:
+    """The passage, the question and both options as one token sequence (what a policy or a
+    reward model reads)."""
+    a = {k: self.arrays[k][np.asarray(ids)] for k in ("passage", "question", "options")}
+    return {"tokens": np.concatenate([a["passage"], a["question"],
+                                      a["options"].reshape(len(a["question"]), -1)], 1)}
+
+  def text(self, i: int) -> dict:
+    """Example i's strings, for transcripts."""
+    r = self.rows[i]
+    return {"sentences": r["sentences"][:self.sizes.sentences],
+            "forgeries": list(r.get("forgeries", []))[:self.sizes.forgeries],
+            "question": r["question"], "options": list(r["options"])}
+
+
+def _tokenize(rows: list[dict], tok, sizes: Sizes) -> dict[str, np.ndarray]:
+  n, S, L, F = len(rows), sizes.sentences, sizes.sentence_tokens, sizes.forgeries
+  sents = np.zeros((n, S, L), np.int32)
+  fakes = np.zeros((n, F, L), np.int32)
+  num_sents, num_fakes = np.zeros(n, np.int32), np.zeros(n, np.int32)
+  for i, r in enumerate(rows):
+    ss = r["sentences"][:S]
+    if ss:
+      sents[i, :len(ss)] = tok.encode(ss, L)
+    num_sents[i] = len(ss)
+    ff = list(r.get("forgeries", []))[:F]
+    if ff:
+      fakes[i, :len(ff)] = tok.encode(ff, L)
+    num_fakes[i] = len(ff)
+  options = np.stack([tok.encode(list(r["options"]), sizes.option_tokens) for r in rows])
+  return {"sents": sents, "num_sents": num_sents, "fakes": fakes, "num_fakes": num_fakes,
+          "passage": tok.encode([r["passage"] for r in rows], sizes.passage_tokens),
+          "question": tok.encode([r["question"] for r in rows], sizes.question_tokens),
+          "options": options, "label": np.asarray([r["label"] for r in rows], np.int32)}

@@ -1,0 +1,166 @@
+"""One decoder-only transformer for judges and debaters (llama-style: RMSNorm, SwiGLU, rotary
+positions, grouped key/value heads, tied embeddings), in flax.nnx, sizes from the config.
+
+Shape suffixes: B batch, T tokens, D model width, H query heads, K key/value heads, E head
+width, F MLP width, V vocabulary. Padding (token 0) is masked as a key; attention is causal, so
+a sequence's real tokens compute the same whatever padding follows them.
+
+Sharding (`SHARDING_RULES`, regexes on parameter paths for `debate.train.mesh`): the attention
+heads and the MLP's hidden width split over the mesh's `model` axis; everything else replicated.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformerConfig:
+  vocab: int = 512
+  width: int = 128          # D
+  layers: int = 2
+  heads: int = 4            # H
+  kv_heads: int = 2         # K (grouped-query attention: H % K == 0)
+  head_width: int = 32      # E
+  mlp_width: int = 384      # F
+  rope_theta: float = 10000.0
+  norm_eps: float = 1e-5
+  dtype: str = "float32"    # activations (bfloat16 on accelerators)
+
+  def params(self) -> int:
+    """Parameter count (tied embeddings counted once)."""
+    d, h, k, e, f = self.width, self.heads, self.kv_heads, self.head_width, self.mlp_width
+    block = d * h * e + 2 * d * k * e + h * e * d + 3 * d * f + 2 * d
+    return self.vocab * d + self.layers * block + d
+
+  def flops_per_token(self, context: int) -> int:
+    """Forward multiply-adds x 2 per token at this context length (matmuls and attention)."""
+    d, h, k, e, f = self.width, self.heads, self.kv_heads, self.head_width, self.mlp_width
+    dense = d * h * e + 2 * d * k * e + h * e * d + 3 * d * f
+    attention = 2 * h * e * context
+    return 2 * (self.layers * (dense + attention) + d * self.vocab)
+
+
+# Attention heads and the MLP's hidden width over `model`; the batch is over `data` (the trainer).
+SHARDING_RULES = (
+    (r"attn/(q|k|v)/kernel$", (None, "model")),
+    (r"attn/o/kernel$", ("model", None)),
+    (r"mlp/(gate|up)/kernel$", (None, "model")),
+    (r"mlp/down/kernel$", ("model", None)),
+)
+
+
+class RMSNorm(nnx.Module):
+  def __init__(self, width: int, eps: float):
+    self.scale = nnx.Param(jnp.ones((width,), jnp.float32))
+    self.eps = eps
+
+  def __call__(self, x_BxTxD: jax.Array) -> jax.Array:
+    x = x_BxTxD.astype(jnp.float32)
+    x = x * jax.lax.rsqrt(jnp.mean(x * x, -1, keepdims=True) + self.eps)
+    return (x * self.scale[...]).astype(x_BxTxD.dtype)
+
+
+def rotary(x_BxTxNxE: jax.Array, positions_BxT: jax.Array, theta: float) -> jax.Array:
+  """Rotary position embedding, halves layout (the first E/2 features pair with the last)."""
+  e = x_BxTxNxE.shape[-1]
+  freq = theta ** (-jnp.arange(0, e, 2, dtype=jnp.float32) / e)          # [E/2]
+  angle = positions_BxT[..., None].astype(jnp.float32) * freq             # [B, T, E/2]
+  sin, cos = jnp.sin(angle)[:, :, None], jnp.cos(angle)[:, :, None]
+  x1, x2 = jnp.split(x_BxTxNxE.astype(jnp.float32), 2, axis=-1)
+  out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+  return out.astype(x_BxTxNxE.dtype)
+
+
+class Attention(nnx.Module):
+  def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+    d, h, k, e = cfg.width, cfg.heads, cfg.kv_heads, cfg.head_width
+    lin = lambda i, o: nnx.Linear(i, o, use_bias=False, rngs=rngs)
+    self.q, self.k, self.v, self.o = lin(d, h * e), lin(d, k * e), lin(d, k * e), lin(h * e, d)
+    self.cfg = cfg
+
+  def __call__(self, x_BxTxD, positions_BxT, mask_BxTxT) -> jax.Array:
+    c = self.cfg
+    b, t, _ = x_BxTxD.shape
+    q = rotary(self.q(x_BxTxD).reshape(b, t, c.heads, c.head_width), positions_BxT, c.rope_theta)
+    k = rotary(self.k(x_BxTxD).reshape(b, t, c.kv_heads, c.head_width), positions_BxT,
+               c.rope_theta)
+    v = self.v(x_BxTxD).reshape(b, t, c.kv_heads, c.head_width)
+    group = c.heads // c.kv_heads
+    q_BxTxKxGxE = q.reshape(b, t, c.kv_heads, group, c.head_width)
+    scores = jnp.einsum("btkge,bske->bkgts", q_BxTxKxGxE, k).astype(
+        jnp.float32) / jnp.sqrt(jnp.float32(c.head_width))
+    scores = jnp.where(mask_BxTxT[:, None, None], scores, -1e30)
+    probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+    out = jnp.einsum("bkgts,bske->btkge", probs, v).reshape(b, t, c.heads * c.head_width)
+    return self.o(out)
+
+
+class MLP(nnx.Module):
+  """SwiGLU."""
+
+  def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+    lin = lambda i, o: nnx.Linear(i, o, use_bias=False, rngs=rngs)
+    self.gate, self.up = lin(cfg.width, cfg.mlp_width), lin(cfg.width, cfg.mlp_width)
+    self.down = lin(cfg.mlp_width, cfg.width)
+
+  def __call__(self, x_BxTxD):
+    return self.down(nnx.silu(self.gate(x_BxTxD)) * self.up(x_BxTxD))
+
+
+class Block(nnx.Module):
+  def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+    self.attn_norm = RMSNorm(cfg.width, cfg.norm_eps)
+    self.attn = Attention(cfg, rngs=rngs)
+    self.mlp_norm = RMSNorm(cfg.width, cfg.norm_eps)
+    self.mlp = MLP(cfg, rngs=rngs)
+
+  def __call__(self, x, positions, mask):
+    x = x + self.attn(self.attn_norm(x), positions, mask)
+    return x + self.mlp(self.mlp_norm(x))
+
+
+class Decoder(nnx.Module):
+  """tokens_BxT -> next-token logits_BxTxV (the embedding matrix is the output layer too)."""
+
+  def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+    self.cfg = cfg
+    self.embed = nnx.Embed(cfg.vocab, cfg.width, rngs=rngs)
+    self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.layers)])
+    self.norm = RMSNorm(cfg.width, cfg.norm_eps)
+
+  def hidden(self, tokens_BxT: jax.Array) -> jax.Array:
+    dtype = jnp.dtype(self.cfg.dtype)
+    real = tokens_BxT != 0
+    t = tokens_BxT.shape[1]
+    causal = jnp.tril(jnp.ones((t, t), jnp.bool_))
+    mask_BxTxT = causal[None] & real[:, None, :]
+    mask_BxTxT = mask_BxTxT | jnp.eye(t, dtype=jnp.bool_)[None]  # Padding attends to itself.
+    positions = jnp.broadcast_to(jnp.arange(t), tokens_BxT.shape)
+    x = self.embed(tokens_BxT).astype(dtype)
+    for block in self.blocks:
+      x = block(x, positions, mask_BxTxT)
+    return self.norm(x)
+
+  def __call__(self, tokens_BxT: jax.Array) -> jax.Array:
+    return self.embed.attend(self.hidden(tokens_BxT)).astype(jnp.float32)
+
+
+class ChoiceHead(Decoder):
+  """A decoder read as a chooser: the next-token logits of `choices` (token ids, e.g. the
+  option markers [A] and [B]) after the last real token: logits_BxC. A judge is this with the
+  two option markers; a pretrained model reads its option letters the same way."""
+
+  def __init__(self, cfg: TransformerConfig, choices: tuple[int, ...], *, rngs: nnx.Rngs):
+    super().__init__(cfg, rngs=rngs)
+    self.choices = tuple(int(c) for c in choices)
+
+  def __call__(self, tokens_BxT: jax.Array) -> jax.Array:
+    h_BxTxD = self.hidden(tokens_BxT)
+    last = jnp.maximum((tokens_BxT != 0).sum(-1) - 1, 0)
+    h_BxD = jnp.take_along_axis(h_BxTxD, last[:, None, None], axis=1)[:, 0]
+    w_CxD = self.embed.embedding[jnp.asarray(self.choices)]
+    return (h_BxD.astype(jnp.float32) @ w_CxD.T.astype(jnp.float32))
