@@ -26,9 +26,10 @@ from debate.protocols import Protocol
 
 def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, game: Game,
          protocol: Protocol, debaters: tuple[Debater, Debater], judge_apply,
-         batch_axes: tuple[str, ...] = ()) -> Transcript:
-  """Plays a batch of games; `seat_params[s]` is seat s's debater's learned parameters (or None);
-  inside `shard_map`, `batch_axes` names the axes the batch is split over.
+         batch_axes: tuple[str, ...] = (), state0=None) -> Transcript:
+  """Plays a batch of games (from `state0`, default the start); `seat_params[s]` is seat s's
+  debater's learned parameters (or None); inside `shard_map`, `batch_axes` names the axes the
+  batch is split over.
 
   Before every move the game says whose turn it is (`current_seat`, per game) and whether it
   has ended (`terminated`): a debater runs only when some game of the batch waits for its seat
@@ -36,7 +37,7 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
   and an ended game keeps its state (its moves read -1). Once every game has ended, the
   remaining turns cost nothing."""
   env = Env(game, protocol, judge_apply, judge_params, tuple(batch_axes))
-  state0 = jax.vmap(game.init)(examples)
+  state0 = jax.vmap(game.init)(examples) if state0 is None else state0
   params = [{"judge": judge_params, "net": p} for p in seat_params]
   n_games = jax.tree.leaves(examples)[0].shape[0]
 
@@ -88,7 +89,8 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
   truth0 = jax.vmap(game.truth_seat)(examples, final) == 0
   return Transcript(actions_BxT=actions.T, seats_BxT=seats.T, moved_BxT=moved.T,
                     policy_BxTxA=jnp.moveaxis(policy, 0, 1), value_BxT=value.T,
-                    judge_logits_BxTxC=logits_BxTxC, claims_Bx2=claims, seat0_wins_B=wins0,
+                    judge_logits_BxTxC=logits_BxTxC, final_logits_BxC=final_logits,
+                    claims_Bx2=claims, seat0_wins_B=wins0,
                     seat0_margin_B=margin0,
                     honest_wins_B=wins0 == truth0, margin_B=jnp.where(truth0, margin0, -margin0))
 

@@ -23,6 +23,7 @@ EXPERIMENTS = {
     "debate_reward_rl": "experiments.debate_reward_rl",
     "debate_runtime": "experiments.debate_runtime",
     "distill_reward": "experiments.distill_reward",
+    "text_debate": "experiments.text_debate",
 }
 
 

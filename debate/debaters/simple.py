@@ -50,6 +50,73 @@ def make_greedy(game, protocol, judge_apply, chunk: int = 32, *, temperature: fl
   return Debater("greedy", apply, deterministic=not sample, judge_calls=lambda a: a)
 
 
+def make_best_of(game, protocol, judge_apply, n: int) -> Debater:
+  """Best-of-n: samples n distinct legal moves (fewer when fewer are legal) and plays the one
+  after which the judge leans most to its own side (one ply, n judge calls). n = 1 is random
+  play; n >= the legal moves is greedy. Khan et al. (2024) make debaters more persuasive the
+  same way."""
+  n = max(1, min(int(n), game.num_actions))
+
+  def apply(params, rng, obs, legal_BxA, *, batch_axes=()):
+    env = Env(game, protocol, judge_apply, params["judge"], tuple(batch_axes))
+    example, state = obs.example, obs.state
+    B = legal_BxA.shape[0]
+    noise = env.random(jax.random.gumbel, rng, legal_BxA.shape)
+    _, cand_BxN = jax.lax.top_k(jnp.where(legal_BxA, noise, -jnp.inf), n)
+    valid_BxN = jnp.take_along_axis(legal_BxA, cand_BxN, 1)
+    step = jax.vmap(jax.vmap(game.step, in_axes=(None, None, 0)), in_axes=(0, 0, 0))
+    after = jax.tree.map(lambda x: x.reshape(B * n, *x.shape[2:]), step(example, state, cand_BxN))
+    flat_ex = jax.tree.map(lambda x: jnp.repeat(x, n, axis=0), example)
+    margin = env.seat0_margin(flat_ex, after, env.logits(flat_ex, after)).reshape(B, n)
+    own = jnp.where(valid_BxN, for_seat(margin, env.seat(example, state)[:, None]), -jnp.inf)
+    action = jnp.take_along_axis(cand_BxN, jnp.argmax(own, -1)[:, None], 1)[:, 0]
+    return one_hot_output(action, legal_BxA.shape[-1], jnp.tanh(own.max(-1)))
+
+  return Debater(f"best_of_{n}", apply, judge_calls=lambda a: n)
+
+
+def make_lookahead(game, protocol, judge_apply, inner: Debater, branches: int = 2) -> Debater:
+  """`inner`, except where at most `branches` moves are legal (a side pick in the open
+  protocols, say): there each of them is played out to the end with `inner` on both seats, and
+  the move whose final verdict leans most to the mover's side is played (a one-ply search with
+  the debater's own play as the rollout)."""
+  from debate import rollout
+
+  def apply(params, rng, obs, legal_BxA, *, batch_axes=()):
+    env = Env(game, protocol, judge_apply, params["judge"], tuple(batch_axes))
+    example, state = obs.example, obs.state
+    few = legal_BxA.sum(-1) <= branches
+    out = inner.apply(params, rng, obs, legal_BxA, batch_axes=batch_axes)
+    B = legal_BxA.shape[0]
+    _, cand_BxN = jax.lax.top_k(legal_BxA.astype(jnp.float32), branches)
+    valid_BxN = jnp.take_along_axis(legal_BxA, cand_BxN, 1)
+
+    def play_out():
+      step = jax.vmap(jax.vmap(game.step, in_axes=(None, None, 0)), in_axes=(0, 0, 0))
+      after = jax.tree.map(lambda x: x.reshape(B * branches, *x.shape[2:]),
+                           step(example, state, cand_BxN))
+      flat_ex = jax.tree.map(lambda x: jnp.repeat(x, branches, axis=0), example)
+      played = rollout.play(rng, params["judge"], (params.get("net"), params.get("net")),
+                            flat_ex, game=game, protocol=protocol, debaters=(inner, inner),
+                            judge_apply=judge_apply, batch_axes=batch_axes, state0=after)
+      return jax.vmap(protocol.seat0_margin)(played.final_logits_BxC,
+                                             played.claims_Bx2).reshape(B, branches)
+
+    wanted = jnp.any(few)
+    if batch_axes:
+      wanted = jax.lax.psum(wanted.astype(jnp.int32), batch_axes) > 0
+    margin = jax.lax.cond(wanted, play_out, lambda: jnp.zeros((B, branches), jnp.float32))
+    own = jnp.where(valid_BxN, for_seat(margin, env.seat(example, state)[:, None]), -jnp.inf)
+    best = jnp.take_along_axis(cand_BxN, jnp.argmax(own, -1)[:, None], 1)[:, 0]
+    action = jnp.where(few, best, out.action_B).astype(jnp.int32)
+    weights = jnp.where(few[:, None], jax.nn.one_hot(action, legal_BxA.shape[-1]),
+                        out.weights_BxA)
+    return DebaterOutput(action, weights, jnp.where(few, jnp.tanh(own.max(-1)), out.value_B))
+
+  return Debater(f"lookahead_{inner.name}", apply,
+                 judge_calls=lambda a: inner.judge_calls(a) * (game.max_turns + 1))
+
+
 def scores_of_moves(env: Env, example_B, state_B, legal_BxA, chunk: int = 32) -> jax.Array:
   """Seat 0's judge margin after each move [B, A] (illegal moves: 0, or whatever the judge says
   on the whole-network path)."""

@@ -95,6 +95,7 @@ class Transcript(NamedTuple):
   value_BxT: jax.Array          # float32, the mover's value estimate, in [-1, 1]
   judge_logits_BxTxC: jax.Array  # float32, the judge's logits after each move (after the end:
                                  # the final position's)
+  final_logits_BxC: jax.Array   # float32, the judge's logits on the final position (the verdict's)
   claims_Bx2: jax.Array         # int32, each seat's claim at the end (open protocols pick them)
   seat0_wins_B: jax.Array       # bool, the verdict
   seat0_margin_B: jax.Array     # float32, how far the judge leans to seat 0

@@ -68,6 +68,9 @@ class TrainTask:
   aux: Any = None  # Replicated extra inputs to the loss (e.g. a frozen judge's params).
   eval_fn: Callable[[Any, int], dict[str, float]] | None = None  # (params, step) -> metrics
   name: str = "train"
+  # Parameters to start from (a pytree like `init_model`'s), e.g. a judge retrained on new
+  # transcripts; None: a fresh initialisation from the seed.
+  start_params: Any = None
 
 
 @dataclasses.dataclass
@@ -87,15 +90,16 @@ def make_state(task: TrainTask, mesh, rules, seed: int):
   """Creates the train state directly sharded; returns (functional, state, shardings)."""
   functional = functionalize(task.init_model)
 
-  def init(rng):
-    params = init_params(task.init_model, rng)
+  def init(rng, start):
+    params = init_params(task.init_model, rng) if start is None else start
     return {"params": params, "opt_state": task.optimizer.init(params),
             "step": jnp.zeros((), jnp.int32), "rng": rng}
 
   rng = jax.random.PRNGKey(seed)
-  abstract = jax.eval_shape(init, rng)
+  start = None if task.start_params is None else jax.tree.map(jnp.asarray, task.start_params)
+  abstract = jax.eval_shape(init, rng, start)
   shardings = mesh_lib.tree_shardings(abstract, mesh, rules)
-  state = jax.jit(init, out_shardings=shardings)(rng)
+  state = jax.jit(init, out_shardings=shardings)(rng, start)
   return functional, state, shardings
 
 

@@ -1,0 +1,86 @@
+r"""Text debate over a hidden passage: every protocol of the field on one engine, a transformer
+judge trained from scratch on the debaters' transcripts, judge accuracy per protocol.
+
+  python -m experiments.run --config configs/text_debate.py --workdir runs/text_debate
+
+With a QuALITY v1.0.1 file (or any passage/question/options/label JSONL, `data.format=jsonl`):
+
+  python -m experiments.run --config configs/text_debate.py:source=quality \
+      --workdir runs/text_quality --config.data.path=/path/to/QuALITY.v1.0.1.htmlstripped.train
+
+Args: protocols ('+'-separated from blind, full_info, consultancy, open_consultancy, debate,
+open_debate), rounds, debater (best_of-N, greedy, random, mcts-N), source (synthetic|quality|
+jsonl), seed (the generator's), hops, overrides, distractors, judge (tiny|small|base), smoke.
+"""
+import ml_collections
+from ml_collections import config_dict
+
+from configs import common
+from debate.config import parse_arg
+
+JUDGES = {  # width, layers, heads, kv_heads, head_width, mlp_width
+    "tiny": (64, 2, 4, 2, 16, 192),
+    "small": (128, 2, 4, 2, 32, 384),
+    "base": (192, 4, 6, 2, 32, 512),
+}
+
+
+def get_config(arg=None):
+  arg = parse_arg(arg, protocols="blind+full_info+consultancy+open_consultancy+debate+open_debate",
+                  rounds=2, debater="best_of-8", source="synthetic", seed=0, hops=2, overrides=1,
+                  distractors=3, judge="small", sweep=True, smoke=False)
+  c = ml_collections.ConfigDict()
+  c.experiment = "text_debate"
+  c.seed = 0
+  c.steps = 0
+  c.protocols = tuple(p for p in arg.protocols.split("+") if p)
+  c.rounds = arg.rounds
+  c.simultaneous = False
+  c.forgeries = True            # debaters may quote forgeries (they reach the judge unverified)
+  c.debater = arg.debater       # both seats; open protocols pick sides by playing each out
+  common.add_run_keys(c)
+  c.data = ml_collections.ConfigDict({  # Replaces MNIST's data keys.
+      "source": arg.source,     # synthetic | quality | jsonl
+      "seed": arg.seed,         # the synthetic generator's seed
+      "train": 3000, "test": 600,
+      "sentences": 24, "distractors": arg.distractors, "hops": arg.hops,
+      "overrides": arg.overrides,
+      "path": config_dict.placeholder(str),  # quality / jsonl: the file
+      "test_fraction": 0.2,
+      "fields": ml_collections.ConfigDict({"passage": "passage", "question": "question",
+                                           "options": "options", "label": "label"}),
+      "label_base": 0,
+  })
+  c.sizes = ml_collections.ConfigDict({
+      "sentences": 24, "sentence_tokens": 16, "passage_tokens": 320, "question_tokens": 20,
+      "option_tokens": 4, "forgeries": 2, "vocab": 512})
+  width, layers, heads, kv, hw, mlp = JUDGES[arg.judge]
+  c.judge = ml_collections.ConfigDict({
+      "size": arg.judge, "width": width, "layers": layers, "heads": heads, "kv_heads": kv,
+      "head_width": hw, "mlp_width": mlp,
+      # Co-training: round 0 on random quotes, then each round the debaters play against the
+      # current judge and it is retrained (warm) on every round's transcripts so far.
+      "rounds": 3, "games_per_round": 1000, "steps_per_round": 600, "batch_size": 64,
+      "learning_rate": 1e-3})
+  c.play_batch = 200
+  # Khan et al. (2024): judge accuracy against debater strength (best-of-N), debate and
+  # consultancy, with the final judge.
+  c.sweep_n = (1, 2, 4, 8, 16) if arg.sweep else ()
+  c.transcripts_per_protocol = 3
+  c.log_every = 100
+  c.checkpoint_every = 500
+  c.sharding.rules = [list(r) for r in _rules()]
+  if arg.smoke:
+    c.data.update(train=64, test=32, sentences=20, distractors=2)
+    c.sizes.update(sentences=20, passage_tokens=200, vocab=300)
+    c.judge.update(width=32, layers=1, heads=2, kv_heads=1, head_width=16, mlp_width=64,
+                   rounds=2, games_per_round=32, steps_per_round=10, batch_size=16)
+    c.play_batch = 32
+    c.sweep_n = (1, 4) if arg.sweep else ()
+    c.log_every = 5
+  return c
+
+
+def _rules():
+  from models.transformer import SHARDING_RULES
+  return SHARDING_RULES

@@ -1,0 +1,131 @@
+"""Judges trained on transcripts, and what a judge's verdicts are worth, for any game.
+
+`views_of` replays played games and gives the judge's view after every move (and before the
+first), each with the true claim: the judge learns to give a probability per claim on the
+transcripts the current debaters produce, partial ones included (search and greedy debaters ask
+it about partial transcripts). `train_judge` fits it on the project's one trainer (resuming,
+sharded, warm-started from the previous judge when the debaters change). `verdict_metrics`:
+accuracy with its 95% interval, calibration (ECE, Brier) and log score of the final verdicts.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from debate import metrics as metrics_lib
+from debate.train import trainer
+from debate.train.batches import BatchSource
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _views(game, examples, actions_BxT, moved_BxT):
+  """Views [B, T + 1, ...] after 0..T moves (after the end: the final view)."""
+  state0 = jax.vmap(game.init)(examples)
+  view = lambda s: jax.vmap(game.judge_view)(examples, s)
+
+  def body(state, inputs):
+    a_B, moved_B = inputs
+    new = jax.vmap(game.step)(examples, state, jnp.maximum(a_B, 0))
+    keep = lambda old, nw: jnp.where(moved_B.reshape((-1,) + (1,) * (old.ndim - 1)), nw, old)
+    state = jax.tree.map(keep, state, new)
+    return state, view(state)
+
+  _, after = jax.lax.scan(body, state0, (actions_BxT.T, moved_BxT.T))
+  first = view(state0)
+  return jax.tree.map(lambda v0, vs: jnp.concatenate([v0[:, None], jnp.moveaxis(vs, 0, 1)], 1),
+                      first, after)
+
+
+def true_claims(transcript: dict) -> np.ndarray:
+  """The true claim of every game: the honest seat's claim at the end."""
+  claims = np.asarray(transcript["claims_Bx2"])
+  truth0 = np.asarray(transcript["honest_wins_B"]) == np.asarray(transcript["seat0_wins_B"])
+  return np.where(truth0, claims[:, 0], claims[:, 1]).astype(np.int32)
+
+
+def views_of(game, examples, transcript: dict, every_move: bool = True) -> dict:
+  """{"view": the judge's views (a tuple of arrays, leading dim rows), "target": the true
+  claim}: after every move made and before the first (`every_move`), else the final view."""
+  actions = np.asarray(transcript["actions_BxT"])
+  moved = np.asarray(transcript["moved_BxT"], bool)
+  B, T = actions.shape
+  if T == 0:
+    views = jax.vmap(game.judge_view)(jax.tree.map(jnp.asarray, examples),
+                                      jax.vmap(game.init)(jax.tree.map(jnp.asarray, examples)))
+    views = jax.tree.map(lambda v: np.asarray(v)[:, None], views)
+  else:
+    views = jax.device_get(_views(game, jax.tree.map(jnp.asarray, examples),
+                                  jnp.asarray(actions), jnp.asarray(moved)))
+  target = true_claims(transcript)
+  if every_move:
+    rows = np.concatenate([np.ones((B, 1), bool), moved], 1).reshape(-1)
+    flat = lambda v: np.asarray(v).reshape(B * (T + 1), *np.shape(v)[2:])[rows]
+    return {"view": tuple(flat(v) for v in views),
+            "target": np.repeat(target, T + 1)[rows]}
+  last = moved.sum(1)
+  return {"view": tuple(np.asarray(v)[np.arange(B), last] for v in views), "target": target}
+
+
+def pad_views(datasets: list[dict]) -> dict:
+  """One dataset from several, each view array right-padded with 0 to the longest (for token
+  views: a causal judge computes the same on a right-padded sequence)."""
+  n_views = len(datasets[0]["view"])
+  out_views = []
+  for j in range(n_views):
+    arrays = [np.asarray(d["view"][j]) for d in datasets]
+    width = max(a.shape[1] for a in arrays) if arrays[0].ndim > 1 else None
+    pad = lambda a: a if width is None else np.pad(a, [(0, 0), (0, width - a.shape[1])] +
+                                                    [(0, 0)] * (a.ndim - 2))
+    out_views.append(np.concatenate([pad(a) for a in arrays]))
+  return {"view": tuple(out_views), "target": np.concatenate([d["target"] for d in datasets])}
+
+
+def judge_loss(model, batch, rng, aux):
+  """Cross-entropy of the judge's logits over claims against the true claim."""
+  del rng, aux
+  logits = model(*batch["view"])
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["target"]).mean()
+  return loss, {"accuracy": (logits.argmax(-1) == batch["target"]).mean()}
+
+
+def train_judge(init_model, data: dict, *, mesh, rules, batch_axes, steps: int, batch_size: int,
+                learning_rate: float, seed: int, workdir: str, name: str, start_params=None,
+                log_every: int = 50, checkpoint_every: int = 500) -> trainer.TrainResult:
+  """Fits a judge (`init_model(rngs)`, called as `model(*view) -> logits`) to the true claims."""
+  schedule = optax.warmup_cosine_decay_schedule(0.0, learning_rate, max(steps // 20, 1), steps,
+                                                learning_rate * 0.1)
+  task = trainer.TrainTask(init_model=init_model, loss_fn=judge_loss,
+                           optimizer=optax.chain(optax.clip_by_global_norm(1.0),
+                                                 optax.adamw(schedule, weight_decay=0.01)),
+                           data=BatchSource(data, min(batch_size, len(data["target"])), seed),
+                           name=name, start_params=start_params)
+  return trainer.train(task, mesh=mesh, rules=rules, batch_axes=batch_axes, steps=steps,
+                       seed=seed, workdir=workdir, log_every=log_every,
+                       checkpoint_every=checkpoint_every)
+
+
+def verdict_metrics(transcript: dict) -> dict:
+  """Accuracy (the judge's final verdict picks the true claim; under precommit this is the
+  honest side's win rate) with its Wilson 95% interval; and, from the judge's final
+  probabilities over the two claims, the probability of the true one: its ECE, Brier score
+  and mean log score."""
+  correct = np.asarray(transcript["honest_wins_B"], bool)
+  n = len(correct)
+  logits = np.asarray(transcript["final_logits_BxC"], np.float64)
+  out = {"accuracy": float(correct.mean()), "ci95": list(metrics_lib.wilson_ci(correct.sum(), n)),
+         "games": int(n)}
+  claims = np.asarray(transcript["claims_Bx2"])
+  truth = true_claims(transcript)
+  other = np.where(claims[:, 0] == truth, claims[:, 1], claims[:, 0])
+  pair = np.stack([np.take_along_axis(logits, truth[:, None], 1)[:, 0],
+                   np.take_along_axis(logits, np.maximum(other, 0)[:, None], 1)[:, 0]], 1)
+  p_true = np.exp(pair[:, 0] - np.logaddexp(pair[:, 0], pair[:, 1]))
+  out.update(ece=metrics_lib.expected_calibration_error(np.maximum(p_true, 1 - p_true),
+                                                         p_true > 0.5),
+             brier=metrics_lib.brier(p_true, np.ones(n)),
+             log_score=float(np.mean(np.log(np.maximum(p_true, 1e-12)))))
+  return out

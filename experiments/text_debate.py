@@ -1,0 +1,391 @@
+"""Text debate: judge accuracy per protocol on reading-comprehension questions, with a
+transformer judge co-trained on the debaters' transcripts (`configs/text_debate.py`)."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import jax
+import numpy as np
+
+from debate import io, judging, protocols, rollout
+from debate import metrics as metrics_lib
+from debate import runs as common
+from debate.config import ConfigError, check, check_int
+from debate.data import reading, text_files, tokenizer as tok_lib
+from debate.debaters import make_debater
+from debate.debaters.simple import make_lookahead
+from debate.games import text as text_game
+from debate.tasks import base as task_base
+from debate.tasks.reading import ReadingTask, Sizes
+from debate.train import trainer
+from models.transformer import ChoiceHead, TransformerConfig
+
+PRECOMMIT = protocols.Protocol(precommit=True)
+DEBATER_KINDS = ("random", "greedy", "best_of", "mcts")
+
+
+def validate(config) -> None:
+  check(len(config.protocols) >= 1, "protocols", config.protocols, "at least one protocol")
+  for p in config.protocols:
+    check(p in text_game.KINDS, "protocols", config.protocols,
+          f"'+'-separated names from {list(text_game.KINDS)}")
+  check_int(config, "rounds", 1, 16)
+  kind, _, n = config.debater.partition("-")
+  check(kind in DEBATER_KINDS and (n == "" or n.isdigit() and int(n) >= 1) and
+        (kind not in ("best_of", "mcts") or n != ""), "debater", config.debater,
+        "random, greedy, best_of-N or mcts-N (N >= 1)")
+  d = config.data
+  check(d.source in ("synthetic", "quality", "jsonl"), "data.source", d.source,
+        "synthetic, quality or jsonl")
+  if d.source == "synthetic":
+    check_int(config, "data.train", 1)
+    check_int(config, "data.test", 1)
+    _reading_config(config).check()
+  else:
+    check(isinstance(d.path, str) and os.path.isfile(d.path), "data.path", d.path,
+          f"an existing JSONL file for data.source={d.source}")
+    check(isinstance(d.test_fraction, float) and 0 < d.test_fraction < 1, "data.test_fraction",
+          d.test_fraction, "a float in (0, 1)")
+  for key in ("sentences", "sentence_tokens", "passage_tokens", "question_tokens",
+              "option_tokens", "vocab"):
+    check_int(config, f"sizes.{key}", 1)
+  check_int(config, "sizes.forgeries", 0)
+  j = config.judge
+  for key in ("width", "layers", "heads", "kv_heads", "head_width", "mlp_width", "rounds",
+              "games_per_round", "steps_per_round", "batch_size"):
+    check_int(config, f"judge.{key}", 1)
+  check(j.heads % j.kv_heads == 0, "judge.kv_heads", j.kv_heads,
+        f"a divisor of judge.heads={j.heads}")
+  check(j.head_width % 2 == 0, "judge.head_width", j.head_width, "an even number (rotary)")
+  check(isinstance(j.learning_rate, float) and 0 < j.learning_rate < 1, "judge.learning_rate",
+        j.learning_rate, "a float in (0, 1)")
+  check_int(config, "play_batch", 1)
+  for n in config.sweep_n:
+    check(isinstance(n, int) and n >= 1, "sweep_n", config.sweep_n, "positive integers")
+  check_int(config, "transcripts_per_protocol", 0)
+
+
+def _reading_config(config) -> reading.ReadingConfig:
+  d = config.data
+  return reading.ReadingConfig(sentences=d.sentences, distractors=d.distractors, hops=d.hops,
+                               overrides=d.overrides)
+
+
+def load_rows(config) -> tuple[list[dict], list[dict]]:
+  d = config.data
+  if d.source == "synthetic":
+    rows = reading.generate(d.train + d.test, d.seed, _reading_config(config))
+    return rows[:d.train], rows[d.train:]
+  rows = (text_files.load_quality(d.path, seed=config.seed) if d.source == "quality" else
+          text_files.load_jsonl(d.path, dict(d.fields), d.label_base, seed=config.seed))
+  n_test = max(1, int(round(len(rows) * d.test_fraction)))
+  check(len(rows) - n_test >= 1, "data.path", d.path, "a file with at least two questions")
+  return rows[:-n_test], rows[-n_test:]
+
+
+def judge_model(config, tok):
+  j = config.judge
+  cfg = TransformerConfig(vocab=tok.vocab_size, width=j.width, layers=j.layers, heads=j.heads,
+                          kv_heads=j.kv_heads, head_width=j.head_width, mlp_width=j.mlp_width)
+  choices = (tok.special["[A]"], tok.special["[B]"])
+  init = lambda rngs: ChoiceHead(cfg, choices, rngs=rngs)
+  functional = trainer.functionalize(init)
+  return init, (lambda params, tokens_BxN: functional.module(params)(tokens_BxN)), cfg
+
+
+def debater(task, judge_apply, spec: str):
+  kind, _, n = spec.partition("-")
+  d = make_debater(kind, task.game, PRECOMMIT, judge_apply, sims=int(n or 1))
+  return make_lookahead(task.game, PRECOMMIT, judge_apply, d) if task.protocol.open else d
+
+
+def keys_for(task, ids, rng: np.random.Generator | None) -> task_base.GameKey:
+  """The truth in seat 0 or 1 and either seat first, half each (at random with `rng`, else
+  alternating: evaluation sets are exactly balanced)."""
+  ids = np.asarray(ids, np.int32)
+  n = len(ids)
+  if rng is None:
+    seat, first = np.arange(n) % 2, (np.arange(n) // 2) % 2
+  else:
+    seat, first = rng.integers(0, 2, n), rng.integers(0, 2, n)
+  truth = task.truth(ids)
+  claims = np.where(seat[:, None] == 0, np.stack([truth, 1 - truth], 1),
+                    np.stack([1 - truth, truth], 1))
+  return task_base.GameKey(ids, claims.astype(np.int32), first.astype(np.int32),
+                           seat.astype(np.int32))
+
+
+class Players:
+  """Compiled players by (protocol, debater), shared by co-training, evaluation and sweeps."""
+
+  def __init__(self, config, mesh, judge_apply):
+    self.config, self.mesh, self.judge_apply, self._cache = config, mesh, judge_apply, {}
+    self.ndata = int(np.prod([mesh.shape[a] for a in config.sharding.batch_axes]))
+
+  def play(self, task, key, spec: str, judge_params, seed: int, label: str) -> dict:
+    if (task.protocol, spec) not in self._cache:
+      d = debater(task, self.judge_apply, spec)
+      self._cache[task.protocol, spec] = rollout.make_player(
+          self.mesh, game=task.game, protocol=PRECOMMIT, debaters=(d, d),
+          judge_apply=self.judge_apply, batch_axes=tuple(self.config.sharding.batch_axes))
+    return rollout.run_batched(self._cache[task.protocol, spec], jax.random.PRNGKey(seed),
+                               judge_params, task.examples(key), self.config.play_batch,
+                               self.ndata, label=label)
+
+
+def cotrain(config, workdir, mesh, tasks: dict, players: Players, judge_init) -> tuple:
+  """Round 0: random quotes; round r: the debaters against round r-1's judge. After each round
+  the judge is retrained (warm) on every round's transcripts so far. Returns (params, history)."""
+  j, params, history = config.judge, None, []
+  data_dir = os.path.join(workdir, "judge_data")
+  os.makedirs(data_dir, exist_ok=True)
+  datasets = []
+  for r in range(j.rounds):
+    spec = "random" if r == 0 else config.debater
+    rng = np.random.default_rng([config.seed, r])
+    row = {"round": r, "debater": spec}
+    for name, task in tasks.items():
+      path = os.path.join(data_dir, f"round{r}_{name}.npz")
+      ids = rng.integers(0, len(task), j.games_per_round)
+      key = keys_for(task, ids, rng)
+      if os.path.exists(path):
+        with np.load(path) as f:
+          data = {"view": (f["view"],), "target": f["target"]}
+          row[name] = float(f["accuracy"])
+      else:
+        out = players.play(task, key, spec, params if r else _zeros_like_params(judge_init),
+                           config.seed + 1000 * r, f"  round {r} {name}: games")
+        data = judging.views_of(task.game, task.examples(key), out)
+        acc = judging.verdict_metrics(out)["accuracy"] if r else float("nan")
+        row[name] = acc
+        _save_npz(path, view=data["view"][0], target=data["target"], accuracy=acc)
+      datasets.append(data)
+    res = judging.train_judge(
+        judge_init, judging.pad_views(datasets), mesh=mesh, rules=list(config.sharding.rules),
+        batch_axes=tuple(config.sharding.batch_axes), steps=j.steps_per_round,
+        batch_size=j.batch_size, learning_rate=j.learning_rate, seed=config.seed + r,
+        workdir=workdir, name=f"judge_round{r}", start_params=params,
+        log_every=config.log_every, checkpoint_every=config.checkpoint_every)
+    params = res.params
+    row["train_loss"] = res.last_metrics.get("loss")
+    history.append(row)
+    logging.info("co-training round %d/%d (%s debaters): judge accuracy in their games %s",
+                 r + 1, j.rounds, spec, {k: v for k, v in row.items() if k in tasks})
+  return params, history
+
+
+_ZEROS = {}
+
+
+def _zeros_like_params(judge_init):
+  """Round 0's players need judge parameters of the right structure (random debaters never
+  read them)."""
+  if id(judge_init) not in _ZEROS:
+    _ZEROS[id(judge_init)] = trainer.init_params(judge_init, jax.random.PRNGKey(0))
+  return _ZEROS[id(judge_init)]
+
+
+def _save_npz(path, **arrays) -> None:
+  import io as _io
+  buf = _io.BytesIO()
+  np.savez(buf, **arrays)
+  io.atomic_write_bytes(path, buf.getvalue())
+
+
+def quote_stats(task, out: dict) -> dict:
+  """Verified share of quotes (by honest and liar), and in the open protocols how often the
+  side-picker chose the true option."""
+  s, f = task.game.sentences, task.game.fakes
+  actions, seats, moved = (np.asarray(out[k]) for k in ("actions_BxT", "seats_BxT", "moved_BxT"))
+  quote = moved & (actions >= 0) & (actions < s + f)
+  honest_seat = np.where(np.asarray(out["honest_wins_B"]) == np.asarray(out["seat0_wins_B"]),
+                         0, 1)[:, None]
+  stats = {}
+  for who, sel in (("all", quote), ("honest", quote & (seats == honest_seat)),
+                   ("liar", quote & (seats != honest_seat))):
+    stats[f"verified_share_{who}"] = float((actions[sel] < s).mean()) if sel.any() else None
+  return stats
+
+
+def evaluate(config, workdir, tasks: dict, players: Players, params, test_rows) -> tuple:
+  """Every protocol on every test question (balanced seats and first movers): metrics, the
+  games stored for re-judging (`games_{protocol}.npz`) and their transcripts."""
+  out_metrics, rows = {}, []
+  for name, task in tasks.items():
+    key = keys_for(task, np.arange(len(task)), None)
+    out = players.play(task, key, config.debater, params, config.seed + 7, f"  test {name}")
+    m = {**judging.verdict_metrics(out), **quote_stats(task, out)}
+    if task.protocol.open:
+      claims = np.asarray(out["claims_Bx2"])
+      picked = claims[np.arange(len(claims)), key.first]
+      m["correct_side_rate"] = float((picked == task.truth(key.example_id)).mean())
+      m["correct_side_ci95"] = list(metrics_lib.wilson_ci((picked == task.truth(
+          key.example_id)).sum(), len(picked)))
+    out_metrics[name] = m
+    _save_npz(os.path.join(workdir, f"games_{name}.npz"), example_id=key.example_id,
+              claims_2=key.claims_2, first=key.first, truth_seat=key.truth_seat,
+              **{k: np.asarray(v) for k, v in out.items()})
+    ex = task.examples(key)
+    for i in range(len(key.example_id)):
+      rows.append({"protocol": name, "example": int(key.example_id[i]),
+                   **task.game.render(ex, out, i, task.text(int(key.example_id[i])))})
+    logging.info("%s: judge accuracy %s", name, metrics_lib.fmt_pct(m["accuracy"], m["ci95"]))
+  io.atomic_write_jsonl(os.path.join(workdir, "transcripts.jsonl"), rows)
+  return out_metrics, rows
+
+
+def rejudge(task, judge_apply, params, games_path: str) -> dict:
+  """The stored games of `games_path` judged again by `params`, without playing them again:
+  each game's final view is rebuilt from its moves."""
+  with np.load(games_path) as f:
+    g = {k: f[k] for k in f.files}
+  key = task_base.GameKey(g["example_id"], g["claims_2"], g["first"], g["truth_seat"])
+  final = judging.views_of(task.game, task.examples(key), g, every_move=False)
+  logits = np.asarray(jax.jit(judge_apply)(params, *final["view"]), np.float32)
+  claims = g["claims_Bx2"]
+  seat0 = logits[np.arange(len(claims)), claims[:, 0]] > logits[np.arange(len(claims)),
+                                                               claims[:, 1]]
+  truth0 = g["honest_wins_B"] == g["seat0_wins_B"]
+  return {"final_logits_BxC": logits, "seat0_wins_B": seat0, "honest_wins_B": seat0 == truth0,
+          "claims_Bx2": claims}
+
+
+def sweep(config, tasks, players: Players, params) -> dict:
+  """Judge accuracy against debater strength (best-of-N, Khan et al. 2024) under debate and
+  consultancy, with the final judge, on the test questions."""
+  out = {}
+  for name in ("debate", "consultancy"):
+    if name not in tasks or not config.sweep_n:
+      continue
+    task = tasks[name]
+    key = keys_for(task, np.arange(len(task)), None)
+    out[name] = {}
+    for n in config.sweep_n:
+      tr = players.play(task, key, f"best_of-{n}", params, config.seed + 11, f"  {name} N={n}")
+      out[name][str(n)] = judging.verdict_metrics(tr)
+  return out
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  validate(config)
+  train_rows, test_rows = load_rows(config)  # Bad data: one line, before anything is written.
+  mesh = common.prepare_workdir(config, workdir)
+  t0 = time.time()
+  texts = [r["passage"] for r in train_rows] + [r["question"] for r in train_rows] + \
+      [o for r in train_rows for o in r["options"]] + \
+      [f for r in train_rows for f in r.get("forgeries", [])]
+  tok = tok_lib.load_or_train(os.path.join(workdir, "tokenizer.json"), texts, config.sizes.vocab)
+  sizes = Sizes(**{k: v for k, v in config.sizes.items() if k != "vocab"})
+  proto = lambda kind: text_game.TextProtocol(kind, config.rounds, config.simultaneous,
+                                              config.forgeries)
+  base_train = ReadingTask(train_rows, tok, sizes, proto(config.protocols[0]))
+  base_test = ReadingTask(test_rows, tok, sizes, proto(config.protocols[0]))
+  train_tasks = {p: base_train.with_protocol(proto(p)) for p in config.protocols}
+  test_tasks = {p: base_test.with_protocol(proto(p)) for p in config.protocols}
+  judge_init, judge_apply, tcfg = judge_model(config, tok)
+  players = Players(config, mesh, judge_apply)
+  logging.info("judge: %s parameters (%s)", f"{tcfg.params():,}", tcfg)
+  params, history = cotrain(config, workdir, mesh, train_tasks, players, judge_init)
+  by_protocol, rows = evaluate(config, workdir, test_tasks, players, params, test_rows)
+  curves = sweep(config, test_tasks, players, params)
+  wall = time.time() - t0
+  metrics = {"protocols": by_protocol, "cotraining": history, "persuasiveness": curves,
+             "judge_params": tcfg.params(), "test_questions": len(test_rows),
+             "train_questions": len(train_rows)}
+  _plots(workdir, config, by_protocol, history, curves)
+  results = common.write_results(workdir, config, metrics=metrics, mesh=mesh,
+                                 steps=config.judge.rounds * config.judge.steps_per_round,
+                                 resumed_from_step=0, wall_seconds=wall)
+  common.write_report(workdir, _report(config, metrics, rows, tcfg, wall))
+  return results
+
+
+def _plots(workdir, config, by_protocol, history, curves) -> None:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  names = list(by_protocol)
+  acc = [by_protocol[n]["accuracy"] for n in names]
+  lo = [a - by_protocol[n]["ci95"][0] for a, n in zip(acc, names)]
+  hi = [by_protocol[n]["ci95"][1] - a for a, n in zip(acc, names)]
+  fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(names), 4))
+  ax.bar(range(len(names)), acc, yerr=[lo, hi], capsize=4, color="C0")
+  ax.axhline(0.5, color="gray", lw=0.8, ls="--")
+  ax.set_xticks(range(len(names)), names, rotation=20)
+  ax.set_ylim(0, 1)
+  ax.set_ylabel("judge accuracy (95% CI)")
+  ax.set_title(f"judge accuracy per protocol ({config.debater} debaters)")
+  io.savefig(fig, os.path.join(workdir, "accuracy_by_protocol.png"))
+  plt.close(fig)
+  series = {n: ([h["round"] for h in history[1:]], [h[n] for h in history[1:]])
+            for n in ("debate", "consultancy") if n in by_protocol}
+  if series and len(history) > 1:
+    common.plot_curves(os.path.join(workdir, "cotraining.png"), series, "co-training round",
+                       "judge accuracy in the round's games",
+                       "as the judge retrains on the debaters' transcripts")
+  if curves:
+    series = {n: ([int(k) for k in c], [v["accuracy"] for v in c.values()])
+              for n, c in curves.items()}
+    common.plot_curves(os.path.join(workdir, "persuasiveness.png"), series,
+                       "debater strength: best-of-N quotes", "judge accuracy",
+                       "stronger debaters: debate vs consultancy (Khan et al. 2024)")
+
+
+def _report(config, m, rows, tcfg, wall) -> str:
+  fmt = lambda x, f="{:.3f}": "" if x is None else f.format(x)
+  table = []
+  for name, p in m["protocols"].items():
+    table.append([name, metrics_lib.fmt_pct(p["accuracy"], p["ci95"]), fmt(p.get("ece")),
+                  fmt(p.get("brier")), fmt(p.get("log_score")),
+                  fmt(p.get("verified_share_honest"), "{:.0%}"),
+                  fmt(p.get("verified_share_liar"), "{:.0%}"),
+                  metrics_lib.fmt_pct(p["correct_side_rate"], p["correct_side_ci95"])
+                  if "correct_side_rate" in p else ""])
+  lines = [
+      "# Text debate: judge accuracy per protocol", "",
+      f"{m['test_questions']} test questions ({config.data.source}; trained on "
+      f"{m['train_questions']}), each played once per protocol with the truth in either seat "
+      f"and either seat first, half each. Debaters: `{config.debater}` on both seats "
+      f"({config.rounds} rounds; open protocols pick a side by playing each out). Judge: a "
+      f"{tcfg.layers}-layer transformer, {tcfg.params():,} parameters, trained from scratch "
+      f"over {config.judge.rounds} co-training rounds.", "",
+      common.md_table(["protocol", "judge accuracy [95% CI]", "ECE", "Brier", "log score",
+                       "verified quotes (honest)", "verified quotes (liar)",
+                       "picks the true side"], table),
+      "![accuracy](accuracy_by_protocol.png)", ""]
+  if m["persuasiveness"]:
+    ns = list(next(iter(m["persuasiveness"].values())))
+    lines += ["## Stronger debaters (best-of-N quotes, final judge)", "",
+              common.md_table(["protocol"] + [f"N={n}" for n in ns],
+                              [[name] + [metrics_lib.fmt_pct(c[n]["accuracy"]) for n in ns]
+                               for name, c in m["persuasiveness"].items()]),
+              "![persuasiveness](persuasiveness.png)", ""]
+  lines += ["## Co-training", "",
+            common.md_table(["round", "debaters"] + list(m["protocols"]),
+                            [[h["round"], h["debater"]] + [fmt(h.get(n), "{:.1%}")
+                                                           for n in m["protocols"]]
+                             for h in m["cotraining"]]), ""]
+  lines += ["## Transcripts", ""]
+  for name in ("debate", "consultancy", "open_debate"):
+    row = next((r for r in rows if r["protocol"] == name), None)
+    if row:
+      lines += [f"### {name}", "", "```", _as_text(row), "```", ""]
+  lines += [f"Wall time {wall:.0f} s.", ""]
+  return "\n".join(lines)
+
+
+def _as_text(row: dict) -> str:
+  out = [f"Q: {row['question']}", f"A: {row['options'][0]}    B: {row['options'][1]}    "
+         f"(true: {'AB'[row['true_option']]})"]
+  for mv in row["moves"]:
+    who = f"{mv['speaker']} (seat {mv['seat']})"
+    if "picks_option" in mv:
+      out.append(f"  {who} picks {'AB'[mv['picks_option']]}")
+    else:
+      mark = "verified" if mv["verified"] else "UNVERIFIED"
+      out.append(f"  {who} for {'AB'[mv['argues_option']]}: \"{mv['quote']}\" [{mark}]  "
+                 f"judge P(A)={mv['judge_probs'][0]:.2f}")
+  out.append(f"  winner: {row['winner']}")
+  return "\n".join(out)
