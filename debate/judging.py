@@ -70,18 +70,27 @@ def views_of(game, examples, transcript: dict, every_move: bool = True) -> dict:
   return {"view": tuple(np.asarray(v)[np.arange(B), last] for v in views), "target": target}
 
 
-def pad_views(datasets: list[dict]) -> dict:
-  """One dataset from several, each view array right-padded with 0 to the longest (for token
-  views: a causal judge computes the same on a right-padded sequence)."""
-  n_views = len(datasets[0]["view"])
-  out_views = []
-  for j in range(n_views):
-    arrays = [np.asarray(d["view"][j]) for d in datasets]
-    width = max(a.shape[1] for a in arrays) if arrays[0].ndim > 1 else None
-    pad = lambda a: a if width is None else np.pad(a, [(0, 0), (0, width - a.shape[1])] +
-                                                    [(0, 0)] * (a.ndim - 2))
-    out_views.append(np.concatenate([pad(a) for a in arrays]))
-  return {"view": tuple(out_views), "target": np.concatenate([d["target"] for d in datasets])}
+class GroupedBatches:
+  """Batches that each come from one group (a protocol's views, all of one length), groups in
+  turn: step s reads group s mod G, so no batch is padded to the longest group's views. Like
+  `BatchSource`, addressed by step (exact resume)."""
+
+  def __init__(self, groups: list[dict], global_batch: int, seed: int):
+    groups = [g for g in groups if len(g["target"])]
+    self._sources = [BatchSource(g, min(global_batch, len(g["target"])), seed + i)
+                     for i, g in enumerate(groups)]
+    self.global_batch = min(s.global_batch for s in self._sources)
+
+  def batch(self, step: int):
+    g = len(self._sources)
+    return self._sources[step % g].batch(step // g)
+
+
+def merge(datasets: list[dict]) -> dict:
+  """Datasets of views of one length, as one."""
+  return {"view": tuple(np.concatenate([d["view"][j] for d in datasets])
+                        for j in range(len(datasets[0]["view"]))),
+          "target": np.concatenate([d["target"] for d in datasets])}
 
 
 def judge_loss(model, batch, rng, aux):
@@ -92,16 +101,18 @@ def judge_loss(model, batch, rng, aux):
   return loss, {"accuracy": (logits.argmax(-1) == batch["target"]).mean()}
 
 
-def train_judge(init_model, data: dict, *, mesh, rules, batch_axes, steps: int, batch_size: int,
+def train_judge(init_model, data, *, mesh, rules, batch_axes, steps: int, batch_size: int,
                 learning_rate: float, seed: int, workdir: str, name: str, start_params=None,
                 log_every: int = 50, checkpoint_every: int = 500) -> trainer.TrainResult:
-  """Fits a judge (`init_model(rngs)`, called as `model(*view) -> logits`) to the true claims."""
+  """Fits a judge (`init_model(rngs)`, called as `model(*view) -> logits`) to the true claims:
+  `data` is one dataset, or a list of groups of views of one length each (`GroupedBatches`)."""
   schedule = optax.warmup_cosine_decay_schedule(0.0, learning_rate, max(steps // 20, 1), steps,
                                                 learning_rate * 0.1)
   task = trainer.TrainTask(init_model=init_model, loss_fn=judge_loss,
                            optimizer=optax.chain(optax.clip_by_global_norm(1.0),
                                                  optax.adamw(schedule, weight_decay=0.01)),
-                           data=BatchSource(data, min(batch_size, len(data["target"])), seed),
+                           data=GroupedBatches(data if isinstance(data, list) else [data],
+                                               batch_size, seed),
                            name=name, start_params=start_params)
   return trainer.train(task, mesh=mesh, rules=rules, batch_axes=batch_axes, steps=steps,
                        seed=seed, workdir=workdir, log_every=log_every,

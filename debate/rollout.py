@@ -34,18 +34,26 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
   Before every move the game says whose turn it is (`current_seat`, per game) and whether it
   has ended (`terminated`): a debater runs only when some game of the batch waits for its seat
   (one `lax.cond` each, so each debater is traced once), every game takes its own seat's move,
-  and an ended game keeps its state (its moves read -1). Once every game has ended, the
-  remaining turns cost nothing."""
+  and an ended game keeps its state (its moves read -1). The same debater with the same
+  parameters on both seats runs once per turn for the whole batch. Once every game has ended,
+  the remaining turns cost nothing."""
   env = Env(game, protocol, judge_apply, judge_params, tuple(batch_axes))
   state0 = jax.vmap(game.init)(examples) if state0 is None else state0
   params = [{"judge": judge_params, "net": p} for p in seat_params]
   n_games = jax.tree.leaves(examples)[0].shape[0]
+  # The same debater with the same parameters in both seats (self-play, a debater against
+  # itself): it runs once per turn even when the games' movers differ.
+  shared = debaters[0] is debaters[1] and seat_params[0] is seat_params[1]
 
   def turn(state, t):
     rng_t = jax.random.fold_in(rng, t)
     done_B = jax.vmap(game.terminated)(examples, state)
     seat_B = env.seat(examples, state).astype(jnp.int32)
     legal = env.legal(examples, state)
+    if shared:  # One debater for both seats: one call, each game from its mover's seat.
+      obs = jax.vmap(game.observe)(examples, state, seat_B)
+      out = debaters[0].apply(params[0], rng_t, obs, legal, batch_axes=batch_axes)
+      return _advance(state, done_B, seat_B, out)
     outs = []
     for s in (0, 1):
       obs = jax.vmap(game.observe)(examples, state, jnp.full((n_games,), s, jnp.int32))
@@ -58,7 +66,9 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
         wanted = jax.lax.psum(wanted.astype(jnp.int32), batch_axes) > 0
       outs.append(jax.lax.cond(wanted, run, idle))
     pick = lambda a, b: jnp.where((seat_B == 0).reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
-    out = jax.tree.map(pick, outs[0], outs[1])
+    return _advance(state, done_B, seat_B, jax.tree.map(pick, outs[0], outs[1]))
+
+  def _advance(state, done_B, seat_B, out):
     moved = env.step(examples, state, out.action_B)
     state = jax.tree.map(
         lambda old, new: jnp.where(done_B.reshape((-1,) + (1,) * (old.ndim - 1)), old, new),

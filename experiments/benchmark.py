@@ -22,6 +22,7 @@ from experiments.bench.judge import (bench_incremental, bench_judge, bench_leaf_
                                      dense_cells_changed, matmul_floor, matmul_peak)
 from experiments.bench.search import (VARIANTS, bench_debate, bench_judge_buckets,
                                       bench_leaf_paths, bench_repeated_sets)
+from experiments.bench.text import bench_text
 
 
 def _setup_devices(n: int) -> None:
@@ -44,7 +45,9 @@ def main(argv=None) -> int:
                  "greedy (greedy games/s against the public reproduction's), "
                  "imitation (the self-play network against greedy, move by move; needs "
                  "--selfplay_workdir) "
-                 "and dense_cells (the dense layer's share a leaf's new pixels can change)")
+                 "dense_cells (the dense layer's share a leaf's new pixels can change) "
+                 "and text (the text-debate judge: training and scoring tokens/s and share of "
+                 "the matmul peak at each protocol's view length)")
   p.add_argument("--devices", type=int, default=1)
   p.add_argument("--judge_workdir", default=None)
   p.add_argument("--selfplay_workdir", default=None)
@@ -99,6 +102,8 @@ def main(argv=None) -> int:
       p.error("--parts imitation needs --selfplay_workdir (a configs/mnist_selfplay.py run)")
     res["imitation"] = bench_imitation(a.judge_workdir, a.data_dir, a.k, a.games,
                                        a.selfplay_workdir)
+  if "text" in parts:
+    res["text_judge"] = bench_text()
   if "dense_cells" in parts:
     res["dense_cells_changed"] = dense_cells_changed(a.data_dir, a.k)
   if "incremental_judge" in res and "judged_leaves_per_move" in res.get("debate", {}).get(

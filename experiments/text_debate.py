@@ -141,7 +141,7 @@ def cotrain(config, workdir, mesh, tasks: dict, players: Players, judge_init) ->
   j, params, history = config.judge, None, []
   data_dir = os.path.join(workdir, "judge_data")
   os.makedirs(data_dir, exist_ok=True)
-  datasets = []
+  datasets = {name: [] for name in tasks}
   for r in range(j.rounds):
     spec = "random" if r == 0 else config.debater
     rng = np.random.default_rng([config.seed, r])
@@ -161,9 +161,9 @@ def cotrain(config, workdir, mesh, tasks: dict, players: Players, judge_init) ->
         acc = judging.verdict_metrics(out)["accuracy"] if r else float("nan")
         row[name] = acc
         _save_npz(path, view=data["view"][0], target=data["target"], accuracy=acc)
-      datasets.append(data)
+      datasets[name].append(data)
     res = judging.train_judge(
-        judge_init, judging.pad_views(datasets), mesh=mesh, rules=list(config.sharding.rules),
+        judge_init, [judging.merge(d) for d in datasets.values()], mesh=mesh, rules=list(config.sharding.rules),
         batch_axes=tuple(config.sharding.batch_axes), steps=j.steps_per_round,
         batch_size=j.batch_size, learning_rate=j.learning_rate, seed=config.seed + r,
         workdir=workdir, name=f"judge_round{r}", start_params=params,

@@ -89,14 +89,9 @@ class Attention(nnx.Module):
     k = rotary(self.k(x_BxTxD).reshape(b, t, c.kv_heads, c.head_width), positions_BxT,
                c.rope_theta)
     v = self.v(x_BxTxD).reshape(b, t, c.kv_heads, c.head_width)
-    group = c.heads // c.kv_heads
-    q_BxTxKxGxE = q.reshape(b, t, c.kv_heads, group, c.head_width)
-    scores = jnp.einsum("btkge,bske->bkgts", q_BxTxKxGxE, k).astype(
-        jnp.float32) / jnp.sqrt(jnp.float32(c.head_width))
-    scores = jnp.where(mask_BxTxT[:, None, None], scores, -1e30)
-    probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
-    out = jnp.einsum("bkgts,bske->btkge", probs, v).reshape(b, t, c.heads * c.head_width)
-    return self.o(out)
+    # Grouped heads: query head h reads key/value head h // (H / K).
+    out_BxTxHxE = jax.nn.dot_product_attention(q, k, v, mask=mask_BxTxT[:, None])
+    return self.o(out_BxTxHxE.reshape(b, t, c.heads * c.head_width))
 
 
 class MLP(nnx.Module):

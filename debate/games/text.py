@@ -47,11 +47,11 @@ def normalise(text: str) -> str:
 
 def verify_quote(passage: str, quote: str) -> bool:
   """Is `quote` a span of `passage`: exactly, or after normalising case, white space and
-  punctuation (`normalise`)? A paraphrase, a forged or a stitched span is not. Normalised
-  matches must start and end at word boundaries."""
+  punctuation (`normalise`)? A paraphrase, a forged or a stitched span is not, nor one that
+  starts or ends inside a word."""
   if not quote.strip():
     return False
-  if quote in passage:
+  if re.search(rf"(?<![^\W_]){re.escape(quote)}(?![^\W_])", passage):
     return True
   q = normalise(quote)
   return bool(q) and f" {q} " in f" {normalise(passage)} "

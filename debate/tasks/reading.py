@@ -82,6 +82,7 @@ class ReadingTask(base.TaskDefaults):
 
 def _tokenize(rows: list[dict], tok, sizes: Sizes) -> dict[str, np.ndarray]:
   n, S, L, F = len(rows), sizes.sentences, sizes.sentence_tokens, sizes.forgeries
+  _report_cuts(rows, tok, sizes)
   sents = np.zeros((n, S, L), np.int32)
   fakes = np.zeros((n, F, L), np.int32)
   num_sents, num_fakes = np.zeros(n, np.int32), np.zeros(n, np.int32)
@@ -99,3 +100,26 @@ def _tokenize(rows: list[dict], tok, sizes: Sizes) -> dict[str, np.ndarray]:
           "passage": tok.encode([r["passage"] for r in rows], sizes.passage_tokens),
           "question": tok.encode([r["question"] for r in rows], sizes.question_tokens),
           "options": options, "label": np.asarray([r["label"] for r in rows], np.int32)}
+
+
+def _report_cuts(rows, tok, sizes: Sizes) -> None:
+  """Says how much text the fixed shapes cut (sentences past `sentences`, tokens past each
+  budget), so that a user with longer passages sees it and raises the sizes."""
+  import logging
+  sample = rows[:200]
+  cut = {
+      "sentences dropped": sum(max(len(r["sentences"]) - sizes.sentences, 0) for r in rows),
+      "sentences cut short": sum(len(tok.ids(s)) > sizes.sentence_tokens
+                                 for r in sample for s in r["sentences"][:sizes.sentences]),
+      "passages cut short": sum(len(tok.ids(r["passage"])) > sizes.passage_tokens
+                                for r in sample),
+      "questions cut short": sum(len(tok.ids(r["question"])) > sizes.question_tokens
+                                 for r in sample),
+      "options cut short": sum(len(tok.ids(o)) > sizes.option_tokens
+                               for r in sample for o in r["options"]),
+  }
+  if any(cut.values()):
+    logging.warning("reading task: the fixed sizes cut text (%s; all questions for dropped "
+                    "sentences, the first %d for the rest); raise config.sizes to keep it", cut,
+                    len(sample))
+

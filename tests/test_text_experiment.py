@@ -1,0 +1,61 @@
+"""The text-debate experiment: a smoke run writes results per protocol, transcripts and plots,
+resumes without redoing work, and refuses bad input before writing anything."""
+import json
+import os
+
+import pytest
+
+from experiments import run
+
+CFG = "configs/text_debate.py"
+
+
+def _run(wd, arg, *extra):
+  return run.main(["--config", f"{CFG}:{arg}", "--workdir", wd, *extra])
+
+
+@pytest.mark.parametrize("protocols", [
+    "blind+consultancy+debate",
+    pytest.param("blind+full_info+consultancy+open_consultancy+debate+open_debate",
+                 marks=pytest.mark.slow)])
+def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols):
+  wd = str(tmp_path / "td")
+  assert _run(wd, f"smoke,protocols={protocols},sweep=false") == 0
+  res = json.load(open(os.path.join(wd, "results.json")))
+  names = protocols.split("+")
+  assert sorted(res["metrics"]["protocols"]) == sorted(names)
+  for name, m in res["metrics"]["protocols"].items():
+    assert m["games"] == 32 and m["ci95"][0] <= m["accuracy"] <= m["ci95"][1]
+    assert set(m) >= {"accuracy", "ci95", "ece", "brier", "log_score"}
+  assert res["metrics"]["protocols"]["debate"]["verified_share_all"] is not None
+  rows = [json.loads(line) for line in open(os.path.join(wd, "transcripts.jsonl"))]
+  assert len(rows) == 32 * len(names)
+  debate = [r for r in rows if r["protocol"] == "debate"]
+  assert all(len(r["moves"]) == 4 and {m["seat"] for m in r["moves"]} == {0, 1} for r in debate)
+  assert all(m["quote"] for r in debate for m in r["moves"])
+  report = open(os.path.join(wd, "report.md")).read()
+  assert "### debate" in report and "judge accuracy" in report
+  for f in ("accuracy_by_protocol.png", "tokenizer.json", "games_debate.npz"):
+    assert os.path.exists(os.path.join(wd, f)), f
+  # Rerun: the judge's rounds resume from their checkpoints and the games from their data.
+  before = {n: m["accuracy"] for n, m in res["metrics"]["protocols"].items()}
+  assert _run(wd, f"smoke,protocols={protocols},sweep=false") == 0
+  again = json.load(open(os.path.join(wd, "results.json")))["metrics"]["protocols"]
+  assert {n: m["accuracy"] for n, m in again.items()} == before
+
+
+@pytest.mark.parametrize("arg, extra, message", [
+    ("smoke,protocols=debate+nope", [], "protocols=('debate', 'nope') is not allowed"),
+    ("smoke,debater=best_of", [], "config.debater='best_of' is not allowed"),
+    ("smoke,hops=3", [], "data.hops=3; allowed: 1 or 2"),
+    ("smoke,source=quality", [], "config.data.path=None is not allowed"),
+    ("smoke", ["--config.judge.kv_heads=3"], "judge.kv_heads=3 is not allowed"),
+    ("smoke", ["--config.data.sentences=3"], "data.sentences=3; allowed: at least"),
+    ("smoke,rounds=0", [], "config.rounds=0 is not allowed"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, arg, extra, message):
+  wd = str(tmp_path / "w")
+  assert _run(wd, arg, *extra) == 2
+  err = capsys.readouterr().err
+  assert message in err and err.count("\n") == 1, err
+  assert not os.path.exists(wd)

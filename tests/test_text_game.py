@@ -1,0 +1,197 @@
+"""The text-debate game: quotes are checked, the judge sees only what its protocol allows,
+consultancy assigns sides evenly, open protocols let the debater choose, stored games are
+re-judged without replaying them."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from debate import judging, protocols, rollout
+from debate.data import reading, tokenizer as tok_lib
+from debate.debaters.base import Debater, one_hot_output
+from debate.debaters import make_debater
+from debate.games import text as tg
+from debate.games.text import verify_quote
+from debate.tasks.reading import ReadingTask, Sizes
+from experiments import text_debate
+
+PASSAGE = ("Ana's hat is red. Later, Ana dyed her hat blue.  Bo owns a dog. "
+           "\u201cQuiet,\u201d said the clerk.")
+P = protocols.Protocol(precommit=True)
+
+
+@pytest.mark.parametrize("quote,ok", [
+    ("Ana's hat is red.", True),                       # exact
+    ("later, ANA dyed her hat   blue", True),          # case, white space, punctuation
+    ("Later Ana dyed her hat blue.", True),
+    ("\"Quiet,\" said the clerk.", True),              # curly quotes normalise to none
+    ("Ana's hat is blue.", False),                     # forged
+    ("Ana dyed her hat blue later.", False),           # paraphrased
+    ("Ana's hat is red. Bo owns a dog.", False),       # stitched from two places
+    ("na's hat is red", False),                        # not at a word boundary
+    ("", False), ("   ", False), ("...", False),
+])
+def test_verify_quote(quote, ok):
+  assert verify_quote(PASSAGE, quote) is ok
+
+
+@pytest.fixture(scope="module")
+def corpus():
+  rows = reading.generate(48, seed=0, cfg=reading.ReadingConfig(sentences=20, distractors=2))
+  # A sentence no debater can quote (past the quotable ones) marks the passage itself.
+  for r in rows:
+    r["passage"] += " Zanzibar quokka xylophone."
+  tok = tok_lib.Tokenizer.train([r["passage"] for r in rows] + [r["question"] for r in rows] +
+                                [f for r in rows for f in r["forgeries"]], 600)
+  return rows, tok
+
+
+def task_for(corpus, kind, rounds=2):
+  rows, tok = corpus
+  return ReadingTask(rows, tok, Sizes(sentences=20, passage_tokens=400, sentence_tokens=24,
+                                      question_tokens=32),
+                     tg.TextProtocol(kind, rounds))
+
+
+def bag_judge(params, tokens_BxN):
+  """Logits from a bag of the view's tokens (random weights): a judge that reads everything."""
+  w = params[tokens_BxN] * (tokens_BxN != 0)[..., None]
+  return w.sum(1)
+
+
+PARAMS = jax.random.normal(jax.random.PRNGKey(0), (600, 2))
+
+
+def play(task, names=("random", "random"), key=None, seed=0):
+  key = key if key is not None else text_debate.keys_for(task, np.arange(len(task)), None)
+  ds = [n if isinstance(n, Debater) else make_debater(n, task.game, P, bag_judge, sims=4)
+        for n in names]
+  player = rollout.make_player(None, game=task.game, protocol=P, debaters=tuple(ds),
+                               judge_apply=bag_judge)
+  ex = task.examples(key)
+  return ex, key, jax.device_get(player(jax.random.PRNGKey(seed), PARAMS, (None, None),
+                                        ex))._asdict()
+
+
+@pytest.mark.parametrize("kind", tg.KINDS)
+def test_the_judge_never_receives_the_passage_outside_full_information(corpus, kind):
+  rows, tok = corpus
+  task = task_for(corpus, kind)
+  ex, key, out = play(task)
+  views = judging.views_of(task.game, ex, out)["view"][0]  # every move's view
+  marker = set(tok.ids(" Zanzibar quokka xylophone.")) - set(tok.ids(" ".join(
+      r["passage"].replace(" Zanzibar quokka xylophone.", "") for r in rows)))
+  assert marker, "the marker must have tokens of its own"
+  has_marker = np.isin(views, list(marker)).any(-1)
+  assert has_marker.all() if kind == "full_info" else not has_marker.any()
+  if kind != "full_info":
+    # What the judge sees depends only on the question, the options and what was quoted:
+    # scrambling the passage and every unquoted sentence changes no view.
+    rng = np.random.default_rng(0)
+    quoted = np.zeros(ex.sents_SxL.shape[:2], bool)
+    for b, moves in enumerate(out["actions_BxT"]):
+      for a in moves[(moves >= 0) & (moves < task.game.sentences)]:
+        quoted[b, a] = True
+    noise = rng.integers(10, 300, ex.sents_SxL.shape).astype(np.int32)
+    scrambled = ex._replace(passage_P=rng.integers(10, 300, ex.passage_P.shape).astype(np.int32),
+                            sents_SxL=np.where(quoted[..., None], ex.sents_SxL, noise))
+    again = judging.views_of(task.game, scrambled, out)["view"][0]
+    np.testing.assert_array_equal(views, again)
+
+
+def test_quotes_reach_the_judge_marked_verified_or_not(corpus):
+  rows, tok = corpus
+  task = task_for(corpus, "debate", rounds=1)
+  s = task.game.sentences
+  forge = Debater("forge", lambda p, r, o, legal, batch_axes=(): one_hot_output(
+      jnp.full(legal.shape[:1], s), legal.shape[-1]))
+  quote0 = Debater("quote0", lambda p, r, o, legal, batch_axes=(): one_hot_output(
+      jnp.zeros(legal.shape[:1], jnp.int32), legal.shape[-1]))
+  ex, key, out = play(task, (quote0, forge))
+  final = judging.views_of(task.game, ex, out, every_move=False)["view"][0]
+  V, U = tok.special["[V]"], tok.special["[U]"]
+  assert ((final == V).sum(1) == 1).all() and ((final == U).sum(1) == 1).all()
+  text = tok.decode(final[0])
+  assert rows[0]["sentences"][0] in text and rows[0]["forgeries"][0] in text
+  # The transcript row says the same, and the quoted strings verify against the passage.
+  row = task.game.render(ex, out, 0, task.text(0))
+  assert [m["verified"] for m in row["moves"]] == [True, False] or \
+      [m["verified"] for m in row["moves"]] == [False, True]
+  for m in row["moves"]:
+    assert verify_quote(rows[0]["passage"], m["quote"]) is m["verified"]
+
+
+def test_consultancy_assigns_the_true_and_false_side_half_each(corpus):
+  task = task_for(corpus, "consultancy")
+  ex, key, out = play(task)
+  assert (out["seats_BxT"] == key.first[:, None]).all()  # Only the consultant speaks.
+  honest = key.first == key.truth_seat
+  assert honest.mean() == 0.5
+  # The consultant argues its assigned claim: the truth exactly when it is honest.
+  consultant_claim = out["claims_Bx2"][np.arange(len(honest)), key.first]
+  np.testing.assert_array_equal(consultant_claim == task.truth(key.example_id), honest)
+
+
+@pytest.mark.parametrize("kind", ["open_consultancy", "open_debate"])
+@pytest.mark.parametrize("side", [0, 1])
+def test_open_protocols_let_the_debater_choose(corpus, kind, side):
+  task = task_for(corpus, kind)
+  pick = task.game.side_action + side
+
+  def apply(p, r, obs, legal, batch_axes=()):
+    lowest = jnp.argmax(legal, -1)
+    return one_hot_output(jnp.where(legal[:, pick], pick, lowest), legal.shape[-1])
+
+  chooser = Debater("chooser", apply)
+  ex, key, out = play(task, (chooser, chooser))
+  first = key.first
+  assert (out["actions_BxT"][:, 0] == pick).all() and (out["seats_BxT"][:, 0] == first).all()
+  assert (out["claims_Bx2"][np.arange(len(first)), first] == side).all()
+  assert (out["claims_Bx2"][np.arange(len(first)), 1 - first] == 1 - side).all()
+  # The honest side is whoever ended up arguing the truth.
+  truth = task.truth(key.example_id)
+  honest0 = out["claims_Bx2"][:, 0] == truth
+  np.testing.assert_array_equal(out["honest_wins_B"], out["seat0_wins_B"] == honest0)
+  if kind == "open_debate":  # The chooser moves twice in a row: the pick, then its quote.
+    assert (out["seats_BxT"][:, 1] == first).all() and (out["seats_BxT"][:, 2] == 1 - first).all()
+
+
+def test_lookahead_picks_the_side_its_play_wins(corpus):
+  # A judge that believes whichever option is argued by more verified quotes of a side: in open
+  # consultancy the consultant wins either side, so... use open debate where the first mover
+  # quotes last-but-one; the lookahead must pick the side that wins its own play-outs.
+  task = task_for(corpus, "open_debate", rounds=1)
+  d = text_debate.debater(task, bag_judge, "best_of-4")
+  player = rollout.make_player(None, game=task.game, protocol=P, debaters=(d, d),
+                               judge_apply=bag_judge)
+  key = text_debate.keys_for(task, np.arange(len(task)), None)
+  out = jax.device_get(player(jax.random.PRNGKey(1), PARAMS, (None, None), task.examples(key)))
+  picker_won = np.where(key.first == 0, out.seat0_wins_B, ~out.seat0_wins_B)
+  assert picker_won.mean() >= 0.5  # It never does worse than either fixed side on average...
+  both = []
+  for side in (0, 1):
+    ex, _, fixed = play(task, (_always_side(task, side), _always_side(task, side)), key)
+    both.append(np.where(key.first == 0, fixed["seat0_wins_B"], ~fixed["seat0_wins_B"]).mean())
+  assert picker_won.mean() >= min(both)
+
+
+def _always_side(task, side):
+  pick = task.game.side_action + side
+
+  def apply(p, r, obs, legal, batch_axes=()):
+    return one_hot_output(jnp.where(legal[:, pick], pick, jnp.argmax(legal, -1)),
+                          legal.shape[-1])
+  return Debater("side", apply)
+
+
+def test_rejudging_stored_games_with_the_same_judge_reproduces_the_verdicts(corpus, tmp_path):
+  task = task_for(corpus, "debate")
+  ex, key, out = play(task, ("best_of", "random"), seed=3)
+  text_debate._save_npz(str(tmp_path / "games.npz"), example_id=key.example_id,
+                        claims_2=key.claims_2, first=key.first, truth_seat=key.truth_seat, **out)
+  again = text_debate.rejudge(task, bag_judge, PARAMS, str(tmp_path / "games.npz"))
+  np.testing.assert_array_equal(again["honest_wins_B"], out["honest_wins_B"])
+  np.testing.assert_allclose(again["final_logits_BxC"], out["final_logits_BxC"], rtol=1e-5)
+  # Another judge gives other verdicts on the same games, without replaying them.
+  other = text_debate.rejudge(task, bag_judge, -PARAMS, str(tmp_path / "games.npz"))
+  assert (other["seat0_wins_B"] != out["seat0_wins_B"]).mean() > 0.9
