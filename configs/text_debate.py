@@ -27,7 +27,7 @@ JUDGES = {  # width, layers, heads, kv_heads, head_width, mlp_width
 
 def get_config(arg=None):
   arg = parse_arg(arg, protocols="blind+full_info+consultancy+open_consultancy+debate+open_debate",
-                  rounds=2, debater="best_of-8", source="synthetic", seed=0, hops=2, overrides=1,
+                  rounds=2, debater="best_of-8", source="synthetic", seed=0, hops=1, overrides=1,
                   distractors=3, judge="tiny", sweep=True, smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "text_debate"
@@ -42,7 +42,9 @@ def get_config(arg=None):
   c.data = ml_collections.ConfigDict({  # Replaces MNIST's data keys.
       "source": arg.source,     # synthetic | quality | jsonl
       "seed": arg.seed,         # the synthetic generator's seed
-      "train": 3000, "test": 600,
+      # Training questions: enough for every co-training round and protocol to play questions
+      # of its own (3 x 6 x 1,000); test questions are never trained on.
+      "train": 18000, "test": 600,
       "sentences": 24, "distractors": arg.distractors, "hops": arg.hops,
       "overrides": arg.overrides,
       "path": config_dict.placeholder(str),  # quality / jsonl: the file
@@ -62,7 +64,7 @@ def get_config(arg=None):
       "head_width": hw, "mlp_width": mlp,
       # Co-training: round 0 on random quotes, then each round the debaters play against the
       # current judge and it is retrained (warm) on every round's transcripts so far.
-      "rounds": 3, "games_per_round": 1000, "steps_per_round": 400, "batch_size": 64,
+      "rounds": 3, "games_per_round": 1000, "steps_per_round": 600, "batch_size": 64,
       "learning_rate": 2e-3})
   c.play_batch = 200
   # Khan et al. (2024): judge accuracy against debater strength (best-of-N), debate and

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from debate.debaters.base import Debater, Env
+from debate.debaters.base import Debater, DebaterOutput, Env
 from debate.games.base import Game, Transcript
 from debate.protocols import Protocol
 
@@ -33,10 +33,10 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
 
   Before every move the game says whose turn it is (`current_seat`, per game) and whether it
   has ended (`terminated`): a debater runs only when some game of the batch waits for its seat
-  (one `lax.cond` each, so each debater is traced once), every game takes its own seat's move,
-  and an ended game keeps its state (its moves read -1). The same debater with the same
-  parameters on both seats runs once per turn for the whole batch. Once every game has ended,
-  the remaining turns cost nothing."""
+  (one `lax.cond` each, so each debater is traced once; once every game has ended, none runs),
+  every game takes its own seat's move, and an ended game keeps its state (its moves read -1).
+  The same debater with the same parameters on both seats runs once per turn for the whole
+  batch."""
   env = Env(game, protocol, judge_apply, judge_params, tuple(batch_axes))
   state0 = jax.vmap(game.init)(examples) if state0 is None else state0
   params = [{"judge": judge_params, "net": p} for p in seat_params]
@@ -57,10 +57,11 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
     outs = []
     for s in (0, 1):
       obs = jax.vmap(game.observe)(examples, state, jnp.full((n_games,), s, jnp.int32))
-      run = lambda s=s, obs=obs: debaters[s].apply(params[s], rng_t, obs, legal,
-                                                   batch_axes=batch_axes)
-      shape = jax.eval_shape(run)
-      idle = lambda shape=shape: jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shape)
+      run = lambda s=s, obs=obs: _typed(debaters[s].apply(params[s], rng_t, obs, legal,
+                                                          batch_axes=batch_axes))
+      idle = lambda: DebaterOutput(jnp.zeros((n_games,), jnp.int32),
+                                   jnp.zeros(legal.shape, jnp.float32),
+                                   jnp.zeros((n_games,), jnp.float32))
       wanted = jnp.any((seat_B == s) & ~done_B)
       if batch_axes:  # Every shard takes the same branch, so collectives inside stay matched.
         wanted = jax.lax.psum(wanted.astype(jnp.int32), batch_axes) > 0
@@ -78,17 +79,8 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
               out.weights_BxA.astype(jnp.float32), out.value_B.astype(jnp.float32), logits)
     return state, record
 
-  def step(state, t):
-    all_done = jnp.all(jax.vmap(game.terminated)(examples, state))
-    if batch_axes:
-      all_done = jax.lax.psum((~all_done).astype(jnp.int32), batch_axes) == 0
-    none = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), out_shape)
-    skip = lambda: (state, (none[0] - 1, none[1] - 1, *none[2:]))
-    return jax.lax.cond(all_done, skip, lambda: turn(state, t))
-
-  out_shape = jax.eval_shape(turn, state0, jnp.int32(0))[1]
   final, (actions, seats, moved, policy, value, logits) = jax.lax.scan(
-      step, state0, jnp.arange(game.max_turns))
+      turn, state0, jnp.arange(game.max_turns))
   final_logits = env.logits(examples, final)
   # After a game ends, its judge logits stay those of its final position.
   logits = jnp.where(moved[..., None], logits, final_logits[None])
@@ -103,6 +95,11 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
                     claims_Bx2=claims, seat0_wins_B=wins0,
                     seat0_margin_B=margin0,
                     honest_wins_B=wins0 == truth0, margin_B=jnp.where(truth0, margin0, -margin0))
+
+
+def _typed(out: DebaterOutput) -> DebaterOutput:
+  return DebaterOutput(out.action_B.astype(jnp.int32), out.weights_BxA.astype(jnp.float32),
+                       out.value_B.astype(jnp.float32))
 
 
 def make_player(mesh: Mesh | None, *, game: Game, protocol: Protocol,

@@ -146,9 +146,12 @@ def cotrain(config, workdir, mesh, tasks: dict, players: Players, judge_init) ->
     spec = "random" if r == 0 else config.debater
     rng = np.random.default_rng([config.seed, r])
     row = {"round": r, "debater": spec}
-    for name, task in tasks.items():
+    for i, (name, task) in enumerate(tasks.items()):
       path = os.path.join(data_dir, f"round{r}_{name}.npz")
-      ids = rng.integers(0, len(task), j.games_per_round)
+      # Each (round, protocol) plays questions of its own while the pool lasts: a judge that
+      # saw a question's answer before could answer it again without reading the quotes.
+      start = (r * len(tasks) + i) * j.games_per_round
+      ids = (start + np.arange(j.games_per_round)) % len(task)
       key = keys_for(task, ids, rng)
       if os.path.exists(path):
         with np.load(path) as f:
