@@ -22,7 +22,7 @@ from experiments.bench.judge import (bench_incremental, bench_judge, bench_leaf_
                                      dense_cells_changed, matmul_floor, matmul_peak)
 from experiments.bench.search import (VARIANTS, bench_debate, bench_judge_buckets,
                                       bench_leaf_paths, bench_repeated_sets)
-from experiments.bench.text import bench_text
+from experiments.bench.text import bench_text, bench_text_evidence
 
 
 def _setup_devices(n: int) -> None:
@@ -47,7 +47,8 @@ def main(argv=None) -> int:
                  "--selfplay_workdir) "
                  "dense_cells (the dense layer's share a leaf's new pixels can change) "
                  "and text (the text-debate judge: training and scoring tokens/s and share of "
-                 "the matmul peak at each protocol's view length)")
+                 "the matmul peak at each protocol's view length), text_evidence (the text "
+                 "judge trained on debates whose honest side quotes the decisive sentence)")
   p.add_argument("--devices", type=int, default=1)
   p.add_argument("--judge_workdir", default=None)
   p.add_argument("--selfplay_workdir", default=None)
@@ -104,6 +105,8 @@ def main(argv=None) -> int:
                                        a.selfplay_workdir)
   if "text" in parts:
     res["text_judge"] = bench_text()
+  if "text_evidence" in parts:
+    res["text_evidence"] = bench_text_evidence(workdir=os.path.join(a.out, "text_evidence"))
   if "dense_cells" in parts:
     res["dense_cells_changed"] = dense_cells_changed(a.data_dir, a.k)
   if "incremental_judge" in res and "judged_leaves_per_move" in res.get("debate", {}).get(

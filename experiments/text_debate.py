@@ -156,14 +156,16 @@ def cotrain(config, workdir, mesh, tasks: dict, players: Players, judge_init) ->
       if os.path.exists(path):
         with np.load(path) as f:
           data = {"view": (f["view"],), "target": f["target"]}
-          row[name] = float(f["accuracy"])
+          row[name] = None if np.isnan(f["accuracy"]) else float(f["accuracy"])
       else:
         out = players.play(task, key, spec, params if r else _zeros_like_params(judge_init),
                            config.seed + 1000 * r, f"  round {r} {name}: games")
         data = judging.views_of(task.game, task.examples(key), out)
-        acc = judging.verdict_metrics(out)["accuracy"] if r else float("nan")
+        # Round 0 has no judge yet: its debaters play at random, and nothing judges them.
+        acc = judging.verdict_metrics(out)["accuracy"] if r else None
         row[name] = acc
-        _save_npz(path, view=data["view"][0], target=data["target"], accuracy=acc)
+        _save_npz(path, view=data["view"][0], target=data["target"],
+                  accuracy=np.nan if acc is None else acc)
       datasets[name].append(data)
     res = judging.train_judge(
         judge_init, [judging.merge(d) for d in datasets.values()], mesh=mesh, rules=list(config.sharding.rules),
@@ -366,6 +368,9 @@ def _report(config, m, rows, tcfg, wall) -> str:
                                for name, c in m["persuasiveness"].items()]),
               "![persuasiveness](persuasiveness.png)", ""]
   lines += ["## Co-training", "",
+            "Judge accuracy in each round's training games (questions never seen before), "
+            "played against the previous round's judge, before it retrains on them; round 0 "
+            "is random play with no judge yet.", "",
             common.md_table(["round", "debaters"] + list(m["protocols"]),
                             [[h["round"], h["debater"]] + [fmt(h.get(n), "{:.1%}")
                                                            for n in m["protocols"]]

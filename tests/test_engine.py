@@ -60,7 +60,7 @@ def _tiny_judge(seed=11):
 
 
 @pytest.mark.parametrize("first,precommit", [
-    (0, True), (1, False),
+    (0, True), pytest.param(1, False, marks=pytest.mark.slow),
     pytest.param(0, False, marks=pytest.mark.slow), pytest.param(1, True, marks=pytest.mark.slow)])
 def test_refactored_engine_plays_the_old_engines_games(first, precommit):
   apply, params = _tiny_judge()

@@ -47,6 +47,7 @@ def test_deterministic_debaters_do_not_replay_seeds(mnist_dir, tmp_path):
   assert res["debate"][0]["seeds_played"] == 1 and res["debate"][0]["seeds"] == 3
 
 
+@pytest.mark.slow  # The generic self-play and tournament run in the default suite on the toy game.
 def test_selfplay_then_tournament_smoke(mnist_dir, tmp_path):
   """Self-play saves a population; the tournament plays every pairing and fits Elo."""
   sp = str(tmp_path / "selfplay")

@@ -71,6 +71,7 @@ def _rl_accuracy(digits_dir, tmp_path, source, steps=60):
              0)["accuracy"], res.eval_history[-1]["accuracy"]
 
 
+@pytest.mark.slow  # RL learning from the debate reward runs in the default suite on the toy game.
 def test_rl_learns_from_a_perfect_reward_not_from_a_random_one(digits_dir, tmp_path):
   start, truth = _rl_accuracy(digits_dir, tmp_path, "truth")
   _, noise = _rl_accuracy(digits_dir, tmp_path, "random")

@@ -15,7 +15,7 @@ def _run(wd, arg, *extra):
 
 
 @pytest.mark.parametrize("protocols", [
-    "blind+consultancy+debate",
+    "blind+debate",
     pytest.param("blind+full_info+consultancy+open_consultancy+debate+open_debate",
                  marks=pytest.mark.slow)])
 def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols):

@@ -61,3 +61,71 @@ def bench_text(sizes=("tiny", "small"), batch: int = 64, score_batch: int = 1024
     out[size] = {"params": cfg.params(), "batch": batch, "score_batch": score_batch,
                  "lengths": rows}
   return out
+
+
+def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_questions: int = 600,
+                        workdir: str = "runs/bench_text_evidence") -> dict:
+  """Counter-experiment for the co-trained judge: the same judge (configs/text_debate.py's
+  default) trained on one-round debates whose honest side always quotes the decisive sentence
+  (the target's final colour fact, read from the generator) while the liar quotes a random one.
+  If it learns these, what limits co-training is the transcripts' evidence, not the judge."""
+  import time
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from configs.text_debate import get_config
+  from debate import judging, protocols, rollout
+  from debate.data import reading, tokenizer as tok_lib
+  from debate.debaters.base import Debater, one_hot_output
+  from debate.games import text as tg
+  from debate.tasks.reading import ReadingTask, Sizes
+  from debate.train import mesh as mesh_lib
+  from debate.train import trainer
+  from experiments import text_debate as td
+  cfg = get_config()
+  rows = reading.generate(train_questions + test_questions, cfg.data.seed,
+                          td._reading_config(cfg))
+  train, test = rows[:train_questions], rows[train_questions:]
+  tok = tok_lib.Tokenizer.train(
+      [r["passage"] for r in train] + [r["question"] for r in train] +
+      [o for r in train for o in r["options"]] + [f for r in train for f in r["forgeries"]],
+      cfg.sizes.vocab)
+  sizes = Sizes(**{k: v for k, v in cfg.sizes.items() if k != "vocab"})
+  init, apply, tcfg = td.judge_model(cfg, tok)
+  params0 = trainer.init_params(init, jax.random.PRNGKey(0))
+
+  def decisive(r) -> int:
+    truth = r["options"][r["label"]]
+    return next(i for i, s in enumerate(r["sentences"]) if s.endswith(f" {truth}.") and (
+        s.startswith(f"{r['target']}'s {r['attribute']}") or s.startswith(
+            f"Later, {r['target']} ")))
+
+  def views(rs, seed):
+    task = ReadingTask(rs, tok, sizes, tg.TextProtocol("debate", 1))
+    key = td.keys_for(task, np.arange(len(task)), np.random.default_rng(seed))
+    ex = task.examples(key)
+    dec = jnp.asarray([decisive(rs[i]) for i in key.example_id], jnp.int32)
+
+    def act(params, rng, obs, legal, batch_axes=()):
+      rand = jnp.argmax(jnp.where(legal, jax.random.gumbel(rng, legal.shape), -jnp.inf), -1)
+      return one_hot_output(jnp.where(obs.seat == obs.example.truth_seat, dec, rand),
+                            legal.shape[-1])
+
+    d = Debater("evidence", act)
+    p = protocols.Protocol(precommit=True)
+    player = rollout.make_player(None, game=task.game, protocol=p, debaters=(d, d),
+                                 judge_apply=apply)
+    out = jax.device_get(player(jax.random.PRNGKey(seed), params0, (None, None), ex))._asdict()
+    return judging.views_of(task.game, ex, out, every_move=False)
+
+  train_views, test_views = views(train, 1), views(test, 2)
+  t0 = time.time()
+  res = judging.train_judge(init, [train_views], mesh=mesh_lib.make_mesh({"data": 1, "model": 1}),
+                            rules=[], batch_axes=("data",), steps=steps, batch_size=64,
+                            learning_rate=cfg.judge.learning_rate, seed=0, workdir=workdir,
+                            name="judge_evidence", log_every=100)
+  logits = np.asarray(jax.jit(apply)(res.params, *test_views["view"]))
+  correct = logits.argmax(-1) == test_views["target"]
+  return {"train_questions": train_questions, "steps": steps, "judge_params": tcfg.params(),
+          "test_questions": test_questions, "test_accuracy": float(correct.mean()),
+          "train_seconds": time.time() - t0}
