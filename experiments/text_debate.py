@@ -6,18 +6,17 @@ import logging
 import os
 import time
 
-import jax
 import numpy as np
 
-from debate import io, judging, protocols, rollout
+from debate import cotrain as cotrain_lib
+from debate import io, judging, protocols
 from debate import metrics as metrics_lib
 from debate import runs as common
-from debate.config import ConfigError, check, check_int
+from debate.config import check, check_int
 from debate.data import reading, text_files, tokenizer as tok_lib
 from debate.debaters import make_debater
 from debate.debaters.simple import make_lookahead
 from debate.games import text as text_game
-from debate.tasks import base as task_base
 from debate.tasks.reading import ReadingTask, Sizes
 from debate.train import trainer
 from models.transformer import ChoiceHead, TransformerConfig
@@ -101,104 +100,6 @@ def debater(task, judge_apply, spec: str):
   return make_lookahead(task.game, PRECOMMIT, judge_apply, d) if task.protocol.open else d
 
 
-def keys_for(task, ids, rng: np.random.Generator | None) -> task_base.GameKey:
-  """The truth in seat 0 or 1 and either seat first, half each (at random with `rng`, else
-  alternating: evaluation sets are exactly balanced)."""
-  ids = np.asarray(ids, np.int32)
-  n = len(ids)
-  if rng is None:
-    seat, first = np.arange(n) % 2, (np.arange(n) // 2) % 2
-  else:
-    seat, first = rng.integers(0, 2, n), rng.integers(0, 2, n)
-  truth = task.truth(ids)
-  claims = np.where(seat[:, None] == 0, np.stack([truth, 1 - truth], 1),
-                    np.stack([1 - truth, truth], 1))
-  return task_base.GameKey(ids, claims.astype(np.int32), first.astype(np.int32),
-                           seat.astype(np.int32))
-
-
-class Players:
-  """Compiled players by (protocol, debater), shared by co-training, evaluation and sweeps."""
-
-  def __init__(self, config, mesh, judge_apply):
-    self.config, self.mesh, self.judge_apply, self._cache = config, mesh, judge_apply, {}
-    self.ndata = int(np.prod([mesh.shape[a] for a in config.sharding.batch_axes]))
-
-  def play(self, task, key, spec: str, judge_params, seed: int, label: str) -> dict:
-    if (task.protocol, spec) not in self._cache:
-      d = debater(task, self.judge_apply, spec)
-      self._cache[task.protocol, spec] = rollout.make_player(
-          self.mesh, game=task.game, protocol=PRECOMMIT, debaters=(d, d),
-          judge_apply=self.judge_apply, batch_axes=tuple(self.config.sharding.batch_axes))
-    return rollout.run_batched(self._cache[task.protocol, spec], jax.random.PRNGKey(seed),
-                               judge_params, task.examples(key), self.config.play_batch,
-                               self.ndata, label=label)
-
-
-def cotrain(config, workdir, mesh, tasks: dict, players: Players, judge_init) -> tuple:
-  """Round 0: random quotes; round r: the debaters against round r-1's judge. After each round
-  the judge is retrained (warm) on every round's transcripts so far. Returns (params, history)."""
-  j, params, history = config.judge, None, []
-  data_dir = os.path.join(workdir, "judge_data")
-  os.makedirs(data_dir, exist_ok=True)
-  datasets = {name: [] for name in tasks}
-  for r in range(j.rounds):
-    spec = "random" if r == 0 else config.debater
-    rng = np.random.default_rng([config.seed, r])
-    row = {"round": r, "debater": spec}
-    for i, (name, task) in enumerate(tasks.items()):
-      path = os.path.join(data_dir, f"round{r}_{name}.npz")
-      # Each (round, protocol) plays questions of its own while the pool lasts: a judge that
-      # saw a question's answer before could answer it again without reading the quotes.
-      start = (r * len(tasks) + i) * j.games_per_round
-      ids = (start + np.arange(j.games_per_round)) % len(task)
-      key = keys_for(task, ids, rng)
-      if os.path.exists(path):
-        with np.load(path) as f:
-          data = {"view": (f["view"],), "target": f["target"]}
-          row[name] = None if np.isnan(f["accuracy"]) else float(f["accuracy"])
-      else:
-        out = players.play(task, key, spec, params if r else _zeros_like_params(judge_init),
-                           config.seed + 1000 * r, f"  round {r} {name}: games")
-        data = judging.views_of(task.game, task.examples(key), out)
-        # Round 0 has no judge yet: its debaters play at random, and nothing judges them.
-        acc = judging.verdict_metrics(out)["accuracy"] if r else None
-        row[name] = acc
-        _save_npz(path, view=data["view"][0], target=data["target"],
-                  accuracy=np.nan if acc is None else acc)
-      datasets[name].append(data)
-    res = judging.train_judge(
-        judge_init, [judging.merge(d) for d in datasets.values()], mesh=mesh, rules=list(config.sharding.rules),
-        batch_axes=tuple(config.sharding.batch_axes), steps=j.steps_per_round,
-        batch_size=j.batch_size, learning_rate=j.learning_rate, seed=config.seed + r,
-        workdir=workdir, name=f"judge_round{r}", start_params=params,
-        log_every=config.log_every, checkpoint_every=config.checkpoint_every)
-    params = res.params
-    row["train_loss"] = res.last_metrics.get("loss")
-    history.append(row)
-    logging.info("co-training round %d/%d (%s debaters): judge accuracy in their games %s",
-                 r + 1, j.rounds, spec, {k: v for k, v in row.items() if k in tasks})
-  return params, history
-
-
-_ZEROS = {}
-
-
-def _zeros_like_params(judge_init):
-  """Round 0's players need judge parameters of the right structure (random debaters never
-  read them)."""
-  if id(judge_init) not in _ZEROS:
-    _ZEROS[id(judge_init)] = trainer.init_params(judge_init, jax.random.PRNGKey(0))
-  return _ZEROS[id(judge_init)]
-
-
-def _save_npz(path, **arrays) -> None:
-  import io as _io
-  buf = _io.BytesIO()
-  np.savez(buf, **arrays)
-  io.atomic_write_bytes(path, buf.getvalue())
-
-
 def quote_stats(task, out: dict) -> dict:
   """Verified share of quotes (by honest and liar), and in the open protocols how often the
   side-picker chose the true option."""
@@ -214,12 +115,12 @@ def quote_stats(task, out: dict) -> dict:
   return stats
 
 
-def evaluate(config, workdir, tasks: dict, players: Players, params, test_rows) -> tuple:
+def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
   """Every protocol on every test question (balanced seats and first movers): metrics, the
   games stored for re-judging (`games_{protocol}.npz`) and their transcripts."""
   out_metrics, rows = {}, []
   for name, task in tasks.items():
-    key = keys_for(task, np.arange(len(task)), None)
+    key = cotrain_lib.balanced_keys(task, np.arange(len(task)), None)
     out = players.play(task, key, config.debater, params, config.seed + 7, f"  test {name}")
     m = {**judging.verdict_metrics(out), **quote_stats(task, out)}
     if task.protocol.open:
@@ -229,9 +130,7 @@ def evaluate(config, workdir, tasks: dict, players: Players, params, test_rows) 
       m["correct_side_ci95"] = list(metrics_lib.wilson_ci((picked == task.truth(
           key.example_id)).sum(), len(picked)))
     out_metrics[name] = m
-    _save_npz(os.path.join(workdir, f"games_{name}.npz"), example_id=key.example_id,
-              claims_2=key.claims_2, first=key.first, truth_seat=key.truth_seat,
-              **{k: np.asarray(v) for k, v in out.items()})
+    cotrain_lib.save_games(os.path.join(workdir, f"games_{name}.npz"), key, out)
     ex = task.examples(key)
     for i in range(len(key.example_id)):
       rows.append({"protocol": name, "example": int(key.example_id[i]),
@@ -241,23 +140,7 @@ def evaluate(config, workdir, tasks: dict, players: Players, params, test_rows) 
   return out_metrics, rows
 
 
-def rejudge(task, judge_apply, params, games_path: str) -> dict:
-  """The stored games of `games_path` judged again by `params`, without playing them again:
-  each game's final view is rebuilt from its moves."""
-  with np.load(games_path) as f:
-    g = {k: f[k] for k in f.files}
-  key = task_base.GameKey(g["example_id"], g["claims_2"], g["first"], g["truth_seat"])
-  final = judging.views_of(task.game, task.examples(key), g, every_move=False)
-  logits = np.asarray(jax.jit(judge_apply)(params, *final["view"]), np.float32)
-  claims = g["claims_Bx2"]
-  seat0 = logits[np.arange(len(claims)), claims[:, 0]] > logits[np.arange(len(claims)),
-                                                               claims[:, 1]]
-  truth0 = g["honest_wins_B"] == g["seat0_wins_B"]
-  return {"final_logits_BxC": logits, "seat0_wins_B": seat0, "honest_wins_B": seat0 == truth0,
-          "claims_Bx2": claims}
-
-
-def sweep(config, tasks, players: Players, params) -> dict:
+def sweep(config, tasks, players, params) -> dict:
   """Judge accuracy against debater strength (best-of-N, Khan et al. 2024) under debate and
   consultancy, with the final judge, on the test questions."""
   out = {}
@@ -265,7 +148,7 @@ def sweep(config, tasks, players: Players, params) -> dict:
     if name not in tasks or not config.sweep_n:
       continue
     task = tasks[name]
-    key = keys_for(task, np.arange(len(task)), None)
+    key = cotrain_lib.balanced_keys(task, np.arange(len(task)), None)
     out[name] = {}
     for n in config.sweep_n:
       tr = players.play(task, key, f"best_of-{n}", params, config.seed + 11, f"  {name} N={n}")
@@ -290,9 +173,16 @@ def train_and_evaluate(config, workdir: str) -> dict:
   train_tasks = {p: base_train.with_protocol(proto(p)) for p in config.protocols}
   test_tasks = {p: base_test.with_protocol(proto(p)) for p in config.protocols}
   judge_init, judge_apply, tcfg = judge_model(config, tok)
-  players = Players(config, mesh, judge_apply)
+  players = cotrain_lib.Players(lambda task, spec: debater(task, judge_apply, spec), judge_apply,
+                                mesh, config.sharding.batch_axes, config.play_batch)
   logging.info("judge: %s parameters (%s)", f"{tcfg.params():,}", tcfg)
-  params, history = cotrain(config, workdir, mesh, train_tasks, players, judge_init)
+  j = config.judge
+  params, history = cotrain_lib.cotrain(
+      train_tasks, players, judge_init, debater=config.debater, rounds=j.rounds,
+      games_per_round=j.games_per_round, steps_per_round=j.steps_per_round,
+      batch_size=j.batch_size, learning_rate=j.learning_rate, seed=config.seed, mesh=mesh,
+      rules=list(config.sharding.rules), batch_axes=tuple(config.sharding.batch_axes),
+      workdir=workdir, log_every=config.log_every, checkpoint_every=config.checkpoint_every)
   by_protocol, rows = evaluate(config, workdir, test_tasks, players, params, test_rows)
   curves = sweep(config, test_tasks, players, params)
   wall = time.time() - t0

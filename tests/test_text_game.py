@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from debate import judging, protocols, rollout
+from debate import cotrain, judging, protocols, rollout
 from debate.data import reading, tokenizer as tok_lib
 from debate.debaters.base import Debater, one_hot_output
 from debate.debaters import make_debater
@@ -63,7 +63,7 @@ PARAMS = jax.random.normal(jax.random.PRNGKey(0), (600, 2))
 
 
 def play(task, names=("random", "random"), key=None, seed=0):
-  key = key if key is not None else text_debate.keys_for(task, np.arange(len(task)), None)
+  key = key if key is not None else cotrain.balanced_keys(task, np.arange(len(task)), None)
   ds = [n if isinstance(n, Debater) else make_debater(n, task.game, P, bag_judge, sims=4)
         for n in names]
   player = rollout.make_player(None, game=task.game, protocol=P, debaters=tuple(ds),
@@ -164,7 +164,7 @@ def test_lookahead_picks_the_side_its_play_wins(corpus):
   d = text_debate.debater(task, bag_judge, "best_of-4")
   player = rollout.make_player(None, game=task.game, protocol=P, debaters=(d, d),
                                judge_apply=bag_judge)
-  key = text_debate.keys_for(task, np.arange(len(task)), None)
+  key = cotrain.balanced_keys(task, np.arange(len(task)), None)
   out = jax.device_get(player(jax.random.PRNGKey(1), PARAMS, (None, None), task.examples(key)))
   picker_won = np.where(key.first == 0, out.seat0_wins_B, ~out.seat0_wins_B)
   assert picker_won.mean() >= 0.5  # It never does worse than either fixed side on average...
@@ -187,11 +187,10 @@ def _always_side(task, side):
 def test_rejudging_stored_games_with_the_same_judge_reproduces_the_verdicts(corpus, tmp_path):
   task = task_for(corpus, "debate")
   ex, key, out = play(task, ("best_of", "random"), seed=3)
-  text_debate._save_npz(str(tmp_path / "games.npz"), example_id=key.example_id,
-                        claims_2=key.claims_2, first=key.first, truth_seat=key.truth_seat, **out)
-  again = text_debate.rejudge(task, bag_judge, PARAMS, str(tmp_path / "games.npz"))
+  cotrain.save_games(str(tmp_path / "games.npz"), key, out)
+  again = cotrain.rejudge(task, bag_judge, PARAMS, str(tmp_path / "games.npz"))
   np.testing.assert_array_equal(again["honest_wins_B"], out["honest_wins_B"])
   np.testing.assert_allclose(again["final_logits_BxC"], out["final_logits_BxC"], rtol=1e-5)
   # Another judge gives other verdicts on the same games, without replaying them.
-  other = text_debate.rejudge(task, bag_judge, -PARAMS, str(tmp_path / "games.npz"))
+  other = cotrain.rejudge(task, bag_judge, -PARAMS, str(tmp_path / "games.npz"))
   assert (other["seat0_wins_B"] != out["seat0_wins_B"]).mean() > 0.9

@@ -11,7 +11,6 @@ from debate.games import mnist_pixels as g
 from debate.tasks import base
 from debate.tasks.base import GameKey
 
-Key = GameKey  # The self-play replay buffer stores these.
 
 
 class MnistTask(base.TaskDefaults):
@@ -34,7 +33,7 @@ class MnistTask(base.TaskDefaults):
   def truth(self, ids) -> np.ndarray:
     return self.labels[np.asarray(ids)]
 
-  def examples(self, key: Key) -> g.Example:
+  def examples(self, key: GameKey) -> g.Example:
     ids = np.asarray(key.example_id)
     return g.Example(image_HxW=self.images[ids], label=self.labels[ids], cand_P=self._cand[ids],
                      num_cand=self._num[ids], slot_of_pixel=self._slot_of[ids],

@@ -74,7 +74,7 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
   import jax.numpy as jnp
   import numpy as np
   from configs.text_debate import get_config
-  from debate import judging, protocols, rollout
+  from debate import cotrain, judging, protocols, rollout
   from debate.data import reading, tokenizer as tok_lib
   from debate.debaters.base import Debater, one_hot_output
   from debate.games import text as tg
@@ -102,7 +102,7 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
 
   def views(rs, seed):
     task = ReadingTask(rs, tok, sizes, tg.TextProtocol("debate", 1))
-    key = td.keys_for(task, np.arange(len(task)), np.random.default_rng(seed))
+    key = cotrain.balanced_keys(task, np.arange(len(task)), np.random.default_rng(seed))
     ex = task.examples(key)
     dec = jnp.asarray([decisive(rs[i]) for i in key.example_id], jnp.int32)
 
