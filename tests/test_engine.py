@@ -79,7 +79,8 @@ def test_refactored_engine_plays_the_old_engines_games(first, precommit):
     assert out.honest_wins_B.astype(int).tolist() == wins, (honest, liar)
 
 
-@pytest.mark.parametrize("name", ["learned", "learned_mcts"])
+@pytest.mark.parametrize("name", [pytest.param("learned", marks=pytest.mark.slow),
+                                  "learned_mcts"])
 def test_learned_policy_never_puts_mass_on_illegal_moves(name):
   apply, params = _tiny_judge()
   images, labels, lies = _golden_games()
