@@ -106,7 +106,10 @@ def main(argv=None) -> int:
   if "text" in parts:
     res["text_judge"] = bench_text()
   if "text_evidence" in parts:
-    res["text_evidence"] = bench_text_evidence(workdir=os.path.join(a.out, "text_evidence"))
+    res["text_evidence"] = [
+        bench_text_evidence(train_questions=n, steps=s, evidence_rate=r,
+                            workdir=os.path.join(a.out, f"text_evidence_{n}_{s}_{r}"))
+        for n, s, r in ((4000, 600, 1.0), (4000, 600, 0.15), (12000, 1500, 0.15))]
   if "dense_cells" in parts:
     res["dense_cells_changed"] = dense_cells_changed(a.data_dir, a.k)
   if "incremental_judge" in res and "judged_leaves_per_move" in res.get("debate", {}).get(

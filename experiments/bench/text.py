@@ -64,11 +64,14 @@ def bench_text(sizes=("tiny", "small"), batch: int = 64, score_batch: int = 1024
 
 
 def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_questions: int = 600,
-                        workdir: str = "runs/bench_text_evidence") -> dict:
+                        workdir: str = "runs/bench_text_evidence",
+                        evidence_rate: float = 1.0) -> dict:
   """Counter-experiment for the co-trained judge: the same judge (configs/text_debate.py's
-  default) trained on one-round debates whose honest side always quotes the decisive sentence
-  (the target's final colour fact, read from the generator) while the liar quotes a random one.
-  If it learns these, what limits co-training is the transcripts' evidence, not the judge."""
+  default) trained on one-round debates whose honest side quotes the decisive sentence (the
+  target's final colour fact, read from the generator) in a share `evidence_rate` of the
+  training debates and a random sentence otherwise, while the liar quotes a random one; tested
+  on debates that always hold the evidence. If it learns these, what limits co-training is the
+  transcripts' evidence, not the judge; the rate says how much evidence it needs."""
   import time
   import jax
   import jax.numpy as jnp
@@ -100,16 +103,18 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
         s.startswith(f"{r['target']}'s {r['attribute']}") or s.startswith(
             f"Later, {r['target']} ")))
 
-  def views(rs, seed):
+  def views(rs, seed, rate):
     task = ReadingTask(rs, tok, sizes, tg.TextProtocol("debate", 1))
-    key = cotrain.balanced_keys(task, np.arange(len(task)), np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    key = cotrain.balanced_keys(task, np.arange(len(task)), rng)
     ex = task.examples(key)
     dec = jnp.asarray([decisive(rs[i]) for i in key.example_id], jnp.int32)
+    with_evidence = jnp.asarray(rng.random(len(rs)) < rate)
 
     def act(params, rng, obs, legal, batch_axes=()):
       rand = jnp.argmax(jnp.where(legal, jax.random.gumbel(rng, legal.shape), -jnp.inf), -1)
-      return one_hot_output(jnp.where(obs.seat == obs.example.truth_seat, dec, rand),
-                            legal.shape[-1])
+      honest = (obs.seat == obs.example.truth_seat) & with_evidence
+      return one_hot_output(jnp.where(honest, dec, rand), legal.shape[-1])
 
     d = Debater("evidence", act)
     p = protocols.Protocol(precommit=True)
@@ -118,7 +123,7 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
     out = jax.device_get(player(jax.random.PRNGKey(seed), params0, (None, None), ex))._asdict()
     return judging.views_of(task.game, ex, out, every_move=False)
 
-  train_views, test_views = views(train, 1), views(test, 2)
+  train_views, test_views = views(train, 1, evidence_rate), views(test, 2, 1.0)
   t0 = time.time()
   res = judging.train_judge(init, [train_views], mesh=mesh_lib.make_mesh({"data": 1, "model": 1}),
                             rules=[], batch_axes=("data",), steps=steps, batch_size=64,
@@ -127,5 +132,6 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
   logits = np.asarray(jax.jit(apply)(res.params, *test_views["view"]))
   correct = logits.argmax(-1) == test_views["target"]
   return {"train_questions": train_questions, "steps": steps, "judge_params": tcfg.params(),
+          "evidence_rate": evidence_rate,
           "test_questions": test_questions, "test_accuracy": float(correct.mean()),
           "train_seconds": time.time() - t0}
