@@ -157,9 +157,8 @@ def test_open_protocols_let_the_debater_choose(corpus, kind, side):
 
 
 def test_lookahead_picks_the_side_its_play_wins(corpus):
-  # A judge that believes whichever option is argued by more verified quotes of a side: in open
-  # consultancy the consultant wins either side, so... use open debate where the first mover
-  # quotes last-but-one; the lookahead must pick the side that wins its own play-outs.
+  # Open debate: the side-picker plays each side out with its own best-of-4 play and picks the
+  # better one, so it wins at least as often as the worse of always picking A or always B.
   task = task_for(corpus, "open_debate", rounds=1)
   d = text_debate.debater(task, bag_judge, "best_of-4")
   player = rollout.make_player(None, game=task.game, protocol=P, debaters=(d, d),
@@ -167,7 +166,6 @@ def test_lookahead_picks_the_side_its_play_wins(corpus):
   key = cotrain.balanced_keys(task, np.arange(len(task)), None)
   out = jax.device_get(player(jax.random.PRNGKey(1), PARAMS, (None, None), task.examples(key)))
   picker_won = np.where(key.first == 0, out.seat0_wins_B, ~out.seat0_wins_B)
-  assert picker_won.mean() >= 0.5  # It never does worse than either fixed side on average...
   both = []
   for side in (0, 1):
     ex, _, fixed = play(task, (_always_side(task, side), _always_side(task, side)), key)
