@@ -130,6 +130,6 @@ def rejudge(task, judge_apply, params, games_path: str) -> dict:
   claims = g["claims_Bx2"]
   rows = np.arange(len(claims))
   seat0 = logits[rows, claims[:, 0]] > logits[rows, claims[:, 1]]
-  truth0 = g["honest_wins_B"] == g["seat0_wins_B"]
+  truth0 = judging.truth_in_seat0(g)
   return {"final_logits_BxC": logits, "seat0_wins_B": seat0, "honest_wins_B": seat0 == truth0,
           "claims_Bx2": claims}

@@ -17,6 +17,7 @@ import numpy as np
 import optax
 
 from debate import metrics as metrics_lib
+from debate import rollout
 from debate.train import trainer
 from debate.train.batches import BatchSource
 
@@ -24,27 +25,22 @@ from debate.train.batches import BatchSource
 @functools.partial(jax.jit, static_argnums=0)
 def _views(game, examples, actions_BxT, moved_BxT):
   """Views [B, T + 1, ...] after 0..T moves (after the end: the final view)."""
-  state0 = jax.vmap(game.init)(examples)
-  view = lambda s: jax.vmap(game.judge_view)(examples, s)
+  states = rollout.replay(game, examples, actions_BxT, moved_BxT)
+  flat = lambda x: x.reshape(-1, *x.shape[2:])
+  rep = jax.tree.map(lambda x: jnp.repeat(x, actions_BxT.shape[1] + 1, axis=0), examples)
+  views = jax.vmap(game.judge_view)(rep, jax.tree.map(flat, states))
+  return jax.tree.map(lambda v: v.reshape(actions_BxT.shape[0], -1, *v.shape[1:]), views)
 
-  def body(state, inputs):
-    a_B, moved_B = inputs
-    new = jax.vmap(game.step)(examples, state, jnp.maximum(a_B, 0))
-    keep = lambda old, nw: jnp.where(moved_B.reshape((-1,) + (1,) * (old.ndim - 1)), nw, old)
-    state = jax.tree.map(keep, state, new)
-    return state, view(state)
 
-  _, after = jax.lax.scan(body, state0, (actions_BxT.T, moved_BxT.T))
-  first = view(state0)
-  return jax.tree.map(lambda v0, vs: jnp.concatenate([v0[:, None], jnp.moveaxis(vs, 0, 1)], 1),
-                      first, after)
+def truth_in_seat0(transcript: dict) -> np.ndarray:
+  """bool [B]: the honest seat is seat 0 (at the end of the game)."""
+  return np.asarray(transcript["honest_wins_B"]) == np.asarray(transcript["seat0_wins_B"])
 
 
 def true_claims(transcript: dict) -> np.ndarray:
   """The true claim of every game: the honest seat's claim at the end."""
   claims = np.asarray(transcript["claims_Bx2"])
-  truth0 = np.asarray(transcript["honest_wins_B"]) == np.asarray(transcript["seat0_wins_B"])
-  return np.where(truth0, claims[:, 0], claims[:, 1]).astype(np.int32)
+  return np.where(truth_in_seat0(transcript), claims[:, 0], claims[:, 1]).astype(np.int32)
 
 
 def views_of(game, examples, transcript: dict, every_move: bool = True) -> dict:

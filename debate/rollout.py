@@ -97,6 +97,24 @@ def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, gam
                     honest_wins_B=wins0 == truth0, margin_B=jnp.where(truth0, margin0, -margin0))
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def replay(game: Game, examples, actions_BxT, moved_BxT):
+  """The states of played games after 0, 1, ..., T moves (leading dims [B, T + 1]); after a
+  game's end, its final state. What self-play's positions and a judge's training views read."""
+  state0 = jax.vmap(game.init)(examples)
+
+  def body(state, inputs):
+    a_B, moved_B = inputs
+    new = jax.vmap(game.step)(examples, state, jnp.maximum(a_B, 0))
+    keep = lambda old, nw: jnp.where(moved_B.reshape((-1,) + (1,) * (old.ndim - 1)), nw, old)
+    state = jax.tree.map(keep, state, new)
+    return state, state
+
+  _, after = jax.lax.scan(body, state0, (actions_BxT.T, moved_BxT.T))
+  return jax.tree.map(lambda s0, s: jnp.concatenate([s0[:, None], jnp.moveaxis(s, 0, 1)], 1),
+                      state0, after)
+
+
 def _typed(out: DebaterOutput) -> DebaterOutput:
   return DebaterOutput(out.action_B.astype(jnp.int32), out.weights_BxA.astype(jnp.float32),
                        out.value_B.astype(jnp.float32))

@@ -106,8 +106,7 @@ def quote_stats(task, out: dict) -> dict:
   s, f = task.game.sentences, task.game.fakes
   actions, seats, moved = (np.asarray(out[k]) for k in ("actions_BxT", "seats_BxT", "moved_BxT"))
   quote = moved & (actions >= 0) & (actions < s + f)
-  honest_seat = np.where(np.asarray(out["honest_wins_B"]) == np.asarray(out["seat0_wins_B"]),
-                         0, 1)[:, None]
+  honest_seat = np.where(judging.truth_in_seat0(out), 0, 1)[:, None]
   stats = {}
   for who, sel in (("all", quote), ("honest", quote & (seats == honest_seat)),
                    ("liar", quote & (seats != honest_seat))):

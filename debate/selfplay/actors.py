@@ -2,8 +2,6 @@
 positions they leave (state before each move, the mover, its action weights, the verdict)."""
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,22 +9,13 @@ import numpy as np
 from debate import rollout
 
 
-@functools.partial(jax.jit, static_argnums=0)
 def states_along(game, examples, actions_BxT, moved_BxT=None):
   """The state before each move of every game: a pytree with leading dims [B, T] (after a
   game's end, its final state)."""
-  state0 = jax.vmap(game.init)(examples)
-  if moved_BxT is None:
-    moved_BxT = actions_BxT >= 0
-
-  def body(state, inputs):
-    a_B, moved_B = inputs
-    new = jax.vmap(game.step)(examples, state, jnp.maximum(a_B, 0))
-    keep = lambda old, nw: jnp.where(moved_B.reshape((-1,) + (1,) * (old.ndim - 1)), nw, old)
-    return jax.tree.map(keep, state, new), state
-
-  _, states = jax.lax.scan(body, state0, (actions_BxT.T, moved_BxT.T))
-  return jax.tree.map(lambda x: jnp.moveaxis(x, 0, 1), states)
+  actions_BxT = jnp.asarray(actions_BxT)
+  moved_BxT = actions_BxT >= 0 if moved_BxT is None else jnp.asarray(moved_BxT)
+  states = rollout.replay(game, examples, actions_BxT, moved_BxT)
+  return jax.tree.map(lambda x: x[:, :-1], states)
 
 
 def positions(game, key, examples, transcript: dict, played_policy: bool = False) -> dict:
