@@ -80,7 +80,7 @@ def test_refactored_engine_plays_the_old_engines_games(first, precommit):
 
 
 @pytest.mark.parametrize("name", [pytest.param("learned", marks=pytest.mark.slow),
-                                  "learned_mcts"])
+                                  pytest.param("learned_mcts", marks=pytest.mark.slow)])
 def test_learned_policy_never_puts_mass_on_illegal_moves(name):
   apply, params = _tiny_judge()
   images, labels, lies = _golden_games()
