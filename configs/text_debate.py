@@ -10,7 +10,8 @@ With a QuALITY v1.0.1 file (or any passage/question/options/label JSONL, `data.f
 
 Args: protocols ('+'-separated from blind, full_info, consultancy, open_consultancy, debate,
 open_debate), rounds, debater (best_of-N, greedy, random, mcts-N), source (synthetic|quality|
-jsonl), seed (the generator's), hops, overrides, distractors, judge (tiny|small|base), smoke.
+jsonl), seed (the generator's), hops, overrides, tricky (-1: none), distractors,
+judge (tiny|small|base), smoke.
 """
 import ml_collections
 from ml_collections import config_dict
@@ -27,8 +28,8 @@ JUDGES = {  # width, layers, heads, kv_heads, head_width, mlp_width
 
 def get_config(arg=None):
   arg = parse_arg(arg, protocols="blind+full_info+consultancy+open_consultancy+debate+open_debate",
-                  rounds=2, debater="best_of-8", source="synthetic", seed=0, hops=1, overrides=1,
-                  distractors=3, judge="tiny", sweep=True, smoke=False)
+                  rounds=2, debater="best_of-8", source="synthetic", seed=0, hops=1, overrides=2,
+                  tricky=0.5, distractors=3, judge="tiny", sweep=True, smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "text_debate"
   c.seed = 0
@@ -47,6 +48,9 @@ def get_config(arg=None):
       "train": 18000, "test": 600,
       "sentences": 24, "distractors": arg.distractors, "hops": arg.hops,
       "overrides": arg.overrides,
+      # The share of questions about a changed fact, where one verified quote supports the false
+      # option (None: drawn like any other fact).
+      "tricky": None if arg.tricky < 0 else arg.tricky,  # tricky=-1: None
       "path": config_dict.placeholder(str),  # quality / jsonl: the file
       "test_fraction": 0.2,
       "fields": ml_collections.ConfigDict({"passage": "passage", "question": "question",
@@ -62,10 +66,11 @@ def get_config(arg=None):
   c.judge = ml_collections.ConfigDict({
       "size": arg.judge, "width": width, "layers": layers, "heads": heads, "kv_heads": kv,
       "head_width": hw, "mlp_width": mlp,
-      # Co-training: round 0 on random quotes, then each round the debaters play against the
+      # Co-training: round 0 on the opening debaters' quotes (heuristic: the quotes that share
+      # most words with the question and the claim), then each round the debaters play against the
       # current judge and it is retrained (warm) on every round's transcripts so far.
-      "rounds": 3, "games_per_round": 1000, "steps_per_round": 600, "batch_size": 64,
-      "learning_rate": 2e-3})
+      "opening": "heuristic", "rounds": 3, "games_per_round": 1000, "steps_per_round": 600,
+      "batch_size": 64, "learning_rate": 2e-3})
   c.play_batch = 200
   # Khan et al. (2024): judge accuracy against debater strength (best-of-N), debate and
   # consultancy, with the final judge.

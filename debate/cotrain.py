@@ -1,7 +1,9 @@
 """Judges co-trained with their debaters, for any two-claim task: the judge learns from the
 transcripts of debaters who play against it, round after round.
 
-Round 0: random play (no judge yet). Round r: the debaters play against round r-1's judge, on
+Round 0: the `opening` debaters, who need no judge (random play, or a game's own heuristic:
+a judge trained from scratch on random quotes rarely sees the quote that decides a question,
+and learns nothing it could use later). Round r: the debaters play against round r-1's judge, on
 questions no earlier round or protocol played (a judge that saw a question's answer before could
 answer it again without reading the transcript); the judge is then retrained, warm, on every
 round's transcripts so far, one protocol per batch (`judging.GroupedBatches`). Each round's games
@@ -63,7 +65,7 @@ class Players:
                                label=label)
 
 
-def cotrain(tasks: dict, players: Players, judge_init, *, debater: str, rounds: int,
+def cotrain(tasks: dict, players: Players, judge_init, *, debater: str, opening: str, rounds: int,
             games_per_round: int, steps_per_round: int, batch_size: int, learning_rate: float,
             seed: int, mesh, rules, batch_axes, workdir: str, log_every: int = 100,
             checkpoint_every: int = 500) -> tuple:
@@ -75,7 +77,7 @@ def cotrain(tasks: dict, players: Players, judge_init, *, debater: str, rounds: 
   datasets = {name: [] for name in tasks}
   blank = trainer.init_params(judge_init, jax.random.PRNGKey(0))  # Random play never reads it.
   for r in range(rounds):
-    spec = "random" if r == 0 else debater
+    spec = opening if r == 0 else debater
     rng = np.random.default_rng([seed, r])
     row = {"round": r, "debater": spec}
     for i, (name, task) in enumerate(tasks.items()):

@@ -24,6 +24,7 @@ EXPERIMENTS = {
     "debate_runtime": "experiments.debate_runtime",
     "distill_reward": "experiments.distill_reward",
     "text_debate": "experiments.text_debate",
+    "rejudge": "experiments.rejudge",
 }
 
 

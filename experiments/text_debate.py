@@ -13,16 +13,13 @@ from debate import io, judging, protocols
 from debate import metrics as metrics_lib
 from debate import runs as common
 from debate.config import check, check_int
-from debate.data import reading, text_files, tokenizer as tok_lib
 from debate.debaters import make_debater
 from debate.debaters.simple import make_lookahead
 from debate.games import text as text_game
-from debate.tasks.reading import ReadingTask, Sizes
-from debate.train import trainer
-from models.transformer import ChoiceHead, TransformerConfig
+from debate.tasks import reading_setup as setup
 
 PRECOMMIT = protocols.Protocol(precommit=True)
-DEBATER_KINDS = ("random", "greedy", "best_of", "mcts")
+DEBATER_KINDS = ("random", "heuristic", "greedy", "best_of", "mcts")
 
 
 def validate(config) -> None:
@@ -34,14 +31,16 @@ def validate(config) -> None:
   kind, _, n = config.debater.partition("-")
   check(kind in DEBATER_KINDS and (n == "" or n.isdigit() and int(n) >= 1) and
         (kind not in ("best_of", "mcts") or n != ""), "debater", config.debater,
-        "random, greedy, best_of-N or mcts-N (N >= 1)")
+        "random, heuristic, greedy, best_of-N or mcts-N (N >= 1)")
+  check(config.judge.opening in ("random", "heuristic"), "judge.opening", config.judge.opening,
+        "random or heuristic (the debaters of co-training round 0, before there is a judge)")
   d = config.data
   check(d.source in ("synthetic", "quality", "jsonl"), "data.source", d.source,
         "synthetic, quality or jsonl")
   if d.source == "synthetic":
     check_int(config, "data.train", 1)
     check_int(config, "data.test", 1)
-    _reading_config(config).check()
+    setup.reading_config(config).check()
   else:
     check(isinstance(d.path, str) and os.path.isfile(d.path), "data.path", d.path,
           f"an existing JSONL file for data.source={d.source}")
@@ -64,34 +63,6 @@ def validate(config) -> None:
   for n in config.sweep_n:
     check(isinstance(n, int) and n >= 1, "sweep_n", config.sweep_n, "positive integers")
   check_int(config, "transcripts_per_protocol", 0)
-
-
-def _reading_config(config) -> reading.ReadingConfig:
-  d = config.data
-  return reading.ReadingConfig(sentences=d.sentences, distractors=d.distractors, hops=d.hops,
-                               overrides=d.overrides)
-
-
-def load_rows(config) -> tuple[list[dict], list[dict]]:
-  d = config.data
-  if d.source == "synthetic":
-    rows = reading.generate(d.train + d.test, d.seed, _reading_config(config))
-    return rows[:d.train], rows[d.train:]
-  rows = (text_files.load_quality(d.path, seed=config.seed) if d.source == "quality" else
-          text_files.load_jsonl(d.path, dict(d.fields), d.label_base, seed=config.seed))
-  n_test = max(1, int(round(len(rows) * d.test_fraction)))
-  check(len(rows) - n_test >= 1, "data.path", d.path, "a file with at least two questions")
-  return rows[:-n_test], rows[-n_test:]
-
-
-def judge_model(config, tok):
-  j = config.judge
-  cfg = TransformerConfig(vocab=tok.vocab_size, width=j.width, layers=j.layers, heads=j.heads,
-                          kv_heads=j.kv_heads, head_width=j.head_width, mlp_width=j.mlp_width)
-  choices = (tok.special["[A]"], tok.special["[B]"])
-  init = lambda rngs: ChoiceHead(cfg, choices, rngs=rngs)
-  functional = trainer.functionalize(init)
-  return init, (lambda params, tokens_BxN: functional.module(params)(tokens_BxN)), cfg
 
 
 def debater(task, judge_apply, spec: str):
@@ -157,31 +128,26 @@ def sweep(config, tasks, players, params) -> dict:
 
 def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
-  train_rows, test_rows = load_rows(config)  # Bad data: one line, before anything is written.
+  # Bad data: one line, before anything is written.
+  train_rows, test_rows = setup.load_rows(config)
   mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()
-  texts = [r["passage"] for r in train_rows] + [r["question"] for r in train_rows] + \
-      [o for r in train_rows for o in r["options"]] + \
-      [f for r in train_rows for f in r.get("forgeries", [])]
-  tok = tok_lib.load_or_train(os.path.join(workdir, "tokenizer.json"), texts, config.sizes.vocab)
-  sizes = Sizes(**{k: v for k, v in config.sizes.items() if k != "vocab"})
-  proto = lambda kind: text_game.TextProtocol(kind, config.rounds, config.simultaneous,
-                                              config.forgeries)
-  base_train = ReadingTask(train_rows, tok, sizes, proto(config.protocols[0]))
-  base_test = ReadingTask(test_rows, tok, sizes, proto(config.protocols[0]))
-  train_tasks = {p: base_train.with_protocol(proto(p)) for p in config.protocols}
-  test_tasks = {p: base_test.with_protocol(proto(p)) for p in config.protocols}
-  judge_init, judge_apply, tcfg = judge_model(config, tok)
+  tok = setup.tokenizer(config, workdir, train_rows)
+  train_tasks, test_tasks = setup.tasks(config, train_rows, tok), setup.tasks(config, test_rows,
+                                                                              tok)
+  judge_init, judge_apply, tcfg = setup.judge_model(config, tok)
   players = cotrain_lib.Players(lambda task, spec: debater(task, judge_apply, spec), judge_apply,
                                 mesh, config.sharding.batch_axes, config.play_batch)
   logging.info("judge: %s parameters (%s)", f"{tcfg.params():,}", tcfg)
   j = config.judge
   params, history = cotrain_lib.cotrain(
-      train_tasks, players, judge_init, debater=config.debater, rounds=j.rounds,
+      train_tasks, players, judge_init, debater=config.debater, opening=j.opening,
+      rounds=j.rounds,
       games_per_round=j.games_per_round, steps_per_round=j.steps_per_round,
       batch_size=j.batch_size, learning_rate=j.learning_rate, seed=config.seed, mesh=mesh,
       rules=list(config.sharding.rules), batch_axes=tuple(config.sharding.batch_axes),
       workdir=workdir, log_every=config.log_every, checkpoint_every=config.checkpoint_every)
+  setup.save_judge(workdir, params)
   by_protocol, rows = evaluate(config, workdir, test_tasks, players, params, test_rows)
   curves = sweep(config, test_tasks, players, params)
   wall = time.time() - t0

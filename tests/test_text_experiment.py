@@ -42,6 +42,27 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols):
   assert _run(wd, f"smoke,protocols={protocols},sweep=false") == 0
   again = json.load(open(os.path.join(wd, "results.json")))["metrics"]["protocols"]
   assert {n: m["accuracy"] for n, m in again.items()} == before
+  # The stored games, re-judged by the run's own saved judge without playing them again: the
+  # same verdicts, game by game.
+  rj = str(tmp_path / "rj")
+  assert run.main(["--config", "configs/rejudge.py", "--workdir", rj,
+                   f"--config.games_workdir={wd}", f"--config.judge_workdir={wd}"]) == 0
+  rejudged = json.load(open(os.path.join(rj, "results.json")))["metrics"]["protocols"]
+  for name in names:
+    assert rejudged[name]["agreement"] == 1.0
+    assert rejudged[name]["accuracy"] == before[name]
+
+
+def test_rejudge_refuses_a_run_that_is_not_text_debate(tmp_path, capsys):
+  os.makedirs(tmp_path / "other")
+  json.dump({"experiment": "mnist_debate"}, open(tmp_path / "other" / "config.json", "w"))
+  rj = str(tmp_path / "rj")
+  assert run.main(["--config", "configs/rejudge.py", "--workdir", rj,
+                   f"--config.games_workdir={tmp_path / 'other'}",
+                   f"--config.judge_workdir={tmp_path / 'other'}"]) == 2
+  err = capsys.readouterr().err
+  assert "is a 'mnist_debate' run; allowed: a text_debate run" in err and err.count("\n") == 1
+  assert not os.path.exists(rj)
 
 
 @pytest.mark.parametrize("arg, extra, message", [

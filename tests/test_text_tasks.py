@@ -34,10 +34,12 @@ def solve(sentences: list[str], question: str) -> str:
   return colour[city[m[2]], m[1]]
 
 
-@pytest.mark.parametrize("hops,overrides,distractors", [(1, 0, 1), (2, 1, 3), (2, 3, 5)])
-def test_every_generated_answer_agrees_with_an_independent_solver(hops, overrides, distractors):
+@pytest.mark.parametrize("hops,overrides,distractors,tricky",
+                         [(1, 0, 1, None), (2, 1, 3, None), (2, 3, 5, None), (1, 2, 3, 0.5)])
+def test_every_generated_answer_agrees_with_an_independent_solver(hops, overrides, distractors,
+                                                                  tricky):
   cfg = reading.ReadingConfig(sentences=40, distractors=distractors, hops=hops,
-                              overrides=overrides)
+                              overrides=overrides, tricky=tricky)
   rows = reading.generate(300, seed=3, cfg=cfg)
   labels = []
   for r in rows:
@@ -53,6 +55,10 @@ def test_every_generated_answer_agrees_with_an_independent_solver(hops, override
       assert r["target"] not in r["question"]
     labels.append(r["label"])
   assert 0.4 < np.mean(labels) < 0.6  # The truth at a random position.
+  if tricky is not None:  # That share of questions asks about a changed fact.
+    changed = [any(s.startswith(f"Later, {r['target']}") and r["attribute"][:3] in s
+                   for s in r["sentences"]) for r in rows]
+    assert abs(np.mean(changed) - tricky) < 0.08
 
 
 def test_a_single_quote_can_mislead():

@@ -10,7 +10,10 @@ two options are the truth and the strongest distractor: the overridden value whe
 else the value of the person a careless reader would pick, at a random position.
 
 Knobs: `sentences` (passage length; facts first, filler to fill), `distractors` (other people),
-`hops` (1 or 2), `overrides` (facts later changed). Every example also carries `forgeries`: for
+`hops` (1 or 2), `overrides` (facts later changed), `tricky` (the share of questions that ask
+about an overridden fact: there the false option is the earlier value, which a verified quote
+supports, so one quote misleads a judge who cannot see the rest; None: the asked fact is drawn
+like any other). Every example also carries `forgeries`: for
 each option, a sentence that would support it and is not in the passage (what a lying debater
 might claim to quote; the quote check marks it unverified).
 """
@@ -42,6 +45,7 @@ class ReadingConfig:
   distractors: int = 3
   hops: int = 2
   overrides: int = 1
+  tricky: float | None = None
 
   def check(self) -> None:
     from debate.config import ConfigError
@@ -54,6 +58,9 @@ class ReadingConfig:
     if not 0 <= self.overrides <= 2 * people:
       raise ConfigError(f"data.overrides={self.overrides}; allowed: 0..{2 * people} (two colour "
                         "facts per person)")
+    if self.tricky is not None and not (0 <= self.tricky <= 1 and self.overrides >= 1):
+      raise ConfigError(f"data.tricky={self.tricky}; allowed: None, or a share in [0, 1] with "
+                        "data.overrides >= 1")
     need = 4 * people + self.overrides
     if self.sentences < need:
       raise ConfigError(f"data.sentences={self.sentences}; allowed: at least {need} (4 facts per "
@@ -101,8 +108,15 @@ def generate_one(rng: np.random.Generator, cfg: ReadingConfig) -> dict:
       sentences.append(pending.pop(0))
   sentences.extend(pending)
   # The question.
-  target = int(rng.integers(people))
-  name, attr = names[target], ATTRS[int(rng.integers(2))]
+  if cfg.tricky is None:
+    target, attr = int(rng.integers(people)), ATTRS[int(rng.integers(2))]
+  else:
+    want = bool(rng.random() < cfg.tricky)  # Ask about an overridden fact?
+    pool = [(n, a) for n in names for a in ATTRS if ((n, a) in overridden) == want]
+    pool = pool or [(n, a) for n in names for a in ATTRS]  # All (or none) overridden.
+    n, attr = pool[int(rng.integers(len(pool)))]
+    target = names.index(n)
+  name = names[target]
   truth = colours[name, attr]
   if cfg.hops == 1:
     question = f"What colour is {name}'s {attr}?"

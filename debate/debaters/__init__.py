@@ -5,9 +5,9 @@ from debate.config import ConfigError
 from debate.debaters.base import Debater, DebaterOutput, Env  # noqa: F401 (the interface)
 from debate.debaters.learned import make_learned, make_learned_mcts
 from debate.debaters.mcts import make_mcts
-from debate.debaters.simple import make_best_of, make_greedy, make_random
+from debate.debaters.simple import make_best_of, make_greedy, make_heuristic, make_random
 
-DEBATERS = ("random", "greedy", "best_of", "mcts", "learned", "learned_mcts")
+DEBATERS = ("random", "heuristic", "greedy", "best_of", "mcts", "learned", "learned_mcts")
 LEARNED = ("learned", "learned_mcts")  # Need a trained network (`guide`, and `net` params).
 
 
@@ -24,6 +24,8 @@ def make_debater(name: str, game, protocol, judge_apply, *, sims: int = 100,
     return make_learned_mcts(game, protocol, judge_apply, guide, sims, c_puct, evaluator)
   if name == "random":
     return make_random()
+  if name == "heuristic":
+    return make_heuristic(game)
   if name == "greedy":
     return make_greedy(game, protocol, judge_apply)
   if name == "best_of":  # `sims`: how many moves it compares.

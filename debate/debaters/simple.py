@@ -20,6 +20,28 @@ def make_random() -> Debater:
   return Debater("random", apply)
 
 
+def make_heuristic(game, temperature: float = 0.0) -> Debater:
+  """Plays the legal move the game's own heuristic scores best (`Game.prior`; ties broken at
+  random), or with `temperature` > 0 samples softmax(prior / temperature). Needs no judge: a
+  baseline, and the opening play that gives a judge trained from scratch something to read."""
+  if not callable(getattr(game, "prior", None)):
+    from debate.config import ConfigError
+    raise ConfigError(f"debater 'heuristic' needs a game with a prior; {game.name} has none")
+
+  def apply(params, rng, obs, legal_BxA, *, batch_axes=()):
+    del params
+    env = Env(None, None, None, None, tuple(batch_axes))
+    prior_BxA = jax.vmap(game.prior)(obs.example, obs.state)
+    noise = env.random(jax.random.gumbel, rng, legal_BxA.shape)
+    score = prior_BxA / temperature + noise if temperature > 0 else prior_BxA + 1e-3 * noise
+    action = jnp.argmax(jnp.where(legal_BxA, score, -jnp.inf), axis=-1).astype(jnp.int32)
+    weights = (jax.nn.softmax(jnp.where(legal_BxA, prior_BxA / temperature, -jnp.inf), -1)
+               if temperature > 0 else jax.nn.one_hot(action, legal_BxA.shape[-1]))
+    return DebaterOutput(action, weights, jnp.zeros(action.shape, jnp.float32))
+
+  return Debater("heuristic", apply)
+
+
 def make_greedy(game, protocol, judge_apply, chunk: int = 32, *, temperature: float = 0.0,
                 sample: bool = False) -> Debater:
   """Scores every legal move by the judge's margin after it and takes the best for its own

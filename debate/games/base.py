@@ -77,6 +77,11 @@ class Game(Protocol):
   def render(self, example, transcript: dict, i: int) -> dict:
     """Game i of a played batch (numpy) as one JSON-able transcript row."""
 
+  # Optional: `prior(example, state) -> float32 [num_actions]`, a cheap heuristic score of each
+  # move for the seat to move, higher is better (for text, how much a quote bears on the
+  # question and the mover's claim). The `heuristic` debater plays its best legal move; a game
+  # without one cannot use it.
+
 
 class Observation(NamedTuple):
   """What a debater who may see everything observes; search and greedy debaters read `example`

@@ -176,6 +176,29 @@ class TextDebate:
       return example.truth_seat
     return jnp.where(self.claims(example, state)[0] == example.label, 0, 1).astype(jnp.int32)
 
+  def prior(self, example: Example, state: State) -> jax.Array:
+    """A retrieval heuristic for the seat to move, per action: the question's tokens that a
+    quote shares, each weighted by the fourth power of its inverse sentence frequency in the
+    passage (a name counts, "is" barely), +10 if the quote holds all of the mover's option's
+    tokens, -10 if it holds the other option's, -5 for a forgery (it reaches the judge
+    unverified); side picks score 0."""
+    seat = self.current_seat(example, state)
+    claims = self.claims(example, state)
+    units_UxL = jnp.concatenate([example.sents_SxL, example.fakes_FxL], 0)
+    contains = lambda toks_K: (toks_K[:, None, None] == units_UxL[None]).any(-1)  # [K, U]
+    q = example.question_Q
+    in_unit_QxU = contains(q) & (q != 0)[:, None]
+    real = jnp.arange(units_UxL.shape[0]) < example.num_sents
+    df_Q = (in_unit_QxU & real[None]).sum(-1)
+    idf_Q = jnp.log((example.num_sents + 1.0) / (df_Q + 1.0))
+    shared = (in_unit_QxU * idf_Q[:, None] ** 4).sum(0)
+    holds = lambda toks_O: (contains(toks_O) | (toks_O == 0)[:, None]).all(0)
+    own = holds(example.options_2xO[claims[seat]])
+    other = holds(example.options_2xO[claims[1 - seat]])
+    fake = jnp.arange(units_UxL.shape[0]) >= self.sentences
+    score = shared + 10.0 * own - 10.0 * other - 5.0 * fake
+    return jnp.concatenate([score.astype(jnp.float32), jnp.zeros(2, jnp.float32)])
+
   def random_completion(self, rng, example: Example, state: State) -> State:
     return generic_random_completion(self, rng, example, state)
 
