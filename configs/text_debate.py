@@ -11,7 +11,8 @@ With a QuALITY v1.0.1 file (or any passage/question/options/label JSONL, `data.f
 Args: protocols ('+'-separated from blind, full_info, consultancy, open_consultancy, debate,
 open_debate), rounds, debater (best_of-N, greedy, random, mcts-N), source (synthetic|quality|
 jsonl), seed (the generator's), hops, overrides, tricky (-1: none), distractors,
-judge (tiny|small|base), smoke.
+judge (tiny|small|base), learned (self-play iterations of the learned debaters; 0: none),
+smoke.
 """
 import ml_collections
 from ml_collections import config_dict
@@ -29,7 +30,8 @@ JUDGES = {  # width, layers, heads, kv_heads, head_width, mlp_width
 def get_config(arg=None):
   arg = parse_arg(arg, protocols="blind+full_info+consultancy+open_consultancy+debate+open_debate",
                   rounds=2, debater="best_of-8", source="synthetic", seed=0, hops=1, overrides=2,
-                  tricky=0.5, distractors=3, judge="tiny", sweep=True, smoke=False)
+                  tricky=0.5, distractors=3, judge="tiny", sweep=True, learned=40,
+                  smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "text_debate"
   c.seed = 0
@@ -71,6 +73,13 @@ def get_config(arg=None):
       # current judge and it is retrained (warm) on every round's transcripts so far.
       "opening": "heuristic", "rounds": 3, "games_per_round": 1000, "steps_per_round": 600,
       "batch_size": 64, "learning_rate": 2e-3})
+  # Learned debaters: a transformer policy (the tiny judge's sizes) trained by self-play policy
+  # gradient against the final judge in debate, then played in every protocol.
+  c.learned = ml_collections.ConfigDict({
+      "iterations": arg.learned, "games": 256, "updates": 8, "batch_size": 64,
+      "learning_rate": 1e-3, "eval_every": 10,
+      **dict(zip(("width", "layers", "heads", "kv_heads", "head_width", "mlp_width"),
+                 JUDGES["tiny"]))})
   c.play_batch = 200
   # Khan et al. (2024): judge accuracy against debater strength (best-of-N), debate and
   # consultancy, with the final judge.
@@ -86,6 +95,9 @@ def get_config(arg=None):
     c.judge.update(width=32, layers=1, heads=2, kv_heads=1, head_width=16, mlp_width=64,
                    rounds=2, games_per_round=32, steps_per_round=10, batch_size=16)
     c.play_batch = 32
+    c.learned.update(iterations=min(arg.learned, 2), games=32, updates=2, batch_size=16,
+                     eval_every=2, width=32, layers=1, heads=2, kv_heads=1, head_width=16,
+                     mlp_width=64)
     c.sweep_n = (1, 4) if arg.sweep else ()
     c.log_every = 5
   return c

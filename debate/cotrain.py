@@ -54,7 +54,9 @@ class Players:
     self.batch_axes, self.play_batch, self._cache = tuple(batch_axes), play_batch, {}
     self.ndata = int(np.prod([mesh.shape[a] for a in self.batch_axes]))
 
-  def play(self, task, key, spec: str, judge_params, seed: int, label: str) -> dict:
+  def play(self, task, key, spec: str, judge_params, seed: int, label: str,
+           net_params=None) -> dict:
+    """`net_params`: a learned debater's network (both seats), for the learned specs."""
     if (task.game, spec) not in self._cache:
       d = self.make(task, spec)
       self._cache[task.game, spec] = rollout.make_player(
@@ -62,7 +64,7 @@ class Players:
           judge_apply=self.judge_apply, batch_axes=self.batch_axes)
     return rollout.run_batched(self._cache[task.game, spec], jax.random.PRNGKey(seed),
                                judge_params, task.examples(key), self.play_batch, self.ndata,
-                               label=label)
+                               seat_params=(net_params, net_params), label=label)
 
 
 def cotrain(tasks: dict, players: Players, judge_init, *, debater: str, opening: str, rounds: int,

@@ -13,8 +13,9 @@ from debate import io, judging, protocols
 from debate import metrics as metrics_lib
 from debate import runs as common
 from debate.config import check, check_int
-from debate.debaters import make_debater
-from debate.debaters.simple import make_lookahead
+from debate.debaters import LEARNED, make_debater
+from debate.selfplay import loop
+from debate.debaters.simple import make_by_role, make_lookahead
 from debate.games import text as text_game
 from debate.tasks import reading_setup as setup
 
@@ -28,10 +29,8 @@ def validate(config) -> None:
     check(p in text_game.KINDS, "protocols", config.protocols,
           f"'+'-separated names from {list(text_game.KINDS)}")
   check_int(config, "rounds", 1, 16)
-  kind, _, n = config.debater.partition("-")
-  check(kind in DEBATER_KINDS and (n == "" or n.isdigit() and int(n) >= 1) and
-        (kind not in ("best_of", "mcts") or n != ""), "debater", config.debater,
-        "random, heuristic, greedy, best_of-N or mcts-N (N >= 1)")
+  check(_valid_spec(config.debater, 0), "debater", config.debater,
+        "random, heuristic, greedy, best_of-N or mcts-N (N >= 1), or honest/liar: two of them")
   check(config.judge.opening in ("random", "heuristic"), "judge.opening", config.judge.opening,
         "random or heuristic (the debaters of co-training round 0, before there is a judge)")
   d = config.data
@@ -60,14 +59,43 @@ def validate(config) -> None:
   check(isinstance(j.learning_rate, float) and 0 < j.learning_rate < 1, "judge.learning_rate",
         j.learning_rate, "a float in (0, 1)")
   check_int(config, "play_batch", 1)
+  check_int(config, "learned.iterations", 0)
+  for key in ("games", "updates", "batch_size", "eval_every", "width", "layers", "heads",
+              "kv_heads", "head_width", "mlp_width"):
+    check_int(config, f"learned.{key}", 1)
+  check(config.learned.heads % config.learned.kv_heads == 0, "learned.kv_heads",
+        config.learned.kv_heads, f"a divisor of learned.heads={config.learned.heads}")
   for n in config.sweep_n:
     check(isinstance(n, int) and n >= 1, "sweep_n", config.sweep_n, "positive integers")
   check_int(config, "transcripts_per_protocol", 0)
 
 
-def debater(task, judge_apply, spec: str):
-  kind, _, n = spec.partition("-")
-  d = make_debater(kind, task.game, PRECOMMIT, judge_apply, sims=int(n or 1))
+def _valid_spec(spec: str, learned: int) -> bool:
+  parts = spec.split("/")
+  if len(parts) > 2:
+    return False
+  for part in parts:
+    kind, _, n = part.partition("-")
+    if kind == "learned" and n == "" and learned > 0:
+      continue
+    if not (kind in DEBATER_KINDS and (n == "" or n.isdigit() and int(n) >= 1) and
+            (kind not in ("best_of", "mcts") or n != "")):
+      return False
+  return True
+
+
+def debater(task, judge_apply, spec: str, network_for=None):
+  """Both seats' debater by spec (`best_of-8`, `greedy`, `learned`, ...; `honest/liar`, e.g.
+  `heuristic/greedy`: the seat with the true claim plays the first, the other the second); the
+  learned ones read the network `network_for(game)` builds. Open protocols pick their side by
+  playing each out."""
+  def one(s):
+    kind, _, n = s.partition("-")
+    guide = network_for(task.game).guide if kind in LEARNED else None
+    return make_debater(kind, task.game, PRECOMMIT, judge_apply, sims=int(n or 1), guide=guide)
+
+  honest, _, liar = spec.partition("/")
+  d = make_by_role(task.game, one(honest), one(liar)) if liar else one(honest)
   return make_lookahead(task.game, PRECOMMIT, judge_apply, d) if task.protocol.open else d
 
 
@@ -110,6 +138,46 @@ def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
   return out_metrics, rows
 
 
+def train_debaters(config, workdir, train_tasks, test_tasks, players, judge_apply, params,
+                   network_for, mesh) -> tuple:
+  """Learned debaters: one transformer policy trained by self-play (policy gradient with a
+  value baseline, both seats the same network) against the final judge in debate, measured
+  while it trains against the heuristic and greedy debaters; then every protocol played by it.
+  Returns (network parameters, self-play history, metrics per protocol)."""
+  L = config.learned
+  name = "debate" if "debate" in train_tasks else next(
+      p for p in train_tasks if train_tasks[p].game.max_turns > 0)
+  net = network_for(train_tasks[name].game)
+  settings = loop.Settings(
+      iterations=L.iterations, games=L.games, sims=1, updates=L.updates,
+      batch_size=L.batch_size, learning_rate=L.learning_rate,
+      replay_capacity=L.games * max(train_tasks[name].game.max_turns, 1),
+      algorithm="policy_gradient", seed=config.seed, play_batch=config.play_batch,
+      population_every=L.iterations, checkpoint_every=max(1, L.iterations // 4))
+  evaluate = loop.make_evaluator(test_tasks[name], PRECOMMIT, judge_apply, params, net.guide, mesh,
+                                 games=min(len(test_tasks[name]), 300),
+                                 batch_axes=tuple(config.sharding.batch_axes),
+                                 batch_size=config.play_batch, against=("heuristic", "greedy"))
+  res = loop.train(task=train_tasks[name], protocols=[protocols.Protocol(precommit=True, first=f)
+                                                      for f in (0, 1)],
+                   judge_apply=judge_apply, judge_params=params, network=net, settings=settings,
+                   mesh=mesh, rules=list(config.sharding.rules), workdir=workdir,
+                   batch_axes=tuple(config.sharding.batch_axes), evaluate=evaluate,
+                   eval_every=L.eval_every, meta={"protocol": name})
+  net_params = res["params"]
+  by_protocol = {}
+  for p, task in test_tasks.items():
+    if task.game.max_turns == 0:
+      continue
+    key = cotrain_lib.balanced_keys(task, np.arange(len(task)), None)
+    out = players.play(task, key, "learned", params, config.seed + 13, f"  learned {p}",
+                       net_params=net_params)
+    by_protocol[p] = {**judging.verdict_metrics(out), **quote_stats(task, out)}
+    logging.info("learned debaters, %s: judge accuracy %s", p,
+                 metrics_lib.fmt_pct(by_protocol[p]["accuracy"], by_protocol[p]["ci95"]))
+  return net_params, res["history"], by_protocol
+
+
 def sweep(config, tasks, players, params) -> dict:
   """Judge accuracy against debater strength (best-of-N, Khan et al. 2024) under debate and
   consultancy, with the final judge, on the test questions."""
@@ -136,8 +204,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   train_tasks, test_tasks = setup.tasks(config, train_rows, tok), setup.tasks(config, test_rows,
                                                                               tok)
   judge_init, judge_apply, tcfg = setup.judge_model(config, tok)
-  players = cotrain_lib.Players(lambda task, spec: debater(task, judge_apply, spec), judge_apply,
-                                mesh, config.sharding.batch_axes, config.play_batch)
+  network_for, dcfg = setup.debater_network(config, tok)
+  players = cotrain_lib.Players(lambda task, spec: debater(task, judge_apply, spec, network_for),
+                                judge_apply, mesh, config.sharding.batch_axes, config.play_batch)
   logging.info("judge: %s parameters (%s)", f"{tcfg.params():,}", tcfg)
   j = config.judge
   params, history = cotrain_lib.cotrain(
@@ -150,8 +219,18 @@ def train_and_evaluate(config, workdir: str) -> dict:
   setup.save_judge(workdir, params)
   by_protocol, rows = evaluate(config, workdir, test_tasks, players, params, test_rows)
   curves = sweep(config, test_tasks, players, params)
+  learned = {}
+  if config.learned.iterations:
+    _, history_l, learned_protocols = train_debaters(
+        config, workdir, train_tasks, test_tasks, players, judge_apply, params, network_for, mesh)
+    last = history_l[-1] if history_l else {}
+    learned = {"protocols": learned_protocols, "params": dcfg.params(),
+               "selfplay": [{k: v for k, v in h.items() if not isinstance(v, (list, dict))}
+                            for h in history_l],
+               "against": {k: v for k, v in last.items() if k.startswith("eval/")}}
   wall = time.time() - t0
   metrics = {"protocols": by_protocol, "cotraining": history, "persuasiveness": curves,
+             "learned_debaters": learned,
              "judge_params": tcfg.params(), "test_questions": len(test_rows),
              "train_questions": len(train_rows)}
   _plots(workdir, config, by_protocol, history, curves)

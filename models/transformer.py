@@ -159,3 +159,28 @@ class ChoiceHead(Decoder):
     h_BxD = jnp.take_along_axis(h_BxTxD, last[:, None, None], axis=1)[:, 0]
     w_CxD = self.embed.embedding[jnp.asarray(self.choices)]
     return (h_BxD.astype(jnp.float32) @ w_CxD.T.astype(jnp.float32))
+
+
+class MoveScorer(Decoder):
+  """A decoder read as a debater's policy and value: each move's logit from the hidden state at
+  its mark (`marks_BxA`, positions in the sequence; the game's `debater_view` says where), the
+  last `choice_moves` moves (picking option A or B) scored against the embeddings of `choices`
+  as `ChoiceHead` does, and the value (the mover's expected outcome, in [-1, 1]) from the last
+  real token."""
+
+  def __init__(self, cfg: TransformerConfig, choices: tuple[int, ...], *, rngs: nnx.Rngs):
+    super().__init__(cfg, rngs=rngs)
+    self.choices = tuple(int(c) for c in choices)
+    self.move = nnx.Linear(cfg.width, 1, rngs=rngs)
+    self.value = nnx.Linear(cfg.width, 1, kernel_init=nnx.initializers.zeros, rngs=rngs)
+
+  def __call__(self, tokens_BxT: jax.Array, marks_BxA: jax.Array) -> tuple[jax.Array, jax.Array]:
+    h_BxTxD = self.hidden(tokens_BxT).astype(jnp.float32)
+    at_BxAxD = jnp.take_along_axis(h_BxTxD, marks_BxA[..., None], axis=1)
+    logits_BxA = self.move(at_BxAxD)[..., 0]
+    c = len(self.choices)
+    w_CxD = self.embed.embedding[jnp.asarray(self.choices)].astype(jnp.float32)
+    logits_BxA = logits_BxA.at[:, -c:].set((at_BxAxD[:, -c:] * w_CxD[None]).sum(-1))
+    last = jnp.maximum((tokens_BxT != 0).sum(-1) - 1, 0)
+    h_BxD = jnp.take_along_axis(h_BxTxD, last[:, None, None], axis=1)[:, 0]
+    return logits_BxA, jnp.tanh(self.value(h_BxD)[:, 0])

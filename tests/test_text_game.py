@@ -12,6 +12,7 @@ from debate.debaters.base import Debater, one_hot_output
 from debate.debaters import make_debater
 from debate.games import text as tg
 from debate.games.text import verify_quote
+from debate.tasks.base import GameKey
 from debate.tasks.reading import ReadingTask, Sizes
 from experiments import text_debate
 
@@ -192,3 +193,93 @@ def test_rejudging_stored_games_with_the_same_judge_reproduces_the_verdicts(corp
   # Another judge gives other verdicts on the same games, without replaying them.
   other = cotrain.rejudge(task, bag_judge, -PARAMS, str(tmp_path / "games.npz"))
   assert (other["seat0_wins_B"] != out["seat0_wins_B"]).mean() > 0.9
+
+
+def test_the_heuristic_quotes_what_bears_on_the_question():
+  # On questions about a changed fact, the honest side's best quote is the change ("Later, ...")
+  # and the liar's the earlier value: the quotes a judge must weigh against each other. (A
+  # lexical heuristic: in a short passage "'s" and "is" can outweigh the attribute's name.)
+  rows = reading.generate(40, seed=2, cfg=reading.ReadingConfig(sentences=24, distractors=3,
+                                                                hops=1, overrides=2, tricky=1.0))
+  tok = tok_lib.Tokenizer.train([r["passage"] for r in rows] + [r["question"] for r in rows] +
+                                [f for r in rows for f in r["forgeries"]], 1000)
+  task = ReadingTask(rows, tok, Sizes(sentences=24, sentence_tokens=24, question_tokens=32),
+                     tg.TextProtocol("consultancy", 1))
+  d = make_debater("heuristic", task.game, P, None)
+  ids = np.arange(len(rows))
+  truth = task.truth(ids)
+  for honest in (True, False):
+    own = truth if honest else 1 - truth
+    key = GameKey(ids.astype(np.int32), np.stack([own, 1 - own], 1),
+                                    np.zeros(len(ids), np.int32),
+                                    np.full(len(ids), 0 if honest else 1, np.int32))
+    player = rollout.make_player(None, game=task.game, protocol=P, debaters=(d, d),
+                                 judge_apply=bag_judge)
+    out = jax.device_get(player(jax.random.PRNGKey(0), PARAMS, (None, None),
+                                task.examples(key)))
+    hits = []
+    for r, a in zip(rows, out.actions_BxT[:, 0]):
+      colour = r["options"][r["label"]] if honest else r["options"][1 - r["label"]]
+      quote = r["sentences"][a]
+      hits.append(r["target"] in quote and colour in quote and r["attribute"] in quote and
+                  quote.startswith("Later,") is honest)
+    assert np.mean(hits) >= 0.9, (honest, np.mean(hits))
+
+
+def test_the_heuristic_needs_a_game_with_a_prior():
+  from debate.config import ConfigError
+  from tests.toy_game import MajorityBits
+  with pytest.raises(ConfigError, match="needs a game with a prior"):
+    make_debater("heuristic", MajorityBits(), P, None)
+
+
+def test_a_learned_debater_reads_its_view_and_never_picks_illegal_moves(corpus):
+  # Open consultancy: a side pick, then quotes, all from the network.
+  import ml_collections
+  from debate.tasks import reading_setup
+  from debate.train import trainer
+  task = task_for(corpus, "open_consultancy", rounds=2)
+  cfg = ml_collections.ConfigDict({"learned": dict(width=16, layers=1, heads=2, kv_heads=1,
+                                                   head_width=8, mlp_width=32)})
+  network_for, _ = reading_setup.debater_network(cfg, corpus[1])
+  net = network_for(task.game)
+  params = trainer.init_params(net.init, jax.random.PRNGKey(0))
+  # Each action's mark is the closing token of its unit ([V] sentence, [U] forgery), or the
+  # final [SIDE] for the side picks; the view holds the mover's option marker, not the passage.
+  ex = jax.tree.map(lambda x: x[0], task.examples(cotrain.balanced_keys(task, np.arange(2),
+                                                                        None)))
+  tokens, marks = task.game.debater_view(ex, task.game.init(ex), 0)
+  sp = corpus[1].special
+  closing = np.asarray(tokens)[np.asarray(marks)]
+  S = task.game.sentences
+  assert (closing[:S] == sp["[V]"]).all() and (closing[S:-2] == sp["[U]"]).all()
+  assert (closing[-2:] == sp["[SIDE]"]).all()
+  d = make_debater("learned", task.game, P, bag_judge, guide=net.guide)
+  player = rollout.make_player(None, game=task.game, protocol=P, debaters=(d, d),
+                               judge_apply=bag_judge)
+  key = cotrain.balanced_keys(task, np.arange(len(task)), None)
+  examples = task.examples(key)
+  out = jax.device_get(player(jax.random.PRNGKey(0), PARAMS, (params, params), examples))
+  states = rollout.replay(task.game, examples, out.actions_BxT, out.moved_BxT)
+  for t in range(task.game.max_turns):
+    legal = jax.vmap(task.game.legal_mask)(examples, jax.tree.map(lambda x: x[:, t], states))
+    picked = np.asarray(legal)[np.arange(len(key.example_id)), np.maximum(out.actions_BxT[:, t],
+                                                                          0)]
+    assert picked[out.moved_BxT[:, t]].all()
+  assert np.abs(out.policy_BxTxA.sum(-1)[out.moved_BxT] - 1).max() < 1e-5
+
+
+def test_a_seat_may_quote_what_the_other_quoted_but_not_repeat_itself(corpus):
+  task = task_for(corpus, "debate", rounds=2)
+  g = task.game
+  ex = jax.tree.map(lambda x: x[0], task.examples(cotrain.balanced_keys(task, np.arange(2),
+                                                                        None)))
+  s = g.init(ex)
+  first = int(g.current_seat(ex, s))
+  s = g.step(ex, s, 3)                     # The first mover quotes sentence 3.
+  assert int(g.current_seat(ex, s)) == 1 - first
+  assert bool(g.legal_mask(ex, s)[3])      # The other seat may quote it too ...
+  s = g.step(ex, s, 3)
+  assert int(g.current_seat(ex, s)) == first
+  legal = np.asarray(g.legal_mask(ex, s))
+  assert not legal[3] and legal[4]         # ... and the first mover may not repeat it.

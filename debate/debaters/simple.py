@@ -183,3 +183,21 @@ def _incremental_scores(env: Env, lj, example_B, state_B, legal_BxA, per_pass: i
 
   margins = jax.lax.fori_loop(0, -(-flat.sum() // size), body, jnp.zeros(flat.size, jnp.float32))
   return margins.reshape(B, A)
+
+
+def make_by_role(game, honest: Debater, liar: Debater) -> Debater:
+  """`honest` plays the seat whose claim is true, `liar` the other (both run; each game takes
+  its mover's move): matchups such as an honest debater that quotes its evidence against a
+  liar that searches the judge. The role is the experimenter's assignment, read from
+  `Game.truth_seat`; nothing of it reaches the judge."""
+
+  def apply(params, rng, obs, legal_BxA, *, batch_axes=()):
+    h = honest.apply(params, rng, obs, legal_BxA, batch_axes=batch_axes)
+    lie = liar.apply(params, rng, obs, legal_BxA, batch_axes=batch_axes)
+    is_honest = jax.vmap(game.truth_seat)(obs.example, obs.state) == obs.seat
+    pick = lambda a, b: jnp.where(is_honest.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+    return jax.tree.map(pick, h, lie)
+
+  return Debater(f"{honest.name}/{liar.name}", apply,
+                 deterministic=honest.deterministic and liar.deterministic,
+                 judge_calls=lambda a: honest.judge_calls(a) + liar.judge_calls(a))

@@ -115,7 +115,8 @@ class TextDebate:
     self.max_turns = self.offset + protocol.quotes
     self.side_action = sentences + fakes                # Pick option 0; +1: option 1.
     self.num_actions = sentences + fakes + 2
-    self.tok = {k: int(specials[k]) for k in ("[Q]", "[O]", "[P]", "[A]", "[B]", "[V]", "[U]")}
+    self.tok = {k: int(specials[k]) for k in ("[Q]", "[O]", "[P]", "[A]", "[B]", "[V]", "[U]",
+                                              "[SIDE]")}
 
   def __repr__(self):
     return f"TextDebate({self.protocol}, sentences={self.sentences}, fakes={self.fakes})"
@@ -156,7 +157,13 @@ class TextDebate:
     a = jnp.arange(self.num_actions)
     done = self.terminated(example, state)
     picking = self.protocol.open & (state.num_moves < self.offset)
-    quoted = (a[:, None] == state.moves_T[None, :]).any(-1)
+    # A seat does not repeat its own quotes; it may quote what the other seat quoted (to show
+    # that the sentence supports its option instead).
+    t = jnp.arange(state.moves_T.shape[0])
+    seat_of_move = jax.vmap(lambda q: self._seat_of_quote(example, q))(
+        jnp.maximum(t - self.offset, 0))
+    mine = (t < state.num_moves) & (seat_of_move == self.current_seat(example, state))
+    quoted = ((a[:, None] == state.moves_T[None, :]) & mine[None, :]).any(-1)
     sentence = a < example.num_sents
     fake = (a >= self.sentences) & (a < self.sentences + example.num_fakes) & \
         self.protocol.forgeries
@@ -177,11 +184,12 @@ class TextDebate:
     return jnp.where(self.claims(example, state)[0] == example.label, 0, 1).astype(jnp.int32)
 
   def prior(self, example: Example, state: State) -> jax.Array:
-    """A retrieval heuristic for the seat to move, per action: the question's tokens that a
-    quote shares, each weighted by the fourth power of its inverse sentence frequency in the
-    passage (a name counts, "is" barely), +10 if the quote holds all of the mover's option's
-    tokens, -10 if it holds the other option's, -5 for a forgery (it reaches the judge
-    unverified); side picks score 0."""
+    """A retrieval heuristic for the seat to move, per action: +10 if the quote holds all of the
+    mover's option's tokens, -10 if it holds the other option's, -5 for a forgery (it reaches
+    the judge unverified), and up to 5 for the question's tokens it shares, each weighted by the
+    fourth power of its inverse sentence frequency in the passage (a name counts, "is" barely);
+    side picks score 0. One hop: it finds the sentence that names the question's subject, not
+    the chain that leads to it."""
     seat = self.current_seat(example, state)
     claims = self.claims(example, state)
     units_UxL = jnp.concatenate([example.sents_SxL, example.fakes_FxL], 0)
@@ -191,12 +199,13 @@ class TextDebate:
     real = jnp.arange(units_UxL.shape[0]) < example.num_sents
     df_Q = (in_unit_QxU & real[None]).sum(-1)
     idf_Q = jnp.log((example.num_sents + 1.0) / (df_Q + 1.0))
-    shared = (in_unit_QxU * idf_Q[:, None] ** 4).sum(0)
+    weight_Q = jnp.where(df_Q > 0, idf_Q ** 4, 0.0)
+    shared = (in_unit_QxU * weight_Q[:, None]).sum(0) / jnp.maximum(weight_Q.sum(), 1e-6)
     holds = lambda toks_O: (contains(toks_O) | (toks_O == 0)[:, None]).all(0)
     own = holds(example.options_2xO[claims[seat]])
     other = holds(example.options_2xO[claims[1 - seat]])
     fake = jnp.arange(units_UxL.shape[0]) >= self.sentences
-    score = shared + 10.0 * own - 10.0 * other - 5.0 * fake
+    score = 5.0 * shared + 10.0 * own - 10.0 * other - 5.0 * fake
     return jnp.concatenate([score.astype(jnp.float32), jnp.zeros(2, jnp.float32)])
 
   def random_completion(self, rng, example: Example, state: State) -> State:
@@ -246,6 +255,28 @@ class TextDebate:
                               self.quote_tokens(example, action)])
       turns.append(jnp.where(made, turn, 0))
     return (_left_pack(jnp.concatenate(head + turns)),)
+
+  def debater_view(self, example: Example, state: State, seat) -> tuple[jax.Array, jax.Array]:
+    """What a learned debater in `seat` reads, as (tokens_N, marks_A): the question, the options,
+    the option it argues ([SIDE] [A] or [B]), the quotes so far as the judge sees them, then
+    every quotable unit (the passage's sentences, then the forgeries) each closed by [V] or [U],
+    and a last [SIDE]. `marks_A` is where to read each action's score: a unit's closing token,
+    and for the two side picks the last token. A fixed layout (padding inside is masked), so a
+    move's mark is always at the same place."""
+    t = self.tok
+    tok = lambda k: jnp.asarray([t[k]], jnp.int32)
+    claims = self.claims(example, state)
+    own = jnp.where(claims[seat] == 0, t["[A]"], t["[B]"]).astype(jnp.int32)[None]
+    view = self.judge_view(example, state)[0]  # Question, options, quotes (left-packed).
+    head = jnp.concatenate([tok("[SIDE]"), own, view])
+    units = jnp.concatenate([example.sents_SxL, example.fakes_FxL], 0)
+    U, L = units.shape
+    close = jnp.where(jnp.arange(U) < self.sentences, t["[V]"], t["[U]"]).astype(jnp.int32)
+    body = jnp.concatenate([units, close[:, None]], 1).reshape(-1)
+    tokens = jnp.concatenate([head, body, tok("[SIDE]")])
+    marks = head.shape[0] + (L + 1) * jnp.arange(U) + L
+    last = tokens.shape[0] - 1
+    return tokens, jnp.concatenate([marks, jnp.full((2,), last)]).astype(jnp.int32)
 
   def _seat_of_quote(self, example, q: int):
     if self.protocol.kind.endswith("consultancy"):

@@ -15,7 +15,7 @@ from debate.data import tokenizer as tok_lib
 from debate.games import text as text_game
 from debate.tasks.reading import ReadingTask, Sizes
 from debate.train import trainer
-from models.transformer import ChoiceHead, TransformerConfig
+from models.transformer import ChoiceHead, MoveScorer, TransformerConfig
 
 JUDGE_DIR = "judge"  # Where a run keeps its final judge (params and judge.json).
 
@@ -66,6 +66,28 @@ def judge_model(config, tok):
   init = lambda rngs: ChoiceHead(cfg, choices, rngs=rngs)
   functional = trainer.functionalize(init)
   return init, (lambda params, tokens_BxN: functional.module(params)(tokens_BxN)), cfg
+
+
+def debater_network(config, tok):
+  """`network_for(game) -> learner.Network`: a transformer debater (sizes of `config.learned`)
+  that reads `game.debater_view` and scores every move; one set of parameters plays any protocol
+  of the task (each game gets its own view builder)."""
+  import jax.numpy as jnp
+  from debate.selfplay import learner
+  d = config.learned
+  cfg = TransformerConfig(vocab=tok.vocab_size, width=d.width, layers=d.layers, heads=d.heads,
+                          kv_heads=d.kv_heads, head_width=d.head_width, mlp_width=d.mlp_width)
+  init = lambda rngs: MoveScorer(cfg, (tok.special["[A]"], tok.special["[B]"]), rngs=rngs)
+
+  def network_for(game) -> learner.Network:
+    def evaluate(net, obs):
+      tokens_BxN, marks_BxA = jax.vmap(game.debater_view)(obs.example, obs.state, obs.seat)
+      legal_BxA = jax.vmap(game.legal_mask)(obs.example, obs.state)
+      logits_BxA, value_B = net(tokens_BxN, marks_BxA)
+      return jnp.where(legal_BxA, logits_BxA, -jnp.inf), value_B
+    return learner.make_network(init, evaluate, game.current_seat)
+
+  return network_for, cfg
 
 
 def save_judge(workdir: str, params) -> None:
