@@ -29,7 +29,7 @@ JUDGES = {  # width, layers, heads, kv_heads, head_width, mlp_width
 
 def get_config(arg=None):
   arg = parse_arg(arg, protocols="blind+full_info+consultancy+open_consultancy+debate+open_debate",
-                  rounds=2, debater="best_of-8", source="synthetic", seed=0, hops=1, overrides=2,
+                  rounds=2, debater="heuristic", source="synthetic", seed=0, hops=1, overrides=2,
                   tricky=0.5, distractors=3, judge="tiny", sweep=True, learned=40,
                   smoke=False)
   c = ml_collections.ConfigDict()
@@ -84,6 +84,9 @@ def get_config(arg=None):
   # Khan et al. (2024): judge accuracy against debater strength (best-of-N), debate and
   # consultancy, with the final judge.
   c.sweep_n = (1, 4, 16) if arg.sweep else ()
+  # Stronger liars against the final judge: an honest side quoting its evidence against a liar
+  # that picks the best of 4 quotes, or searches them all.
+  c.stress = ("heuristic/best_of-4", "heuristic/greedy") if arg.sweep else ()
   c.transcripts_per_protocol = 3
   c.log_every = 100
   c.checkpoint_every = 500

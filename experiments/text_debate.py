@@ -67,6 +67,8 @@ def validate(config) -> None:
         config.learned.kv_heads, f"a divisor of learned.heads={config.learned.heads}")
   for n in config.sweep_n:
     check(isinstance(n, int) and n >= 1, "sweep_n", config.sweep_n, "positive integers")
+  for spec in config.stress:
+    check(_valid_spec(spec, 0), "stress", config.stress, "debater specs (see debater)")
   check_int(config, "transcripts_per_protocol", 0)
 
 
@@ -178,6 +180,23 @@ def train_debaters(config, workdir, train_tasks, test_tasks, players, judge_appl
   return net_params, res["history"], by_protocol
 
 
+def stress(config, tasks, players, params) -> dict:
+  """Other debaters against the final judge, under debate and consultancy on the test
+  questions: `config.stress` specs (e.g. `heuristic/greedy`: an honest side that quotes its
+  evidence against a liar that searches every quote for the one the judge believes most)."""
+  out = {}
+  for spec in config.stress:
+    out[spec] = {}
+    for name in ("debate", "consultancy"):
+      if name in tasks:
+        key = cotrain_lib.balanced_keys(tasks[name], np.arange(len(tasks[name])), None)
+        tr = players.play(tasks[name], key, spec, params, config.seed + 17, f"  {name} {spec}")
+        out[spec][name] = {**judging.verdict_metrics(tr), **quote_stats(tasks[name], tr)}
+        logging.info("%s with %s debaters: judge accuracy %s", name, spec,
+                     metrics_lib.fmt_pct(out[spec][name]["accuracy"], out[spec][name]["ci95"]))
+  return out
+
+
 def sweep(config, tasks, players, params) -> dict:
   """Judge accuracy against debater strength (best-of-N, Khan et al. 2024) under debate and
   consultancy, with the final judge, on the test questions."""
@@ -219,6 +238,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   setup.save_judge(workdir, params)
   by_protocol, rows = evaluate(config, workdir, test_tasks, players, params, test_rows)
   curves = sweep(config, test_tasks, players, params)
+  stressed = stress(config, test_tasks, players, params)
   learned = {}
   if config.learned.iterations:
     _, history_l, learned_protocols = train_debaters(
@@ -230,6 +250,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
                "against": {k: v for k, v in last.items() if k.startswith("eval/")}}
   wall = time.time() - t0
   metrics = {"protocols": by_protocol, "cotraining": history, "persuasiveness": curves,
+             "stress": stressed,
              "learned_debaters": learned,
              "judge_params": tcfg.params(), "test_questions": len(test_rows),
              "train_questions": len(train_rows)}
@@ -301,10 +322,35 @@ def _report(config, m, rows, tcfg, wall) -> str:
                               [[name] + [metrics_lib.fmt_pct(c[n]["accuracy"]) for n in ns]
                                for name, c in m["persuasiveness"].items()]),
               "![persuasiveness](persuasiveness.png)", ""]
+  if m["stress"]:
+    lines += ["## Other debaters against the final judge", "",
+              "`honest/liar`: the seat with the true option plays the first, the other the "
+              "second; `greedy` scores every quote against the judge and plays the one it "
+              "believes most.", "",
+              common.md_table(["debaters", "debate", "consultancy"],
+                              [[spec] + [metrics_lib.fmt_pct(r[n]["accuracy"], r[n]["ci95"])
+                                         if n in r else "" for n in ("debate", "consultancy")]
+                               for spec, r in m["stress"].items()]), ""]
+  if m["learned_debaters"]:
+    ld = m["learned_debaters"]
+    lines += ["## Learned debaters", "",
+              f"One transformer policy ({ld['params']:,} parameters) trained by self-play "
+              f"policy gradient against the final judge in debate "
+              f"({config.learned.iterations} iterations of {config.learned.games} games), then "
+              "played on both seats of every protocol.", "",
+              common.md_table(["protocol", "judge accuracy [95% CI]",
+                               "verified quotes (honest / liar)"],
+                              [[p, metrics_lib.fmt_pct(r["accuracy"], r["ci95"]),
+                                f"{fmt(r.get('verified_share_honest'), '{:.0%}')} / "
+                                f"{fmt(r.get('verified_share_liar'), '{:.0%}')}"]
+                               for p, r in ld["protocols"].items()]), "",
+              "Against fixed debaters in debate at the end of training (the learned debater's "
+              "win rate): " + ", ".join(f"{k.split('/', 1)[1]}: {v:.1%}"
+                                        for k, v in ld["against"].items()), ""]
   lines += ["## Co-training", "",
             "Judge accuracy in each round's training games (questions never seen before), "
             "played against the previous round's judge, before it retrains on them; round 0 "
-            "is random play with no judge yet.", "",
+            f"is the opening debaters' play (`{config.judge.opening}`), with no judge yet.", "",
             common.md_table(["round", "debaters"] + list(m["protocols"]),
                             [[h["round"], h["debater"]] + [fmt(h.get(n), "{:.1%}")
                                                            for n in m["protocols"]]
