@@ -22,7 +22,7 @@ from experiments.bench.judge import (bench_incremental, bench_judge, bench_leaf_
                                      dense_cells_changed, matmul_floor, matmul_peak)
 from experiments.bench.search import (VARIANTS, bench_debate, bench_judge_buckets,
                                       bench_leaf_paths, bench_repeated_sets)
-from experiments.bench.text import bench_text, bench_text_evidence
+from experiments.bench.text import bench_text, bench_text_debater, bench_text_evidence
 
 
 def _setup_devices(n: int) -> None:
@@ -105,6 +105,7 @@ def main(argv=None) -> int:
                                        a.selfplay_workdir)
   if "text" in parts:
     res["text_judge"] = bench_text()
+    res["text_debater"] = bench_text_debater()
   if "text_evidence" in parts:
     res["text_evidence"] = [
         bench_text_evidence(train_questions=n, steps=s, evidence_rate=r,

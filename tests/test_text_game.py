@@ -283,3 +283,18 @@ def test_a_seat_may_quote_what_the_other_quoted_but_not_repeat_itself(corpus):
   assert int(g.current_seat(ex, s)) == first
   legal = np.asarray(g.legal_mask(ex, s))
   assert not legal[3] and legal[4]         # ... and the first mover may not repeat it.
+
+
+def test_honest_and_liar_roles_play_their_own_debaters(corpus):
+  # heuristic/random: the seat with the true option plays exactly what the heuristic plays, and
+  # the other seat what random plays, in every game whichever seat is honest.
+  from debate.debaters.simple import make_by_role
+  task = task_for(corpus, "debate", rounds=2)
+  h, r = (make_debater(n, task.game, P, bag_judge) for n in ("heuristic", "random"))
+  key = cotrain.balanced_keys(task, np.arange(len(task)), None)
+  _, _, mixed = play(task, (make_by_role(task.game, h, r),) * 2, key)
+  _, _, honest = play(task, (h, h), key)
+  _, _, liar = play(task, (r, r), key)
+  is_honest = mixed["seats_BxT"] == key.truth_seat[:, None]
+  np.testing.assert_array_equal(mixed["actions_BxT"][is_honest], honest["actions_BxT"][is_honest])
+  np.testing.assert_array_equal(mixed["actions_BxT"][~is_honest], liar["actions_BxT"][~is_honest])

@@ -63,6 +63,65 @@ def bench_text(sizes=("tiny", "small"), batch: int = 64, score_batch: int = 1024
   return out
 
 
+def bench_text_debater(batch: int = 64, score_batch: int = 256, head: int = 71,
+                       units: int = 26, unit_tokens: int = 10) -> dict:
+  """The learned text debater (`models.transformer.MoveScorer`, configs/text_debate.py's
+  `learned` sizes) at the default debate's debater view (`TextDebate.debater_view`: a 71-token
+  head, 26 quotable units of 10 tokens each closed by a marker, a final marker: 358 tokens): one policy-gradient train step (batch 64) and scoring moves (batch 256),
+  in tokens per second and as GFLOP/s."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  import optax
+  from configs.text_debate import get_config
+  from debate.train import trainer
+  from models.transformer import MoveScorer, TransformerConfig
+  d = get_config().learned
+  cfg = TransformerConfig(vocab=1024, width=d.width, layers=d.layers, heads=d.heads,
+                          kv_heads=d.kv_heads, head_width=d.head_width, mlp_width=d.mlp_width)
+  init = lambda r: MoveScorer(cfg, (5, 6), rngs=r)
+  functional = trainer.functionalize(init)
+  params = trainer.init_params(init, jax.random.PRNGKey(0))
+  opt = optax.adam(1e-3)
+  rng = np.random.default_rng(0)
+  view_tokens = head + units * (unit_tokens + 1) + 1
+  marks = jnp.asarray(np.concatenate([head + (unit_tokens + 1) * np.arange(units) + unit_tokens,
+                                      [view_tokens - 1] * 2]), jnp.int32)
+
+  def loss_fn(p, tokens, action, adv):
+    logits, value = functional.module(p)(tokens, jnp.broadcast_to(marks, (tokens.shape[0],
+                                                                          marks.shape[0])))
+    logp = jax.nn.log_softmax(logits, -1)
+    return -(adv * jnp.take_along_axis(logp, action[:, None], 1)[:, 0]).mean() + \
+        jnp.mean((value - adv) ** 2)
+
+  @jax.jit
+  def step(p, s, tokens, action, adv):
+    g = jax.grad(loss_fn)(p, tokens, action, adv)
+    u, s = opt.update(g, s, p)
+    return optax.apply_updates(p, u), s
+
+  tokens = jnp.asarray(rng.integers(10, 1024, (batch, view_tokens)), jnp.int32)
+  action = jnp.asarray(rng.integers(0, units, batch), jnp.int32)
+  adv = jnp.asarray(rng.choice([-1.0, 1.0], batch), jnp.float32)
+  state = [params, opt.init(params)]
+
+  def train_once():
+    state[0], state[1] = step(state[0], state[1], tokens, action, adv)
+    return state[0]
+  sec = timeit(train_once, min_seconds=1.0)
+  big = jnp.asarray(rng.integers(10, 1024, (score_batch, view_tokens)), jnp.int32)
+  score = jax.jit(lambda p, t: functional.module(p)(t, jnp.broadcast_to(
+      marks, (t.shape[0], marks.shape[0]))))
+  sec_score = timeit(lambda: score(params, big), min_seconds=1.0)
+  per_token = cfg.flops_per_token(view_tokens) - 2 * cfg.width * cfg.vocab  # No output layer.
+  return {"params": cfg.params(), "tokens": view_tokens, "batch": batch,
+          "train_tokens_per_s": batch * view_tokens / sec,
+          "train_gflops": 3 * batch * view_tokens * per_token / sec / 1e9,
+          "score_tokens_per_s": score_batch * view_tokens / sec_score,
+          "score_gflops": score_batch * view_tokens * per_token / sec_score / 1e9}
+
+
 def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_questions: int = 600,
                         workdir: str = "runs/bench_text_evidence",
                         evidence_rate: float = 1.0) -> dict:
@@ -84,10 +143,10 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
   from debate.tasks.reading import ReadingTask, Sizes
   from debate.train import mesh as mesh_lib
   from debate.train import trainer
-  from experiments import text_debate as td
+  from debate.tasks import reading_setup as td
   cfg = get_config()
   rows = reading.generate(train_questions + test_questions, cfg.data.seed,
-                          td._reading_config(cfg))
+                          td.reading_config(cfg))
   train, test = rows[:train_questions], rows[train_questions:]
   tok = tok_lib.Tokenizer.train(
       [r["passage"] for r in train] + [r["question"] for r in train] +
