@@ -30,7 +30,7 @@ JUDGES = {  # width, layers, heads, kv_heads, head_width, mlp_width
 def get_config(arg=None):
   arg = parse_arg(arg, protocols="blind+full_info+consultancy+open_consultancy+debate+open_debate",
                   rounds=2, debater="heuristic", source="synthetic", seed=0, hops=1, overrides=2,
-                  tricky=0.5, distractors=3, judge="tiny", sweep=True, learned=40,
+                  tricky=0.5, distractors=3, judge="tiny", sweep=True, learned=24,
                   smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "text_debate"
@@ -77,7 +77,7 @@ def get_config(arg=None):
   # gradient against the final judge in debate, then played in every protocol.
   c.learned = ml_collections.ConfigDict({
       "iterations": arg.learned, "games": 256, "updates": 8, "batch_size": 64,
-      "learning_rate": 1e-3, "eval_every": 10,
+      "learning_rate": 1e-3, "eval_every": 12,
       **dict(zip(("width", "layers", "heads", "kv_heads", "head_width", "mlp_width"),
                  JUDGES["tiny"]))})
   c.play_batch = 200

@@ -333,6 +333,7 @@ def _report(config, m, rows, tcfg, wall) -> str:
                                for spec, r in m["stress"].items()]), ""]
   if m["learned_debaters"]:
     ld = m["learned_debaters"]
+    won = lambda opp, role: ld["against"].get(f"eval/{opp}/learned_{role}_wins")
     lines += ["## Learned debaters", "",
               f"One transformer policy ({ld['params']:,} parameters) trained by self-play "
               f"policy gradient against the final judge in debate "
@@ -344,9 +345,10 @@ def _report(config, m, rows, tcfg, wall) -> str:
                                 f"{fmt(r.get('verified_share_honest'), '{:.0%}')} / "
                                 f"{fmt(r.get('verified_share_liar'), '{:.0%}')}"]
                                for p, r in ld["protocols"].items()]), "",
-              "Against fixed debaters in debate at the end of training (the learned debater's "
-              "win rate): " + ", ".join(f"{k.split('/', 1)[1]}: {v:.1%}"
-                                        for k, v in ld["against"].items()), ""]
+              "Against fixed debaters in debate at the end of training, the learned "
+              "debater's win rate (the honest side moves first): " + "; ".join(
+                  f"against {opp}: as honest {fmt(won(opp, 'honest'), '{:.1%}')}, as liar "
+                  f"{fmt(won(opp, 'liar'), '{:.1%}')}" for opp in ("heuristic", "greedy")), ""]
   lines += ["## Co-training", "",
             "Judge accuracy in each round's training games (questions never seen before), "
             "played against the previous round's judge, before it retrains on them; round 0 "

@@ -14,13 +14,14 @@ def _run(wd, arg, *extra):
   return run.main(["--config", f"{CFG}:{arg}", "--workdir", wd, *extra])
 
 
-@pytest.mark.parametrize("protocols", [
-    "blind+debate",
-    pytest.param("blind+full_info+consultancy+open_consultancy+debate+open_debate",
+@pytest.mark.parametrize("protocols,learned", [
+    ("blind+debate", 0),
+    pytest.param("blind+full_info+consultancy+open_consultancy+debate+open_debate", 2,
                  marks=pytest.mark.slow)])
-def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols):
+def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learned):
   wd = str(tmp_path / "td")
-  assert _run(wd, f"smoke,protocols={protocols},sweep=false") == 0
+  arg = f"smoke,protocols={protocols},sweep=false,learned={learned}"
+  assert _run(wd, arg) == 0
   res = json.load(open(os.path.join(wd, "results.json")))
   names = protocols.split("+")
   assert sorted(res["metrics"]["protocols"]) == sorted(names)
@@ -37,9 +38,14 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols):
   assert "### debate" in report and "judge accuracy" in report
   for f in ("accuracy_by_protocol.png", "tokenizer.json", "games_debate.npz"):
     assert os.path.exists(os.path.join(wd, f)), f
+  if learned:  # Learned debaters played every protocol with quotes; their network was saved.
+    ld = res["metrics"]["learned_debaters"]
+    assert sorted(ld["protocols"]) == sorted(n for n in names if n not in ("blind",
+                                                                           "full_info"))
+    assert os.path.isdir(os.path.join(wd, "population"))
   # Rerun: the judge's rounds resume from their checkpoints and the games from their data.
   before = {n: m["accuracy"] for n, m in res["metrics"]["protocols"].items()}
-  assert _run(wd, f"smoke,protocols={protocols},sweep=false") == 0
+  assert _run(wd, arg) == 0
   again = json.load(open(os.path.join(wd, "results.json")))["metrics"]["protocols"]
   assert {n: m["accuracy"] for n, m in again.items()} == before
   # The stored games, re-judged by the run's own saved judge without playing them again: the
