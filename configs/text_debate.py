@@ -11,7 +11,7 @@ With a QuALITY v1.0.1 file (or any passage/question/options/label JSONL, `data.f
 Args: protocols ('+'-separated from blind, full_info, consultancy, open_consultancy, debate,
 open_debate), rounds, debater (best_of-N, greedy, random, mcts-N), source (synthetic|quality|
 jsonl), seed (the generator's), hops, overrides, tricky (-1: none), distractors,
-judge (tiny|small|base), learned (self-play iterations of the learned debaters; 0: none),
+judge (micro|tiny|small|base), learned (self-play iterations of the learned debaters; 0: none),
 smoke.
 """
 import ml_collections
@@ -21,6 +21,7 @@ from configs import common
 from debate.config import parse_arg
 
 JUDGES = {  # width, layers, heads, kv_heads, head_width, mlp_width
+    "micro": (32, 1, 2, 1, 16, 96),
     "tiny": (64, 2, 4, 2, 16, 192),
     "small": (128, 2, 4, 2, 32, 384),
     "base": (192, 4, 6, 2, 32, 512),
@@ -64,6 +65,9 @@ def get_config(arg=None):
   c.sizes = ml_collections.ConfigDict({
       "sentences": 24, "sentence_tokens": 10, "passage_tokens": 160, "question_tokens": 14,
       "option_tokens": 2, "forgeries": 2, "vocab": 1024})
+  if arg.judge not in JUDGES:
+    from debate.config import ConfigError
+    raise ConfigError(f"judge={arg.judge!r}; allowed: {list(JUDGES)}")
   width, layers, heads, kv, hw, mlp = JUDGES[arg.judge]
   c.judge = ml_collections.ConfigDict({
       "size": arg.judge, "width": width, "layers": layers, "heads": heads, "kv_heads": kv,

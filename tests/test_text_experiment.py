@@ -79,6 +79,7 @@ def test_rejudge_refuses_a_run_that_is_not_text_debate(tmp_path, capsys):
     ("smoke", ["--config.judge.kv_heads=3"], "judge.kv_heads=3 is not allowed"),
     ("smoke", ["--config.data.sentences=3"], "data.sentences=3; allowed: at least"),
     ("smoke,rounds=0", [], "config.rounds=0 is not allowed"),
+    ("smoke,judge=huge", [], "judge='huge'; allowed: ['micro', 'tiny', 'small', 'base']"),
     ("smoke,tricky=2", [], "data.tricky=2.0; allowed: None, or a share in [0, 1]"),
     ("smoke", ["--config.judge.opening=greedy"], "config.judge.opening='greedy' is not allowed"),
     ("smoke,debater=heuristic/best_of", [], "config.debater='heuristic/best_of' is not allowed"),
