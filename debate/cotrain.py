@@ -77,7 +77,7 @@ def cotrain(tasks: dict, players: Players, judge_init, *, debater: str, opening:
   data_dir = os.path.join(workdir, "judge_data")
   os.makedirs(data_dir, exist_ok=True)
   datasets = {name: [] for name in tasks}
-  blank = trainer.init_params(judge_init, jax.random.PRNGKey(0))  # Random play never reads it.
+  blank = trainer.init_params(judge_init, jax.random.PRNGKey(0))  # The opening never reads it.
   for r in range(rounds):
     spec = opening if r == 0 else debater
     rng = np.random.default_rng([seed, r])

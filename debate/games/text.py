@@ -160,8 +160,7 @@ class TextDebate:
     # A seat does not repeat its own quotes; it may quote what the other seat quoted (to show
     # that the sentence supports its option instead).
     t = jnp.arange(state.moves_T.shape[0])
-    seat_of_move = jax.vmap(lambda q: self._seat_of_quote(example, q))(
-        jnp.maximum(t - self.offset, 0))
+    seat_of_move = self._seat_of_quote(example, jnp.maximum(t - self.offset, 0))
     mine = (t < state.num_moves) & (seat_of_move == self.current_seat(example, state))
     quoted = ((a[:, None] == state.moves_T[None, :]) & mine[None, :]).any(-1)
     sentence = a < example.num_sents
