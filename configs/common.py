@@ -39,7 +39,7 @@ def sharding_config() -> ml_collections.ConfigDict:
 def judge_config() -> ml_collections.ConfigDict:
   """How a judge is trained when no `judge_workdir` is given (the paper's, 4,000 batches)."""
   return ml_collections.ConfigDict({"arch": "paper", "steps": 4000, "batch_size": 128,
-                                    "learning_rate": 1e-4})
+                                    "learning_rate": 1e-4, "holdout": 200})
 
 
 def add_run_keys(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

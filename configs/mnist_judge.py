@@ -21,6 +21,8 @@ def get_config(arg=None):
   c.steps = 30_000 if arg.pixels >= 6 else 50_000
   c.batch_size = 128
   c.learning_rate = 1e-4
+  # The last training images the judge never sees: self-play evaluates its debaters on them.
+  c.holdout = 200
   c.judge = ml_collections.ConfigDict({"arch": arg.arch})
   c.data = common.data_config()
   c.mesh = common.mesh_config()

@@ -205,12 +205,12 @@ def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_di
   save_cell_extras(cells_dir, key, first_played, labels, image_wins[0],
                    config.transcripts_per_cell)
   per_outcome = image_wins.mean(1)
+  rate, ci = protocols.rate_over_examples(image_wins)
   calls = made[0].judge_calls(slots) * ((k + 1) // 2) + made[1].judge_calls(slots) * (k // 2) + k
   return {**key, "honest_debater": honest, "liar_debater": liar, "simulations": config.sims,
           "num_images": int(len(labels)), "seeds": config.seeds, "seeds_played": len(wins),
           "liar_protocol": config.liar_protocol if protocol.precommit else "none",
-          "honest_win_rate": float(image_wins.mean()),
-          "ci95": list(metrics_lib.wilson_ci(image_wins.sum(), image_wins.size)),
+          "honest_win_rate": rate, "ci95": list(ci),
           "per_seed": [float(x) for x in per_outcome],
           "last_mover": "honest" if last == 0 else "liar", **_last_word(flips),
           "games": games_played, "seconds": seconds, "compile_seconds": compile_seconds,
@@ -350,9 +350,12 @@ def report(config, cells, judge_info, wall) -> str:
                for c in cells if "last_reveal_flips" in c]
   n = config.images
   rule = {"best_lie": "one game per image, the lie the judge favours most on random pixels",
-          "all_lies": f"the paper's: all 9 lies, {config.seeds} seed(s) each; a lie wins on the "
-                      "mean of the judge's margin over its seeds",
-          "all_lies_strict": "all 9 lies; honest must win every game of a seed"}
+          "paper": f"the paper's: all 9 lies, {config.seeds} seed(s) each; in each seed honest "
+                   "wins the image only if it wins all 9 games; an image scores the mean over "
+                   "seeds, intervals count images",
+          "all_lies_mean_margin": f"all 9 lies, {config.seeds} seed(s) each; a lie wins on the "
+                                  "mean of the judge's margin over its seeds (softer than the "
+                                  "paper's rule)"}
   sections = []
   for i, (honest, liar) in enumerate(_pairs(config)):
     pair = None if i == 0 else f"{honest}_vs_{liar}"

@@ -24,23 +24,26 @@ def validate(config) -> None:
   check_int(config, "log_every", 1)
   check_int(config, "checkpoint_every", 1)
   check_int(config, "keep_checkpoints", 1)
+  check_int(config, "holdout", 0)
 
 
 def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -> dict:
   validate(config)
   n = len(mnist.load_from_config(config, "train")["label"])  # Checked before any write.
-  check(config.batch_size <= n, "batch_size", config.batch_size,
-        f"at most the {n} training images")
+  check(config.holdout < n, "holdout", config.holdout, f"fewer than the {n} training images")
+  check(config.batch_size <= n - config.holdout, "batch_size", config.batch_size,
+        f"at most the {n - config.holdout} training images it trains on")
   mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
   result = train_judge(config, workdir, mesh, pixels=config.pixels, steps=config.steps,
                        arch=config.judge.arch, batch_size=config.batch_size,
-                       learning_rate=config.learning_rate, log_every=config.log_every,
+                       learning_rate=config.learning_rate, holdout=config.holdout,
+                       log_every=config.log_every,
                        checkpoint_every=config.checkpoint_every, keep=config.keep_checkpoints,
                        stop_after=stop_after)
   train_seconds = time.time() - t0
   judge_lib.save_judge(workdir, result.params, config.judge.arch, config.pixels,
-                       {"steps": config.steps, "seed": config.seed})
+                       {"steps": config.steps, "seed": config.seed, "holdout": config.holdout})
   apply = judge_lib.make_apply(judge_lib.get_arch(config.judge.arch))
   rows = trainer_metrics(workdir, f"judge_k{config.pixels}")
   metrics = {

@@ -61,6 +61,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
   check(config.eval_games < len(train["label"]), "eval_games", config.eval_games,
         f"fewer than the {len(train['label'])} training images")
   judge_training.check_judge_source(config, config.pixels)
+  judge_training.check_judge_holdout(config, config.pixels, config.eval_games)
   mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
   images = mnist.to_float(train["image"])

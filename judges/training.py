@@ -14,10 +14,13 @@ from judges import mnist_judge as judge_lib
 
 
 def train_judge(config, workdir: str, mesh, *, pixels: int, steps: int, arch: str,
-                batch_size: int, learning_rate: float, log_every: int = 200,
+                batch_size: int, learning_rate: float, holdout: int = 0, log_every: int = 200,
                 checkpoint_every: int = 1000, keep: int = 3, stop_after=None):
-  """Trains a judge on random k-pixel masks of the config's training split."""
+  """Trains a judge on random k-pixel masks of the config's training split, less its last
+  `holdout` images (kept unseen for self-play's evaluation, `judge.json` records how many)."""
   train = mnist.load_from_config(config, "train")
+  if holdout:
+    train = {key: v[:-holdout] for key, v in train.items()}
   source = mnist.BatchSource(train, batch_size, config.seed)
   spec = judge_lib.get_arch(arch)
   task = trainer.TrainTask(
@@ -96,7 +99,23 @@ def judge_meta(source: str) -> dict:
   from debate import io
   path = os.path.join(source, "judge", "judge.json")
   meta = io.read_json(path) if os.path.exists(path) else {}
-  return {"steps": meta.get("steps"), "seed": meta.get("seed")}
+  return {"steps": meta.get("steps"), "seed": meta.get("seed"), "holdout": meta.get("holdout", 0)}
+
+
+def check_judge_holdout(config, k: int, unseen: int) -> None:
+  """Before anything is written: the judge never trained on the last `unseen` training images
+  (the ones a run evaluates on). A judge trained here holds out `config.judge.holdout`."""
+  if config.judge_workdir:
+    path = config.judge_workdir.format(k=k)
+    held = int(judge_meta(path)["holdout"] or 0)
+    where = f"judge_workdir={path!r}"
+  else:
+    held, where = int(config.judge.get("holdout", 0)), "config.judge.holdout"
+  if held < unseen:
+    raise ConfigError(f"{where} holds out {held} training images from its judge, fewer than the "
+                      f"{unseen} evaluation images (eval_games={unseen}); allowed: a judge trained "
+                      f"with holdout >= {unseen} (configs/mnist_judge.py holds out 200), or a "
+                      f"smaller eval_games")
 
 
 def get_judge(config, workdir: str, mesh, k: int):
@@ -114,10 +133,12 @@ def get_judge(config, workdir: str, mesh, k: int):
     if os.path.exists(os.path.join(jdir, "judge", "judge.json")):
       _, _, params, _ = judge_lib.load_judge(jdir)
     else:
+      holdout = int(config.judge.get("holdout", 0))
       result = train_judge(config, jdir, mesh, pixels=k, steps=config.judge.steps, arch=arch,
                            batch_size=config.judge.batch_size,
-                           learning_rate=config.judge.learning_rate)
+                           learning_rate=config.judge.learning_rate, holdout=holdout)
       params = result.params
-      judge_lib.save_judge(jdir, params, arch, k, {"steps": config.judge.steps})
+      judge_lib.save_judge(jdir, params, arch, k, {"steps": config.judge.steps,
+                                                   "holdout": holdout})
     source = jdir
   return judge_lib.make_apply(judge_lib.get_arch(arch)), params, arch, source

@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from debate import protocols, rollout
+from debate import metrics as metrics_lib, protocols, rollout
+from debate.config import ConfigError
 from debate.debaters import make_debater
 from debate.debaters.base import Debater, Env, one_hot_output
 from debate.games import mnist_pixels as g
@@ -223,29 +224,37 @@ def test_sharded_incremental_judge_plays_the_same_games(deltas_from, monkeypatch
   np.testing.assert_array_equal(outs[0].honest_wins_B, outs[1].honest_wins_B)
 
 
-def test_all_lies_protocols_on_hand_made_outcomes():
+def test_paper_protocol_the_liar_wins_if_any_liar_wins():
   class Labels:  # A task, as far as `lies_for` reads one.
     num_claims = 10
 
     def truth(self, ids):
-      return np.array([3, 7])[ids]
+      return np.array([3, 7, 1])[ids]
 
-  paper = protocols.Protocol(precommit=True, lies="all_lies", seeds=3)
-  strict = protocols.Protocol(precommit=True, lies="all_lies_strict", seeds=3)
-  key = protocols.lies_for(Labels(), np.arange(2), paper)
+  paper = protocols.Protocol(precommit=True, lies="paper", seeds=3)
+  soft = protocols.Protocol(precommit=True, lies="all_lies_mean_margin", seeds=3)
+  key = protocols.lies_for(Labels(), np.arange(3), paper)
   lb, lies, ids = key.claims_2[:, 0], key.claims_2[:, 1], key.example_id
-  assert len(lies) == 18 and (key.truth_seat == 0).all() and set(lies[:9]) == set(range(10)) - {3} and (lb[9:] == 7).all()
-  margins = np.ones((3, 18), np.float32)  # 3 seeds x 18 games, honest margins.
-  margins[0, 2] = -0.5  # Image 0, one lie wins one seed, but its mean stays positive...
-  margins[1, 12] = margins[2, 12] = -2.0  # ...image 1, one lie wins on its mean (-1).
-  wins = margins > 0
-  _, paper_wins = protocols.per_example_honest_wins(paper, wins, margins, ids)
-  assert paper_wins.tolist() == [[True, False]]  # One outcome per image: the mean rule.
-  _, strict_wins = protocols.per_example_honest_wins(strict, wins, margins, ids)
-  assert strict_wins.tolist() == [[False, True], [True, False], [True, False]]
-  margins[:, 5] = [-3.0, 1.0, 1.0]  # Mean -1/3: the liar wins image 0 too.
+  assert len(lies) == 27 and (key.truth_seat == 0).all() and set(lies[:9]) == set(range(10)) - {3}
+  assert (lb[9:18] == 7).all() and (ids == np.repeat(np.arange(3), 9)).all()
+  margins = np.ones((3, 27), np.float32)  # 3 seeds x 27 games, honest margins.
+  # Image 0: one lie wins 2 of its 3 seeds, yet its mean margin stays positive (+1/3).
+  margins[:, 2] = [-0.5, -0.5, 2.0]
+  # Image 1: a different lie wins in each seed (no lie wins on its mean).
+  margins[0, 10], margins[1, 13], margins[2, 16] = -0.1, -0.1, -0.1
+  # Image 2: honest wins every game.
   _, paper_wins = protocols.per_example_honest_wins(paper, margins > 0, margins, ids)
-  assert paper_wins.tolist() == [[False, False]]
+  assert paper_wins.tolist() == [[False, False, True], [False, False, True], [True, False, True]]
+  rate, ci = protocols.rate_over_examples(paper_wins)
+  assert rate == pytest.approx((1 / 3 + 0 + 1) / 3)
+  # The interval counts 3 images, not 9 (seed, image) outcomes: it is the Wilson interval of
+  # 4/3 successes in 3.
+  assert ci == pytest.approx(metrics_lib.wilson_ci(4 / 3, 3))
+  # The softer rule counts image 0 as won (its lie's mean margin is positive), and image 1 too.
+  _, soft_wins = protocols.per_example_honest_wins(soft, margins > 0, margins, ids)
+  assert soft_wins.tolist() == [[True, True, True]]
+  with pytest.raises(ConfigError, match="'all_lies_strict' is now 'paper'"):
+    protocols.Protocol(precommit=True, lies="all_lies_strict")
 
 
 def _puct_qtransform(tree, node_index):

@@ -28,7 +28,7 @@ SCALE = jnp.float32(1.0)
 def _play(task, names, first=0, sims=16, seed=0, ids=None):
   ids = np.arange(len(task)) if ids is None else ids
   key = protocols.lies_for(task, ids,
-                           protocols.Protocol(precommit=True, first=first, lies="all_lies"))
+                           protocols.Protocol(precommit=True, first=first, lies="paper"))
   examples = task.examples(key)
   ds = [n if isinstance(n, Debater) else make_debater(n, task.game, PRECOMMIT, toy.judge_apply,
                                                        sims=sims) for n in names]
@@ -69,7 +69,7 @@ def test_the_example_not_the_protocol_says_who_moves_first():
   # its own side: the honest side (seat 0, the truth) wins every game with a forced win.
   task = toy.MajorityTask(toy.random_bits(32, seed=1, margin=5))
   key = protocols.lies_for(task, np.arange(32),
-                          protocols.Protocol(precommit=True, first=1, lies="all_lies"))
+                          protocols.Protocol(precommit=True, first=1, lies="paper"))
   greedy = make_debater("greedy", task.game, PRECOMMIT, toy.judge_apply)
   player = rollout.make_player(None, game=task.game, protocol=PRECOMMIT,
                                debaters=(greedy, greedy), judge_apply=toy.judge_apply)

@@ -33,8 +33,18 @@ def _train(task, workdir, mesh_cfg, steps, **kw):
                        log_every=5, **kw)
 
 
-def test_eight_fake_devices():
-  assert jax.device_count() == 8
+def test_mesh_fills_the_minus_one_axis_and_refuses_sizes_that_do_not_fit():
+  devices = jax.devices()[:8]
+  mesh = mesh_lib.make_mesh({"data": -1, "model": 2}, devices=devices)
+  assert mesh_lib.mesh_shape(mesh) == {"data": 4, "model": 2}
+  # Devices are laid out row-major: the two devices of a model group are neighbours.
+  assert mesh.devices[1].tolist() == devices[2:4]
+  with pytest.raises(ConfigError, match="needs 3 devices but 8 are available"):
+    mesh_lib.make_mesh({"data": 3, "model": 1}, devices=devices)
+  with pytest.raises(ConfigError, match="does not divide the 8 devices"):
+    mesh_lib.make_mesh({"data": -1, "model": 3}, devices=devices)
+  with pytest.raises(ConfigError, match="at most one axis may be -1"):
+    mesh_lib.make_mesh({"data": -1, "model": -1}, devices=devices)
 
 
 def test_parameters_sharded_as_rules_say(digits_dir):

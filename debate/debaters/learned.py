@@ -1,5 +1,7 @@
 """Learned debaters: the policy-value network alone (one network call per move) and the
-network-guided search (its policy as PUCT's prior, its value at the leaves)."""
+network-guided search (its policy as PUCT's prior; its leaves valued by `evaluator`: the
+network's value head, "net", or the judge on the partial view, "judge", the choice the self-play
+run recorded in its `net.json`)."""
 from __future__ import annotations
 
 import jax

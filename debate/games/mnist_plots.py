@@ -58,23 +58,28 @@ def example_grid(path: str, examples: dict, per_cell: int = 4) -> None:
   plt.close(fig)
 
 
-def lies_by_digit(path: str, lie_success: dict) -> None:
+def lies_by_digit(path: str, lie_success: dict) -> dict:
   """Per true digit, how often the liar won (precommit cells), with 95% Wilson intervals and
-  the number of images; a digit with no images is marked as such, not drawn as 0."""
+  the number of images; a digit with no images is marked as such, not drawn as 0. Returns what
+  was drawn: {cell: {digit: (liar wins, images, rate, lo, hi) or None}}."""
   from debate.metrics import wilson_ci
   plt = _plt()
   fig, ax = plt.subplots(figsize=(8, 3.8))
   width = 0.8 / max(len(lie_success), 1)
+  drawn = {}
   for j, (name, (labels, liar_won)) in enumerate(lie_success.items()):
     x = np.arange(10) + j * width
+    drawn[name] = {}
     for d in range(10):
       won = liar_won[labels == d]
+      drawn[name][d] = None
       if not len(won):
         ax.text(x[d], 0.01, "no images", fontsize=6, ha="center", va="bottom", color="gray",
                 rotation=90)
         continue
       lo, hi = wilson_ci(int(won.sum()), len(won))
       rate = won.mean()
+      drawn[name][d] = (int(won.sum()), len(won), float(rate), lo, hi)
       ax.bar(x[d], rate, width, color=f"C{j}", label=name if d == 0 or not ax.patches else None)
       ax.errorbar(x[d], rate, yerr=[[max(rate - lo, 0.0)], [max(hi - rate, 0.0)]],
                   color="black", capsize=2,
@@ -91,3 +96,4 @@ def lies_by_digit(path: str, lie_success: dict) -> None:
   ax.legend(handles, list(lie_success), fontsize=7)
   io.savefig(fig, path)
   plt.close(fig)
+  return drawn
