@@ -30,7 +30,7 @@ def get_config(arg=None):
   if arg.smoke:
     c.rl.steps = min(arg.steps, 20)
     c.rl.batch_size = 16
-    c.rl.seeds = 1
+    c.rl.seeds = min(arg.seeds, 1)  # seeds=0 stays 0, and is refused.
     c.rl.eval_every = 10
     c.rl.images = c.train_images
   return c

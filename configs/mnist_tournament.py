@@ -13,6 +13,8 @@ also plays alone (named `learned@iter_N`). The network is the self-play run's la
 
 Args: debaters, images (test images), population (true|false), smoke.
 """
+import re
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -43,7 +45,11 @@ def get_config(arg=None):
   c.judge = common.judge_config()
   common.add_run_keys(c)
   if arg.smoke:
-    c.debaters = tuple(d.split("-")[0] + "-4" if "-" in d else d for d in c.debaters)
+    # Only well-formed budgets shrink: `mcts-0` or `mcts-abc` stay, and are refused.
+    # Distinct names that become one (mcts-16, mcts-200) play once; repeated names stay
+    # repeated, and are refused.
+    small = tuple(re.sub(r"-[1-9]\d*$", "-4", d) for d in c.debaters)
+    c.debaters = tuple(dict.fromkeys(small)) if len(set(c.debaters)) == len(c.debaters) else small
     c.images = min(arg.images, 8)
     c.batch_size = 8
     c.bootstrap = 20

@@ -137,6 +137,20 @@ def check_int(config, key: str, lo: int | None = None, hi: int | None = None) ->
   check(ok, key, value, rng)
 
 
+def check_float(config, key: str, lo: float = 0.0, hi: float | None = None,
+                lo_open: bool = True) -> None:
+  """A finite float (an int is taken as one) above `lo` (or at it, `lo_open=False`), at most
+  `hi`: `1e309` (inf) and nan are refused here, not found by a diverging run."""
+  import math
+  value = config
+  for k in key.split("."):
+    value = value[k]
+  ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+  ok = ok and (value > lo if lo_open else value >= lo) and (hi is None or value <= hi)
+  bound = f"{'>' if lo_open else '>='} {lo:g}" + (f" and <= {hi:g}" if hi is not None else "")
+  check(ok, key, value, f"a finite number {bound}")
+
+
 def check_choice(config, key: str, choices: Iterable[Any]) -> None:
   value = config
   for k in key.split("."):
@@ -157,3 +171,29 @@ def validate_common(config) -> None:
   for axis, size in config.mesh.items():
     check(isinstance(size, int) and (size == -1 or size >= 1), f"mesh.{axis}", size,
           "a positive integer, or -1 for all remaining devices")
+  if "sharding" in config:
+    check_sharding(config)
+
+
+def check_sharding(config) -> None:
+  """`sharding.rules`: (regex, axes) pairs, each regex valid, each axis a mesh axis or None;
+  `sharding.batch_axes`: mesh axes."""
+  import re
+  axes = list(config.mesh.keys())
+  allowed = (f"a list of (regex, axes) pairs, axes a tuple of mesh axes from {axes} or None, "
+             "e.g. [('kernel$', ('model',))]")
+  rules = config.sharding.get("rules", ())
+  check(isinstance(rules, (list, tuple)), "sharding.rules", rules, allowed)
+  for rule in rules:
+    ok = isinstance(rule, (list, tuple)) and len(rule) == 2 and isinstance(rule[0], str) \
+        and isinstance(rule[1], (list, tuple)) and all(a is None or a in axes for a in rule[1])
+    if ok:
+      try:
+        re.compile(rule[0])
+      except re.error as e:
+        raise ConfigError(f"config.sharding.rules has the regex {rule[0]!r}, which does not "
+                          f"compile ({e}); allowed: {allowed}") from None
+    check(ok, "sharding.rules", rules, allowed)
+  batch_axes = config.sharding.get("batch_axes", ())
+  check(isinstance(batch_axes, (list, tuple)) and all(a in axes for a in batch_axes),
+        "sharding.batch_axes", batch_axes, f"a tuple of mesh axes from {axes}")

@@ -12,7 +12,7 @@ import optax
 
 from debate import metrics as metrics_lib
 from debate import rewards
-from debate.config import check, check_int
+from debate.config import check_float, check_int
 from debate.train import trainer
 from debate.train.batches import BatchSource
 
@@ -21,8 +21,8 @@ def validate_keys(config) -> None:
   check_int(config, "train_images", 1)
   check_int(config, "eval_images", 1)
   check_int(config, "batch_size", 1)
-  check(isinstance(config.learning_rate, float) and config.learning_rate > 0, "learning_rate",
-        config.learning_rate, "a positive float")
+  check_float(config, "learning_rate")
+  check_int(config, "steps", 1)  # The reward model's training steps.
 
 
 def reward_loss(model, batch, rng, aux):

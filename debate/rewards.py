@@ -133,12 +133,10 @@ class ScoredRewardModel:
 
 
 def save_reward_model(workdir: str, params, meta: dict) -> None:
-  import orbax.checkpoint as ocp
   _module_class(meta)
   path = os.path.abspath(os.path.join(workdir, "reward_model"))
-  ckptr = ocp.StandardCheckpointer()
-  ckptr.save(os.path.join(path, "params"), jax.device_get(params), force=True)
-  ckptr.wait_until_finished()
+  from debate.train.checkpoint import save_params
+  save_params(os.path.join(path, "params"), params)
   io.atomic_write_json(os.path.join(path, "reward_model.json"), meta)
 
 

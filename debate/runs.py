@@ -48,10 +48,22 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, check_data=
   path = os.path.join(workdir, "config.json")
   new = config_to_dict(config)
   if os.path.exists(path):
-    old = io.read_json(path)
+    try:
+      old = io.read_json(path)
+      if not isinstance(old, dict):
+        raise ValueError(f"it holds a {type(old).__name__}, not an object")
+    except (ValueError, OSError) as e:
+      raise ConfigError(f"workdir {workdir!r} has a damaged config.json ({str(e)[:80]}); "
+                        "allowed: a new workdir, or delete that config.json to reuse this one "
+                        "(nothing then checks the new config against the old run)") from None
     a, b = _flatten(old), _flatten(new)
     diff = sorted(k for k in set(a) | set(b)
                   if a.get(k) != b.get(k) and not k.startswith(RESUMABLE_KEYS))
+    diverged = os.path.join(workdir, DIVERGED)
+    if diff and os.path.exists(diverged) and all(k.endswith("learning_rate") for k in diff):
+      logging.warning("the last run in %s diverged; resuming with %s", workdir, ", ".join(
+          f"{k}={b.get(k)!r} (was {a.get(k)!r})" for k in diff))
+      diff = []
     if diff:
       shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:8])
       raise ConfigError(f"workdir {workdir!r} holds a run of a different config ({shown}); "
@@ -60,10 +72,23 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, check_data=
   if jax.process_index() == 0:
     lock.acquire(workdir)
     io.atomic_write_json(path, new)
+    if os.path.exists(os.path.join(workdir, DIVERGED)):
+      os.unlink(os.path.join(workdir, DIVERGED))
   _STARTED[os.path.abspath(workdir)] = time.time()
   logging.getLogger().setLevel(logging.INFO)
   logging.getLogger("absl").setLevel(logging.WARNING)
   return mesh
+
+
+DIVERGED = "diverged.json"  # Written when a run diverges: its rerun may change learning rates.
+
+
+def mark_diverged(workdir: str, message: str) -> None:
+  """After a divergence: the next run on `workdir` may lower its learning rate(s) and resume."""
+  if os.path.isdir(workdir) and os.path.exists(os.path.join(workdir, "config.json")) and \
+      jax.process_index() == 0:
+    io.atomic_write_json(os.path.join(workdir, DIVERGED),
+                         {"message": message, "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
 
 def check_workdir(workdir: str) -> None:

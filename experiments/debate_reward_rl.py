@@ -19,7 +19,7 @@ import numpy as np
 import optax
 
 from debate import metrics as metrics_lib
-from debate.config import check, check_int
+from debate.config import check, check_float, check_int
 from debate.data import mnist
 from debate.train import trainer
 from debate.train.batches import BatchSource
@@ -43,6 +43,8 @@ def validate(config) -> None:
   check_int(config, "rl.eval_every", 1)
   check_int(config, "rl.images", 1)
   check_int(config, "rl.image_offset", 0)
+  check_float(config, "rl.learning_rate")
+  check_float(config, "rl.entropy", lo_open=False)
 
 
 def train_and_evaluate(config, workdir: str) -> dict:

@@ -12,7 +12,7 @@ import numpy as np
 from debate import io
 from debate import metrics as metrics_lib
 from debate import protocols, rollout
-from debate.config import ConfigError, check, check_choice, check_int
+from debate.config import ConfigError, check, check_choice, check_float, check_int
 from debate.data import mnist
 from debate.debaters import DEBATERS, LEARNED, make_debater
 from debate.games import mnist_pixels as g
@@ -49,11 +49,12 @@ def validate(config) -> None:
   check_int(config, "images", 1)
   check_int(config, "seeds", 1)
   check_int(config, "batch_size", 1)
-  check(isinstance(config.c_puct, float) and config.c_puct > 0, "c_puct", config.c_puct,
-        "a positive float")
+  check_float(config, "c_puct")
+  check_int(config, "judge_eval_masks", 1)
+  check_int(config, "transcripts_per_cell", 0)
   judge_lib.get_arch(config.judge.arch)
   if {config.honest, config.liar, *config.baselines} & set(LEARNED):
-    loop.latest_network(config.selfplay_workdir)  # A clear error now, not after the judge.
+    loop.network_info(config.selfplay_workdir)  # A clear error now, not after the judge.
 
 
 def protocol_of(config, precommit: bool, first: str) -> protocols.Protocol:
@@ -241,6 +242,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
   cells_dir = os.path.join(workdir, "cells")
   os.makedirs(cells_dir, exist_ok=True)
   judge_info, cells, loaded = {}, [], []
+  # Which self-play network the learned debaters play (an unfinished run's newest is accepted).
+  network = None
+  if {config.honest, config.liar, *config.baselines} & set(LEARNED):
+    network = {k: v for k, v in loop.network_info(config.selfplay_workdir).items() if k != "meta"}
   n_cells = len(config.pixels) * len(_pairs(config)) * len(config.first) * len(config.precommit)
   for k in config.pixels:
     logging.info("judge k=%d: loading or training", k)
@@ -265,6 +270,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
                   f"cell {name} in {cells_dir} was played by judge {cell['judge_fingerprint']} "
                   f"but the judge now ({source}) is {fingerprint}: it was replaced; allowed: "
                   "the original judge, or a new workdir (results of two judges never mix)")
+            played_by = cell.get("network")
+            if network and played_by and played_by["iteration"] != network["iteration"]:
+              raise ConfigError(
+                  f"cell {name} in {cells_dir} was played by the network of iteration "
+                  f"{played_by['iteration']} but selfplay_workdir now gives iteration "
+                  f"{network['iteration']}; allowed: a new workdir (two networks never mix)")
             cells.append(cell)
             loaded.append({"cell": name, "played_at": cell.get("played_at")})
             logging.info("cell %s: loaded (%.1f%%)", name, 100 * cell["honest_win_rate"])
@@ -275,7 +286,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
           logging.info("cell %d of %d: %s", len(cells) + 1, n_cells, name)
           cell = play_table_cell(config, mesh, apply, params, images, labels, slots, cells_dir,
                                  key, honest, liar)
-          cell.update(judge_fingerprint=fingerprint, played_at=time.strftime("%Y-%m-%d %H:%M:%S"))
+          cell.update(judge_fingerprint=fingerprint, played_at=time.strftime("%Y-%m-%d %H:%M:%S"),
+                      **({"network": network} if network and "learned" in honest + liar else {}))
           io.atomic_write_json(path, cell)
           cells.append(cell)
           logging.info("cell %s: honest wins %.1f%% (%d games, %.0f s, %.1f games/s)", name,
@@ -297,8 +309,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
         c["honest_win_rate"]
   results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
                                  resumed_from_step=0, wall_seconds=wall, debate=cells,
-                                 judge=judge_info, cells_loaded=loaded)
-  common.write_report(workdir, report(config, cells, judge_info, wall))
+                                 judge=judge_info, cells_loaded=loaded, network=network)
+  common.write_report(workdir, report(config, cells, judge_info, wall, network))
   return results
 
 
@@ -338,7 +350,7 @@ def _table(config, cells, judge_info, pair) -> str:
                           "debate, precommit"], rows)
 
 
-def report(config, cells, judge_info, wall) -> str:
+def report(config, cells, judge_info, wall, network=None) -> str:
   timing = [[c["honest_debater"], c["liar_debater"], c["pixels"], c["first"], c["precommit"],
              c["games"], f"{c['seconds']:.0f}", f"{c.get('compile_seconds', 0):.0f}",
              f"{c['games_per_second']:.2f}",
@@ -372,6 +384,9 @@ def report(config, cells, judge_info, wall) -> str:
           f"k={k}: `{v['arch']}`, {v.get('steps') or '?'} training steps, "
           f"{100 * v['accuracy']:.1f}% accurate, from `{v['source']}` "
           f"(fingerprint {v.get('fingerprint', '?')})" for k, v in judge_info.items()), "",
+      *([f"Learned debaters: the network of iteration {network['iteration']} of "
+         f"`{network['workdir']}` ({'a finished run' if network['finished'] else 'an UNFINISHED run: its newest network'}).", ""]
+        if network else []),
       *sections,
       "## The last word", "",
       common.md_table(["debaters", "k", "first", "precommit", "last mover",

@@ -8,7 +8,7 @@ import time
 
 from debate import metrics as metrics_lib
 from debate.data import mnist
-from debate.config import check, check_int
+from debate.config import check, check_float, check_int
 from debate import runs as common
 from judges import mnist_judge as judge_lib
 from judges.training import evaluate_judge, train_judge
@@ -16,9 +16,9 @@ from judges.training import evaluate_judge, train_judge
 
 def validate(config) -> None:
   check_int(config, "pixels", 1, 28 * 28)
+  check_int(config, "steps", 1)
   check_int(config, "batch_size", 1)
-  check(isinstance(config.learning_rate, float) and config.learning_rate > 0, "learning_rate",
-        config.learning_rate, "a positive float")
+  check_float(config, "learning_rate")
   judge_lib.get_arch(config.judge.arch)
   check_int(config, "eval.masks_per_image", 1)
   check_int(config, "log_every", 1)

@@ -6,7 +6,7 @@ import os
 import time
 
 from debate import io, protocols
-from debate.config import check, check_int
+from debate.config import check, check_float, check_int
 from debate.data import mnist
 from debate.games import mnist_pixels as g
 from debate.search.evaluators import EVALUATORS
@@ -29,11 +29,9 @@ def validate(config) -> None:
   for key in ("iterations", "games", "sims", "updates", "batch_size", "replay_capacity",
               "population_every", "play_batch"):
     check_int(config, f"selfplay.{key}", 1)
-  check(isinstance(s.learning_rate, float) and s.learning_rate > 0, "selfplay.learning_rate",
-        s.learning_rate, "a positive float")
+  check_float(config, "selfplay.learning_rate")
   check_int(config, "selfplay.teacher_iterations", 0)
-  check(isinstance(s.teacher_temperature, float) and s.teacher_temperature > 0,
-        "selfplay.teacher_temperature", s.teacher_temperature, "a positive float")
+  check_float(config, "selfplay.teacher_temperature")
   check_int(config, "eval_games", 1)
   check_int(config, "eval_every", 0)
   for o in config.eval_opponents:

@@ -20,14 +20,18 @@ from judges import mnist_judge as judge_lib
 from judges import training as judge_training
 from models import policy_value as pv
 
-_SPEC = re.compile(r"^(random|greedy|learned|mcts-\d+|learned_mcts-\d+)$")
+_SPEC = re.compile(r"^(random|greedy|learned|mcts-[1-9]\d*|learned_mcts-[1-9]\d*)$")
 
 
 def validate(config) -> None:
   check(len(config.debaters) >= 1, "debaters", config.debaters, "at least one debater")
   for d in config.debaters:
     check(bool(_SPEC.match(d)), "debaters", config.debaters,
-          "names from random, greedy, learned, mcts-N, learned_mcts-N ('+'-separated)")
+          "names from random, greedy, learned, mcts-N, learned_mcts-N with N >= 1 "
+          "('+'-separated)")
+  check(len(set(config.debaters)) == len(config.debaters), "debaters", config.debaters,
+        "distinct names (a debater plays every other once; the same name twice would be one "
+        "player)")
   check_int(config, "images", 1)
   check_int(config, "batch_size", 1)
   check_int(config, "bootstrap", 0)
@@ -43,8 +47,7 @@ def validate(config) -> None:
     wd = config.selfplay_workdir
     check(bool(wd) and os.path.exists(os.path.join(wd, "net.json")), "selfplay_workdir", wd,
           "the workdir of a configs/mnist_selfplay.py run (learned debaters need its network)")
-    check(bool(loop.population(wd)), "selfplay_workdir", wd,
-          "a self-play run that has saved at least one network under population/")
+    loop.network_info(wd)  # Damaged, or no network saved yet: one line now.
 
 
 def _entrants(config, game, protocol, judge_apply) -> tournament.Entrants:
@@ -80,8 +83,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
   test = mnist.load_from_config(config, "test")
   check(config.images <= len(test["label"]), "images", config.images,
         f"at most the {len(test['label'])} test images")
-  k = io.read_json(os.path.join(config.selfplay_workdir, "net.json"))["pixels"] \
-      if config.selfplay_workdir else 6
+  network = None
+  if config.selfplay_workdir:
+    network = {key: v for key, v in loop.network_info(config.selfplay_workdir).items()}
+  k = network.pop("meta")["pixels"] if network else 6
   judge_training.check_judge_source(config, k)
   mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
@@ -104,12 +109,16 @@ def train_and_evaluate(config, workdir: str) -> dict:
   tournament.plots(workdir, names, metrics)
   wall = time.time() - t0
   results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
-                                 resumed_from_step=0, wall_seconds=wall, debaters=names)
+                                 resumed_from_step=0, wall_seconds=wall, debaters=names,
+                                 network=network)
   common.write_report(workdir, "\n".join([
       f"# Tournament of MNIST debaters, k = {k}", "",
       f"Every pairing plays {len(labels)} test images as honest (rows) and as liar (columns), "
       f"precommit against the best lie, {config.first} first. Elo: Bradley-Terry with separate "
       "honest-seat and liar-seat ratings; overall = their mean; random = 0 when it plays.", "",
+      *([f"`learned`: the network of iteration {network['iteration']} of `{network['workdir']}`"
+         f"{'' if network['finished'] else ' (an UNFINISHED run: its newest network)'}.", ""]
+        if network else []),
       tournament.report_tables(names, played, metrics), f"Wall time {wall:.0f} s.", "",
       "![win matrix](win_matrix.png)", "", "![persuasiveness](persuasiveness.png)", ""]))
   return results

@@ -9,6 +9,7 @@ import argparse
 import errno
 import importlib
 import logging
+import os
 import sys
 
 from debate.config import ConfigError, load_config
@@ -44,6 +45,43 @@ def run(config_spec: str, workdir: str, overrides=()) -> dict:
     return experiment_module(config).train_and_evaluate(config, workdir)
 
 
+class _BackgroundErrors(logging.Filter):
+  """Errors raised or logged in background threads (orbax's checkpoint writers) are held back
+  while the run's own outcome is reported in one line: a full disk fails in a dozen writer
+  threads at once, each with its traceback. Shown in full after a successful run (nothing is
+  hidden then), counted after a failed one, or shown with DEBATE_TRACEBACKS=1."""
+
+  def __init__(self):
+    super().__init__()
+    self.held: list[str] = []
+
+  def filter(self, record):  # Logging: hold ERROR records of threads other than the main one.
+    import threading
+    if record.levelno >= logging.ERROR and record.threadName != threading.main_thread().name:
+      self.held.append(f"{record.threadName}: {record.getMessage()}")
+      return False
+    return True
+
+  def install(self):
+    import threading
+    for h in logging.getLogger().handlers:
+      h.addFilter(self)
+    threading.excepthook = lambda a: self.held.append(
+        f"thread {a.thread.name if a.thread else '?'}: {a.exc_type.__name__}: {a.exc_value}")
+    sys.unraisablehook = lambda u: self.held.append(
+        f"{u.exc_type.__name__ if u.exc_type else '?'}: {u.exc_value} (in {u.object!r})")
+
+  def report(self, failed: bool) -> str:
+    """After a failure, a note to append to its line; otherwise prints what was held."""
+    held, self.held = self.held, []
+    if failed and held and not os.environ.get("DEBATE_TRACEBACKS"):
+      return (f" ({len(held)} errors of background writer threads not shown; "
+              "DEBATE_TRACEBACKS=1 shows them)")
+    if held:
+      print("\n".join(held), file=sys.stderr)
+    return ""
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,32 +93,49 @@ def main(argv=None) -> int:
                       datefmt="%H:%M:%S", stream=sys.stderr, force=True)
   logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax logs every file it writes.
   logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "no TPU" on every CPU.
+  background = _BackgroundErrors()
+  if argv is None:  # The command line (tests call main in-process and keep their hooks).
+    background.install()
+  code, line = _main(args, bad, rest)
+  note = background.report(failed=code != 0)
+  if line:
+    print(line + note, file=sys.stderr)
+  return code
+
+
+def _main(args, bad, rest) -> tuple[int, str]:
+  """(exit status, the one line that says how the run ended, or '' when it finished)."""
   try:
     if bad:
       raise ConfigError(f"unknown arguments {bad}; allowed: --config, --workdir, --config.KEY=VALUE")
     run(args.config, args.workdir, rest)
   except ConfigError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+    return 2, f"error: {e}"
   except Preempted as e:
-    print(f"preempted: {e} (exit status {preempt.EXIT_PREEMPTED})", file=sys.stderr)
-    return preempt.EXIT_PREEMPTED
+    return preempt.EXIT_PREEMPTED, f"preempted: {e} (exit status {preempt.EXIT_PREEMPTED})"
   except FloatingPointError as e:  # Diverged: NaN or infinite loss or gradient norm.
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+    from debate import runs
+    runs.mark_diverged(args.workdir, str(e))  # The rerun may then lower the learning rate.
+    return 1, f"error: {e}"
   except KeyboardInterrupt:
-    print("interrupted: stopped at once; rerun the same command to resume from the last "
-          "checkpoint", file=sys.stderr)
-    return 130
+    return 130, ("interrupted: stopped at once; rerun the same command to resume from the last "
+                 "checkpoint")
   except OSError as e:
     if e.errno not in _WRITE_ERRORS:
       raise
-    print(f"error: cannot write {e.filename or args.workdir!r}: {e.strerror}; the last good "
-          "checkpoint is kept (free space or fix permissions, then rerun the same command)",
-          file=sys.stderr)
-    return 1
-  return 0
+    return 1, (f"error: cannot write {e.filename or args.workdir!r}: {e.strerror}; the last good "
+               "checkpoint is kept (free space or fix permissions, then rerun the same command)")
+  return 0, ""
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  status = main()
+  if status:
+    # A failed or interrupted run may leave orbax's writer threads mid-write: leave now, without
+    # the interpreter's shutdown (where those threads print tracebacks); the lock goes first.
+    from debate import lock
+    lock.release_all()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+  sys.exit(status)

@@ -149,13 +149,11 @@ def random_mask_accuracy(apply, params, images_f32, labels, k: int, seed: int,
 
 
 def save_judge(directory: str, params, arch_name: str, pixels: int, extra: dict | None = None):
-  import orbax.checkpoint as ocp
   from debate import io
   import os
   path = os.path.abspath(os.path.join(directory, "judge"))
-  ckptr = ocp.StandardCheckpointer()
-  ckptr.save(os.path.join(path, "params"), jax.device_get(params), force=True)
-  ckptr.wait_until_finished()
+  from debate.train.checkpoint import save_params
+  save_params(os.path.join(path, "params"), params)
   io.atomic_write_json(os.path.join(path, "judge.json"),
                        {"arch": arch_name, "pixels": pixels, **(extra or {})})
 
@@ -164,13 +162,18 @@ def load_judge(workdir: str):
   """Loads a judge saved by `configs/mnist_judge.py`: returns (arch_name, pixels, params, meta)."""
   import os
   import orbax.checkpoint as ocp
-  from debate import io
   path = os.path.abspath(os.path.join(workdir, "judge"))
   meta_path = os.path.join(path, "judge.json")
   if not os.path.exists(meta_path):
     raise ConfigError(f"judge_workdir={workdir!r} holds no trained judge ({meta_path} is missing); "
                       "allowed: a workdir of a finished configs/mnist_judge.py run")
-  meta = io.read_json(meta_path)
-  params = ocp.StandardCheckpointer().restore(os.path.join(path, "params"))
+  from judges.training import _read_meta
+  meta = _read_meta(meta_path)
+  try:
+    params = ocp.StandardCheckpointer().restore(os.path.join(path, "params"))
+  except (ValueError, OSError, KeyError, TypeError) as e:
+    raise ConfigError(f"judge_workdir={workdir!r}: its parameters cannot be read "
+                      f"({type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''}); "
+                      "allowed: a finished configs/mnist_judge.py run (rerun it to rewrite them)")
   params = jax.tree.map(jnp.asarray, params)
   return meta["arch"], int(meta["pixels"]), params, meta

@@ -56,8 +56,10 @@ def evaluate_judge(config, apply, params, pixels: int, masks_per_image: int) -> 
 
 
 def check_judge_source(config, k: int) -> None:
-  """Before anything is written: a given `judge_workdir` holds a finished judge for this k.
-  Also, training a judge here (no `judge_workdir`) needs a batch no larger than the data."""
+  """Before anything is written: a given `judge_workdir` holds a finished judge for this k (a
+  readable judge.json and its parameters). A judge trained here (no `judge_workdir`) needs
+  steps >= 1, a finite learning rate, and a batch and holdout that fit the data."""
+  from debate.config import check_float, check_int
   if config.judge_workdir:
     path = config.judge_workdir.format(k=k)
     meta_path = os.path.join(path, "judge", "judge.json")
@@ -68,16 +70,41 @@ def check_judge_source(config, k: int) -> None:
       raise ConfigError(f"judge_workdir={path!r} holds no finished judge ({meta_path} is "
                         "missing: still training, or not a judge run); allowed: the workdir of a "
                         "finished configs/mnist_judge.py run")
-    from debate import io
-    pixels = int(io.read_json(meta_path)["pixels"])
-    if pixels != k:
-      raise ConfigError(f"judge_workdir={path!r} holds a judge for k={pixels}, not k={k}; "
-                        "allowed: a judge trained with the same pixels (use '{k}' in the path)")
+    meta = _read_meta(meta_path)
+    if not os.path.isdir(os.path.join(path, "judge", "params")):
+      raise ConfigError(f"judge_workdir={path!r} has a judge.json but no parameters "
+                        f"({os.path.join(path, 'judge', 'params')} is missing); allowed: a "
+                        "finished configs/mnist_judge.py run (rerun it to write them)")
+    if meta["pixels"] != k:
+      raise ConfigError(f"judge_workdir={path!r} holds a judge for k={meta['pixels']}, not "
+                        f"k={k}; allowed: a judge trained with the same pixels (use '{{k}}' in "
+                        "the path)")
   elif "judge" in config and "batch_size" in config.judge:
+    check_int(config, "judge.steps", 1)
+    if "learning_rate" in config.judge:
+      check_float(config, "judge.learning_rate")
     n = len(mnist.load_from_config(config, "train")["label"])
-    if config.judge.batch_size > n:
+    holdout = int(config.judge.get("holdout", 0))
+    check_int(config, "judge.holdout", 0, n - 1) if "holdout" in config.judge else None
+    if config.judge.batch_size > n - holdout:
       raise ConfigError(f"config.judge.batch_size={config.judge.batch_size} is larger than the "
-                        f"{n} training images; allowed: 1..{n}")
+                        f"{n - holdout} training images it trains on; allowed: "
+                        f"1..{n - holdout}")
+
+
+def _read_meta(meta_path: str) -> dict:
+  """A judge.json, or one line saying it is damaged."""
+  from debate import io
+  try:
+    meta = io.read_json(meta_path)
+    if not isinstance(meta, dict) or not isinstance(meta.get("arch"), str):
+      raise ValueError(f"no 'arch' in {str(meta)[:60]!r}")
+    meta["pixels"] = int(meta["pixels"])
+  except (ValueError, KeyError, TypeError, OSError) as e:
+    raise ConfigError(f"{meta_path} is damaged ({type(e).__name__}: {str(e)[:80]}); allowed: "
+                      "the judge.json a finished configs/mnist_judge.py run writes (rerun it)")
+  judge_lib.get_arch(meta["arch"])
+  return meta
 
 
 def fingerprint(params) -> str:
@@ -96,9 +123,8 @@ def fingerprint(params) -> str:
 
 def judge_meta(source: str) -> dict:
   """What a saved judge's judge.json says about its training (steps, seed), for reports."""
-  from debate import io
   path = os.path.join(source, "judge", "judge.json")
-  meta = io.read_json(path) if os.path.exists(path) else {}
+  meta = _read_meta(path) if os.path.exists(path) else {}
   return {"steps": meta.get("steps"), "seed": meta.get("seed"), "holdout": meta.get("holdout", 0)}
 
 

@@ -106,7 +106,7 @@ def k4_judge(tmp_path_factory):
     (["--config.judge_workdir={tmp}"], "holds no finished judge"),
     (["--config.judge_workdir={k4}"], "holds a judge for k=4, not k=6"),
     (["--config.judge.batch_size=100000"], "config.judge.batch_size=100000 is larger than the "
-                                           "512 training images"),
+                                           "312 training images it trains on"),
     (["--config.data.source=tfds", "--config.data.tfds_download=false",
       "--config.data.tfds_data_dir={tmp}"], "with tfds_download=False, but TFDS 'mnist' is not"),
     (["--config.data.source=web"], "config.data.source='web' is not allowed"),

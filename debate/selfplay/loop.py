@@ -79,14 +79,12 @@ def _row(positions: dict):
 
 
 def _save_member(workdir: str, iteration: int, params, meta: dict) -> None:
-  import orbax.checkpoint as ocp
   from debate import io
   path = os.path.abspath(os.path.join(workdir, "population", f"iter_{iteration:05d}"))
   if os.path.exists(os.path.join(path, "member.json")):
     return
-  ckptr = ocp.StandardCheckpointer()
-  ckptr.save(os.path.join(path, "params"), jax.device_get(params), force=True)
-  ckptr.wait_until_finished()
+  from debate.train.checkpoint import save_params
+  save_params(os.path.join(path, "params"), params)
   io.atomic_write_json(os.path.join(path, "member.json"), {"iteration": iteration, **meta})
 
 
@@ -97,18 +95,39 @@ def load_member(path: str):
   return jax.tree.map(np.asarray, params), io.read_json(os.path.join(path, "member.json"))
 
 
-def latest_network(workdir: str, guide_of: Callable[[dict], Any]):
-  """(guide, params, meta) of a self-play run's newest saved network; `guide_of(meta)` rebuilds
-  the guide from the run's `net.json` (the game's network factory)."""
+def network_info(workdir: str | None) -> dict:
+  """Which network a self-play run's `latest_network` gives, read before anything is written:
+  its `net.json` (checked), the newest saved member and its iteration, and whether the run
+  finished (its `results.json` exists). An unfinished run is accepted on purpose (its newest
+  network plays); results record the iteration and `finished`."""
   from debate import io
   from debate.config import ConfigError
   members = population(workdir) if workdir else []
   if not members:
     raise ConfigError(f"selfplay_workdir={workdir!r} holds no trained network; allowed: the "
-                      "workdir of a finished self-play run that saved one (population/)")
-  meta = io.read_json(os.path.join(workdir, "net.json"))
-  params, _ = load_member(members[-1])
-  return guide_of(meta), params, meta
+                      "workdir of a self-play run that saved one (population/)")
+  path = os.path.join(workdir, "net.json")
+  try:
+    meta = io.read_json(path)
+    if not isinstance(meta, dict) or not {"net_arch", "pixels"} <= set(meta):
+      raise ValueError(f"no 'net_arch' and 'pixels' in {str(meta)[:60]!r}")
+    member = io.read_json(os.path.join(members[-1], "member.json"))
+    iteration = int(member["iteration"])
+  except (ValueError, KeyError, TypeError, OSError) as e:
+    raise ConfigError(f"selfplay_workdir={workdir!r} is damaged ({type(e).__name__}: "
+                      f"{str(e)[:80]}); allowed: a self-play run's workdir as it wrote it")
+  return {"workdir": workdir, "member": os.path.relpath(members[-1], workdir),
+          "iteration": iteration, "finished": os.path.exists(os.path.join(workdir,
+                                                                          "results.json")),
+          "meta": meta}
+
+
+def latest_network(workdir: str, guide_of: Callable[[dict], Any]):
+  """(guide, params, meta) of a self-play run's newest saved network; `guide_of(meta)` rebuilds
+  the guide from the run's `net.json` (the game's network factory)."""
+  info = network_info(workdir)
+  params, _ = load_member(os.path.join(workdir, info["member"]))
+  return guide_of(info["meta"]), params, info["meta"]
 
 
 def population(workdir: str) -> list[str]:

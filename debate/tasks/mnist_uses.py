@@ -24,6 +24,13 @@ def validate_debate_keys(config) -> None:
   check_int(config, "debate_batch_size", 1)
   judge_training.check_judge_source(config, config.pixels)
   check_image_counts(config)
+  shared = config.get("tables_from")
+  if shared:
+    import glob
+    import os
+    check(os.path.isdir(shared) and bool(glob.glob(os.path.join(shared, "verdicts_*.npz"))),
+          "tables_from", shared, "the workdir of a distill_reward (or other use-of-debate) run "
+          "that holds verdict tables (verdicts_*.npz), or unset")
 
 
 # Config keys that count images of a split, and the key of their offset into it (checked
@@ -78,8 +85,11 @@ def table_for(config, workdir, mesh, apply, params, split: str, count: int, name
               offset: int = 0):
   """(task, images_u8, labels, verdict table) of `count` images of `split` from `offset`."""
   task, images_u8, labels = split_task(config, split, count, offset)
+  # The judge by its parameters, not its path: a judge replaced at the same path never reuses
+  # the old one's verdicts.
   key = {"pixels": config.pixels, "split": split, "images": count,
-         "judge": config.judge_workdir or config.judge.arch}
+         "judge": config.judge_workdir or config.judge.arch,
+         "judge_fingerprint": judge_training.fingerprint(params)}
   if offset:
     key["offset"] = offset
   table = verdicts.table_for(task, np.arange(count), apply, params, settings(config), mesh=mesh,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import errno
 import os
 from typing import Any
 
@@ -30,8 +31,11 @@ class Checkpointer:
 
   def save(self, step: int, state: Any, extra: dict) -> None:
     args = ocp.args.Composite(state=ocp.args.StandardSave(state), extra=ocp.args.JsonSave(extra))
-    self._mngr.save(step, args=args, force=True)
-    self._mngr.wait_until_finished()
+    try:
+      self._mngr.save(step, args=args, force=True)
+      self._mngr.wait_until_finished()
+    except Exception as e:  # Orbax reports a full disk as ValueError(RESOURCE_EXHAUSTED ...).
+      raise as_write_error(e, os.path.join(self.directory, str(step))) from e
     if jax.process_index() == 0:
       from debate import io
       step_dir = os.path.join(self.directory, str(step))
@@ -106,3 +110,31 @@ def verify(step_dir: str) -> None:
 def abstract_with_shardings(tree: Any, shardings: Any) -> Any:
   return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
                       tree, shardings)
+
+
+_WRITE_FAILURES = {"No space left on device": errno.ENOSPC, "os_error_code='28'": errno.ENOSPC,
+                   "Disk quota exceeded": errno.EDQUOT, "Read-only file system": errno.EROFS,
+                   "Permission denied": errno.EACCES}
+
+
+def as_write_error(e: BaseException, path: str) -> BaseException:
+  """Orbax's and TensorStore's failed writes as the OSError they are (so the runner says one
+  line); anything else unchanged."""
+  if isinstance(e, OSError):
+    return e
+  text = str(e)
+  for needle, code in _WRITE_FAILURES.items():
+    if needle in text:
+      return OSError(code, os.strerror(code), path)
+  return e
+
+
+def save_params(path: str, params: Any) -> None:
+  """Parameters alone (a saved judge, network or reward model) at `path`, waited for; a failed
+  write is an OSError (`as_write_error`)."""
+  ckptr = ocp.StandardCheckpointer()
+  try:
+    ckptr.save(path, jax.device_get(params), force=True)
+    ckptr.wait_until_finished()
+  except Exception as e:
+    raise as_write_error(e, path) from e

@@ -28,7 +28,20 @@ def maybe_initialize_distributed(config) -> None:
   wanted = bool(config.get("distributed", False))
   env = any(k in os.environ for k in ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS"))
   if (wanted or env) and not _DISTRIBUTED["on"]:
-    jax.distributed.initialize()  # Reads coordinator, process count and id from the cluster env.
+    # JAX reads the coordinator from JAX_COORDINATOR_ADDRESS and detects SLURM, Cloud TPU and
+    # the like; elsewhere (several processes on one machine, plain hosts) the process count and
+    # id come from JAX_NUM_PROCESSES and JAX_PROCESS_ID.
+    kwargs = {k: int(os.environ[v]) for k, v in (("num_processes", "JAX_NUM_PROCESSES"),
+                                                 ("process_id", "JAX_PROCESS_ID"))
+              if v in os.environ}
+    try:
+      jax.distributed.initialize(**kwargs)
+    except (ValueError, RuntimeError) as e:
+      raise ConfigError(
+          f"distributed={wanted} but jax.distributed cannot start ({str(e).splitlines()[0]}); "
+          "allowed: distributed=false on one host, or set JAX_COORDINATOR_ADDRESS (host:port of "
+          "process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID on every host (or run under a "
+          "cluster jax detects: SLURM, Cloud TPU, GKE)") from None
     _DISTRIBUTED["on"] = True
     logging.info("jax.distributed: process %d of %d", jax.process_index(), jax.process_count())
 

@@ -195,7 +195,8 @@ def train(task: TrainTask, *, mesh, rules, batch_axes=("data",), steps: int, see
               "No checkpoint had been saved yet.")
       raise FloatingPointError(
           f"{task.name}: {what} at step {n} (diverged: lower the learning rate); training "
-          f"stopped. {kept}")
+          f"stopped. {kept} Rerun the command with a lower learning rate: the workdir takes it "
+          "and resumes.")
     window.append(metrics)
     last = metrics
     logged = n % log_every == 0 or n == steps
