@@ -71,14 +71,14 @@ def check_judge_source(config, k: int) -> None:
                         "missing: still training, or not a judge run); allowed: the workdir of a "
                         "finished configs/mnist_judge.py run")
     meta = _read_meta(meta_path)
-    if not os.path.isdir(os.path.join(path, "judge", "params")):
-      raise ConfigError(f"judge_workdir={path!r} has a judge.json but no parameters "
-                        f"({os.path.join(path, 'judge', 'params')} is missing); allowed: a "
-                        "finished configs/mnist_judge.py run (rerun it to write them)")
     if meta["pixels"] != k:
       raise ConfigError(f"judge_workdir={path!r} holds a judge for k={meta['pixels']}, not "
                         f"k={k}; allowed: a judge trained with the same pixels (use '{{k}}' in "
                         "the path)")
+    if not os.path.isdir(os.path.join(path, "judge", "params")):
+      raise ConfigError(f"judge_workdir={path!r} has a judge.json but no parameters "
+                        f"({os.path.join(path, 'judge', 'params')} is missing); allowed: a "
+                        "finished configs/mnist_judge.py run (rerun it to write them)")
   elif "judge" in config and "batch_size" in config.judge:
     check_int(config, "judge.steps", 1)
     if "learning_rate" in config.judge:

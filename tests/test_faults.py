@@ -129,7 +129,7 @@ def test_bad_debate_input_is_one_line_and_writes_nothing(args, message, digits_d
 def test_judge_batch_larger_than_data_writes_nothing(digits_dir, tmp_path, capsys):
   wd = str(tmp_path / "w")
   assert _judge_run(digits_dir, wd, "--config.batch_size=4096") == 2
-  assert "config.batch_size=4096 is not allowed; allowed: at most the 512" in \
+  assert "config.batch_size=4096 is not allowed; allowed: at most the 312" in \
       capsys.readouterr().err
   assert not os.path.exists(wd)
 
