@@ -216,3 +216,22 @@ def test_two_ctrl_c_50_ms_apart_end_in_one_line_and_resume(digits_dir, tmp_path)
                         capture_output=True, env={**os.environ, "XLA_FLAGS": ""},
                         timeout=300).returncode == 0
   shutil.rmtree(wd)
+
+
+def test_selfplay_refuses_a_judge_that_trained_on_its_evaluation_images(digits_dir, tmp_path,
+                                                                        capsys):
+  from debate.config import load_config
+  k = load_config("configs/mnist_selfplay.py:smoke").pixels
+  judge = _fake_judge(tmp_path / "judge", json.dumps({"arch": "tiny", "pixels": k}).encode(),
+                      True)
+  wd = str(tmp_path / "w")
+  _refused(["--config", "configs/mnist_selfplay.py:smoke", "--workdir", wd,
+            f"--config.data.dir={digits_dir}", f"--config.judge_workdir={judge}"],
+           "holds out 0 training images from its judge, fewer than the 16 evaluation images",
+           capsys, wd)
+  # A judge that held out enough is accepted as far as this check goes.
+  from judges import training
+  meta = {"arch": "tiny", "pixels": k, "holdout": 16}
+  (tmp_path / "judge" / "judge" / "judge.json").write_text(json.dumps(meta))
+  training.check_judge_holdout(load_config("configs/mnist_selfplay.py:smoke",
+                                           [f"judge_workdir={judge}"]), k, 16)
