@@ -36,8 +36,22 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()
 
 
+def writes_files() -> bool:
+  """Whether this process writes files: in a multi-process run (`jax.distributed`) only
+  process 0 does (the workdir is shared); read without starting JAX's backends."""
+  import sys
+  if "jax" not in sys.modules:
+    return True
+  from jax._src import distributed
+  state = distributed.global_state
+  return state.client is None or state.process_id == 0
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
-  """Writes `data` to `path` through a temp file in the same directory, then renames."""
+  """Writes `data` to `path` through a temp file in the same directory, then renames (on
+  process 0 only, `writes_files`)."""
+  if not writes_files():
+    return
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_" + os.path.basename(path))

@@ -22,6 +22,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from debate.debaters.base import Debater, DebaterOutput, Env
 from debate.games.base import Game, Transcript
 from debate.protocols import Protocol
+from debate.train import mesh as mesh_lib
 
 
 def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, game: Game,
@@ -135,7 +136,28 @@ def make_player(mesh: Mesh | None, *, game: Game, protocol: Protocol,
                      in_specs=(P(), P(), P(), P(axes)), out_specs=P(axes), check_vma=False)
   data = NamedSharding(mesh, P(axes))
   rep = NamedSharding(mesh, P())
-  return jax.jit(fn, in_shardings=(rep, rep, rep, data), out_shardings=data)
+  return _Player(jax.jit(fn, in_shardings=(rep, rep, rep, data), out_shardings=data),
+                 (rep, rep, rep, data))
+
+
+class _Player:
+  """A sharded player. Called with host values (numpy games, parameters), it makes them global
+  arrays when several processes share the mesh (each holds every game; each device plays its
+  shard), so one call works on one host or many."""
+
+  def __init__(self, jitted, in_shardings):
+    self.jitted, self.in_shardings = jitted, in_shardings
+
+  def globalize(self, args):
+    if jax.process_count() == 1:
+      return args
+    return mesh_lib.same_on_every_process(args, self.in_shardings)
+
+  def __call__(self, *args):
+    return self.jitted(*self.globalize(args))
+
+  def lower(self, *args):
+    return self.jitted.lower(*self.globalize(args))
 
 
 _COMPILED: dict = {}  # (player, argument shapes) -> (player, its compiled executable)
@@ -192,7 +214,10 @@ def run_batched(player, rng, judge_params, examples, batch_size: int, multiple: 
   t0 = last_log = time.time()
   for i, start in enumerate(range(0, n, bs)):
     chunk, m = chunk_of(start)
-    res = jax.device_get(compiled(jax.random.fold_in(rng, i), judge_params, seat_params, chunk))
+    args = (jax.random.fold_in(rng, i), judge_params, seat_params, chunk)
+    if isinstance(player, _Player):
+      args = player.globalize(args)
+    res = mesh_lib.to_host(compiled(*args))
     for key, v in res._asdict().items():
       out.setdefault(key, []).append(np.asarray(v)[:m])
     done = start + m

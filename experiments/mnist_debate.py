@@ -69,8 +69,8 @@ def learned_network(config, k: int):
     return None, None, "net"
   guide, params, meta = loop.latest_network(
       config.selfplay_workdir, lambda meta: pv.make_guide(pv.get_arch(meta["net_arch"])))
-  if meta["pixels"] != k:
-    raise ConfigError(f"selfplay_workdir={config.selfplay_workdir!r} trained k={meta['pixels']} "
+  if meta.get("pixels") != k:
+    raise ConfigError(f"selfplay_workdir={config.selfplay_workdir!r} trained k={meta.get('pixels')} "
                       f"debaters, not k={k}; allowed: a self-play run with the same k")
   return guide, params, meta.get("evaluator", "net")
 
@@ -294,12 +294,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
                        100 * cell["honest_win_rate"], cell["games"], cell["seconds"],
                        cell["games_per_second"])
   wall = time.time() - t_start
-  all_transcripts, examples, lie_success = load_cell_extras(cells_dir, cells)
-  io.atomic_write_jsonl(os.path.join(workdir, "transcripts.jsonl"), all_transcripts)
-  if examples:
-    debate_plots.example_grid(os.path.join(workdir, "examples.png"), examples)
-  if lie_success:
-    debate_plots.lies_by_digit(os.path.join(workdir, "lies_by_digit.png"), lie_success)
+  if io.writes_files():  # Other processes of a multi-process run write nothing.
+    all_transcripts, examples, lie_success = load_cell_extras(cells_dir, cells)
+    io.atomic_write_jsonl(os.path.join(workdir, "transcripts.jsonl"), all_transcripts)
+    if examples:
+      debate_plots.example_grid(os.path.join(workdir, "examples.png"), examples)
+    if lie_success:
+      debate_plots.lies_by_digit(os.path.join(workdir, "lies_by_digit.png"), lie_success)
   metrics = {"cells": len(cells), "cells_loaded": len(loaded),
              "judge_accuracy": {k: v["accuracy"] for k, v in judge_info.items()}}
   for c in cells:

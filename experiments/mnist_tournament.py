@@ -56,8 +56,8 @@ def _entrants(config, game, protocol, judge_apply) -> tournament.Entrants:
   if config.selfplay_workdir and os.path.exists(os.path.join(config.selfplay_workdir,
                                                              "net.json")):
     meta = io.read_json(os.path.join(config.selfplay_workdir, "net.json"))
-    if meta["pixels"] != game.k:
-      raise ConfigError(f"selfplay_workdir={config.selfplay_workdir!r} trained k={meta['pixels']}"
+    if meta.get("pixels") != game.k:
+      raise ConfigError(f"selfplay_workdir={config.selfplay_workdir!r} trained k={meta.get('pixels')}"
                         f" debaters; allowed: a self-play run with k={game.k}")
     guide = pv.make_guide(pv.get_arch(meta["net_arch"]))
     members = loop.population(config.selfplay_workdir)
@@ -86,7 +86,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   network = None
   if config.selfplay_workdir:
     network = {key: v for key, v in loop.network_info(config.selfplay_workdir).items()}
-  k = network.pop("meta")["pixels"] if network else 6
+  k = network.pop("meta").get("pixels") if network else 6
+  check(isinstance(k, int) and k >= 1, "selfplay_workdir", config.selfplay_workdir,
+        "a self-play run whose net.json names its pixels (k)")
   judge_training.check_judge_source(config, k)
   mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()

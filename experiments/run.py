@@ -96,7 +96,20 @@ def main(argv=None) -> int:
   background = _BackgroundErrors()
   if argv is None:  # The command line (tests call main in-process and keep their hooks).
     background.install()
-  code, line = _main(args, bad, rest)
+  try:
+    code, line = _main(args, bad, rest)
+  except Exception as e:
+    from debate.train import mesh as mesh_lib
+    if not mesh_lib.distributed_on():
+      raise
+    # A collective fails when another process stops: one line, and (in __main__) no exit
+    # through jax.distributed's shutdown barrier, which would wait for the dead process.
+    import jax
+    first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+    code, line = 1, (f"error: process {jax.process_index()} of {jax.process_count()}: "
+                     f"{type(e).__name__}: {first} (another process probably stopped); rerun "
+                     "every process with the same command: the run resumes from its last "
+                     "checkpoint")
   note = background.report(failed=code != 0)
   if line:
     print(line + note, file=sys.stderr)

@@ -41,7 +41,7 @@ def _refused(argv, message, capsys, wd):
     (DEBATE, ["--config.sharding.rules=[('(', ('model',))]"], "which does not compile"),
     (DEBATE, ["--config.sharding.rules=[1]"], "config.sharding.rules=[1] is not allowed"),
     (DEBATE, ["--config.sharding.batch_axes=('batch',)"], "config.sharding.batch_axes"),
-    (DEBATE, ["--config.distributed=true"], "jax.distributed cannot start (coordinator_address"),
+    (DEBATE, ["--config.distributed=true"], "jax.distributed cannot start ("),
     (JUDGE, ["--config.steps=0"], "config.steps=0 is not allowed"),
     (JUDGE, ["--config.learning_rate=1e309"], "config.learning_rate=inf is not allowed"),
     (JUDGE, ["--config.holdout=512"], "config.holdout=512 is not allowed"),

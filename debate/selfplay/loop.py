@@ -109,8 +109,8 @@ def network_info(workdir: str | None) -> dict:
   path = os.path.join(workdir, "net.json")
   try:
     meta = io.read_json(path)
-    if not isinstance(meta, dict) or not {"net_arch", "pixels"} <= set(meta):
-      raise ValueError(f"no 'net_arch' and 'pixels' in {str(meta)[:60]!r}")
+    if not isinstance(meta, dict) or "net_arch" not in meta:
+      raise ValueError(f"no 'net_arch' in {str(meta)[:60]!r}")
     member = io.read_json(os.path.join(members[-1], "member.json"))
     iteration = int(member["iteration"])
   except (ValueError, KeyError, TypeError, OSError) as e:

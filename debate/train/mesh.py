@@ -44,6 +44,57 @@ def maybe_initialize_distributed(config) -> None:
           "cluster jax detects: SLURM, Cloud TPU, GKE)") from None
     _DISTRIBUTED["on"] = True
     logging.info("jax.distributed: process %d of %d", jax.process_index(), jax.process_count())
+    if jax.process_count() > 1:
+      import threading
+      threading.Thread(target=_watch_peers, name="peer-watchdog", daemon=True).start()
+
+
+HEARTBEAT_S, STALE_S, GRACE_S = 2.0, 10.0, 120.0
+
+
+def _watch_peers() -> None:
+  """Every process writes a heartbeat to the coordinator's key-value store and reads the
+  others'. When a peer stops (killed, crashed) or the coordinator is gone, this process says so
+  in one line and stops at once, instead of waiting in a collective until JAX's own heartbeat
+  check aborts it 100 s later with a page of C++ logs."""
+  import time
+  from jax._src import distributed
+  client = distributed.global_state.client
+  me, n = jax.process_index(), jax.process_count()
+  start, beat = time.time(), 0
+  seen = {p: (None, start) for p in range(n) if p != me}
+  while True:
+    beat += 1
+    try:
+      client.key_value_set(f"debate_alive/{me}", str(beat), allow_overwrite=True)
+      for p, (value, when) in list(seen.items()):
+        try:
+          now_value = client.key_value_try_get(f"debate_alive/{p}")
+        except Exception as e:  # Not written yet (a slow start) reads as NOT_FOUND.
+          if "NOT_FOUND" not in str(e):
+            raise
+          now_value = None
+        if now_value != value:
+          seen[p] = (now_value, time.time())
+        elif time.time() - when > (STALE_S if value is not None else GRACE_S):
+          _stop(f"process {p} of {n} stopped (no heartbeat for {time.time() - when:.0f} s)")
+    except Exception as e:
+      _stop(f"the coordinator is gone ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})")
+    time.sleep(HEARTBEAT_S)
+
+
+def distributed_on() -> bool:
+  return _DISTRIBUTED["on"] and jax.process_count() > 1
+
+
+def _stop(why: str) -> None:
+  import sys
+  from debate import lock
+  print(f"error: {why}; process {jax.process_index()} stops too (exit status 1). Rerun every "
+        "process with the same command: the run resumes from its last checkpoint",
+        file=sys.stderr, flush=True)
+  lock.release_all()
+  os._exit(1)
 
 
 _DISTRIBUTED = {"on": False}
@@ -132,3 +183,23 @@ def to_global(local_tree: Any, sharding: NamedSharding) -> Any:
   """Builds global arrays from this process's rows (the batch dimension is sharded)."""
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)),
                       local_tree)
+
+
+def same_on_every_process(tree: Any, shardings: Any) -> Any:
+  """Global arrays from host values every process holds whole (a batch of games, a judge's
+  parameters); one `NamedSharding` for every leaf, or a tree of them matching `tree`'s top
+  level. Needed only when several processes share the mesh (`jax.process_count() > 1`)."""
+  def one(x, sharding):
+    x = np.asarray(jax.device_get(x))
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+  if isinstance(shardings, NamedSharding):
+    return jax.tree.map(lambda x: one(x, shardings), tree)
+  return tuple(jax.tree.map(lambda x, s=s: one(x, s), t) for t, s in zip(tree, shardings))
+
+
+def to_host(tree: Any) -> Any:
+  """Numpy values of (possibly multi-process) global arrays, whole on every process."""
+  if jax.process_count() == 1:
+    return jax.device_get(tree)
+  from jax.experimental import multihost_utils
+  return multihost_utils.process_allgather(tree, tiled=True)
