@@ -18,15 +18,16 @@ precommit at k = 6, with 1,000 simulations (31 minutes):
 On a GPU, play more games per call: `--config.batch_size=1024`. On one H200 the benchmark's
 search (`experiments/benchmark.py`, docs/BENCHMARKS.md) played 66 games/s with 200 games in flight
 and 491-507 with 2,000 at 1,000 simulations, and 26.9 games/s with 1,024 at the paper's 10,000
-(`sims=10000,liar_protocol=all_lies,seeds=3`: about 17 minutes a cell of 27,000 games). This
+(`sims=10000,seeds=3`: about 17 minutes a cell of 27,000 games). This
 runner itself has not been run on a GPU.
 
 Args: pixels (4|6|both), precommit (true|false|both), first (honest|liar|both), honest and liar
 (debater names: random|greedy|mcts|learned|learned_mcts; the learned ones play the newest network
 of `--config.selfplay_workdir`), sims (MCTS simulations per move), images (test images),
-seeds, liar_protocol (best_lie: one game per image, the liar's claim picked by the judge;
-all_lies: the paper's 9 lies per image, `seeds` games each, the liar wins if any lie wins on the
-mean of the judge's margin over its seeds; all_lies_strict: every game of a seed must be won),
+seeds, liar_protocol (paper, the default: Irving et al.'s rule, all 9 lies per image, `seeds`
+seeds each, in each seed the honest side must win all 9 games, an image scores the mean over
+seeds; best_lie: one game per image, the lie the judge favours without debate, 9x cheaper;
+all_lies_mean_margin: 9 lies, a lie wins on the mean of the judge's margin over its seeds),
 baselines (debaters that also play both seats, '+'-separated, '' for none; default greedy),
 quick (the quick start above), smoke (seconds, for tests).
 Without judge_workdir (which may contain '{k}'), a judge is trained first with config.judge.
@@ -48,7 +49,7 @@ def _both(value, both, name, allowed):
 
 def get_config(arg=None):
   arg = parse_arg(arg, pixels="both", precommit="both", first="both", honest="mcts",
-                  liar="mcts", sims=200, images=1000, seeds=1, liar_protocol="best_lie",
+                  liar="mcts", sims=200, images=1000, seeds=1, liar_protocol="paper",
                   baselines="greedy", quick=False, smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "mnist_debate"

@@ -75,11 +75,16 @@ def debate_player(game, judge_apply, settings: DebateSettings, mesh=None):
                              judge_apply=judge_apply), d
 
 
+TRUTH_RULES = ("paper", "best_lie")
+
+
 def verdict_table(task, judge_apply, judge_params, ids, settings: DebateSettings, mesh=None,
-                  seed: int = 0, rng=None) -> dict[str, np.ndarray]:
+                  seed: int = 0, rng=None, truth_rule: str = "paper") -> dict[str, np.ndarray]:
   """Debate verdict for every (example, claim): V[i, a] = 1 if claim a wins against the strongest
   alternative. `num_claims - 1` games per example (each wrong claim, moving first, against the
-  truth); the truth's own entry is its game against the best lie, which is one of them."""
+  truth). The truth's own entry, under the paper's rule (`truth_rule="paper"`, Irving et al.
+  2018: the liar wins if any liar wins), is whether it beat every lie; `"best_lie"` reads only
+  its game against the lie the judge favours without debate (one of the same games)."""
   ids = np.asarray(ids, np.int32)
   n, c = len(ids), task.num_claims
   truth = task.truth(ids)
@@ -91,8 +96,12 @@ def verdict_table(task, judge_apply, judge_params, ids, settings: DebateSettings
   lie_wins = res["a_wins"].reshape(n, c - 1)
   table = np.zeros((n, c), bool)
   table[np.arange(n)[:, None], lies] = lie_wins
-  # The truth wins unless its strongest opponent, the best lie, won.
-  table[np.arange(n), truth] = ~lie_wins[lies == best[:, None]]
+  if truth_rule == "paper":  # The truth wins only if no lie won.
+    table[np.arange(n), truth] = ~lie_wins.any(1)
+  elif truth_rule == "best_lie":  # The truth wins unless the judge's favourite lie won.
+    table[np.arange(n), truth] = ~lie_wins[lies == best[:, None]]
+  else:
+    raise ConfigError(f"truth_rule={truth_rule!r}; allowed: {list(TRUTH_RULES)}")
   return {"table_NxC": table, "best_lie": best, "judge_calls_per_game": res["judge_calls"],
           "games": (c - 1) * n}
 

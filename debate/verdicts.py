@@ -44,7 +44,8 @@ def table_for(task, ids, judge_apply, judge_params, settings: rewards.DebateSett
   """The verdict table (`rewards.verdict_table`) of examples `ids` of `task`: read from
   `tables_from` when that run made it with the same `key`, otherwise computed (and cached) in
   `workdir` as `verdicts_{name}.npz`. `key` says how it was made (task, examples, judge)."""
-  key = {**key, "debater": settings.debater, "sims": settings.sims, "seed": seed}
+  key = {**key, "debater": settings.debater, "sims": settings.sims, "seed": seed,
+         "truth_rule": "paper"}
   path = os.path.join(workdir, f"verdicts_{name}.npz")
   if tables_from:
     shared = os.path.join(tables_from, f"verdicts_{name}.npz")

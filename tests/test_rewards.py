@@ -127,3 +127,27 @@ def test_loading_a_missing_reward_model_is_a_clear_error(tmp_path):
   from debate.config import ConfigError
   with pytest.raises(ConfigError, match="holds no reward model"):
     rewards.load_reward_model(str(tmp_path))
+
+
+def test_truth_entry_follows_the_papers_rule_the_liar_wins_if_any_liar_wins(monkeypatch):
+  """Image 0: the truth (3) beats the judge's favourite lie (1) but loses to lie 5. Under the
+  paper's rule its entry is a loss; read against the best lie alone it was a win."""
+  class Task:
+    num_claims = 10
+
+    def truth(self, ids):
+      return np.full(len(ids), 3)
+
+    def judge_probs(self, apply, params, ids, rng):
+      return np.eye(10)[np.full(len(ids), 1)]  # The judge favours 1 on every image.
+
+  def verdicts(task, apply, params, ids, claim_a, claim_b, settings, mesh, seed):
+    return {"a_wins": (np.asarray(claim_a) == 5) & (np.asarray(ids) == 0), "judge_calls": 1}
+  monkeypatch.setattr(rewards, "debate_verdicts", verdicts)
+  settings = rewards.DebateSettings(debater="greedy")
+  paper = rewards.verdict_table(Task(), None, None, [0, 1], settings)["table_NxC"]
+  best = rewards.verdict_table(Task(), None, None, [0, 1], settings,
+                               truth_rule="best_lie")["table_NxC"]
+  assert paper[0].tolist() == [False] * 5 + [True] + [False] * 4  # Lie 5 won; the truth lost.
+  assert paper[1].tolist() == [False] * 3 + [True] + [False] * 6  # No lie won: the truth did.
+  assert best[0, 3] and (best[:, 5] == paper[:, 5]).all()
