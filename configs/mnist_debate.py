@@ -73,6 +73,8 @@ def get_config(arg=None):
   c.judge_workdir = config_dict.placeholder(str)
   # The self-play run whose newest network the `learned` and `learned_mcts` debaters play.
   c.selfplay_workdir = config_dict.placeholder(str)
+  # learned_mcts's leaf values (net | judge | mixed | rollout); unset: the self-play run's.
+  c.evaluator = config_dict.placeholder(str)
   c.judge_eval_masks = 10
   c.judge = common.judge_config()
   common.add_run_keys(c)

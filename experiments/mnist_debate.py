@@ -53,6 +53,10 @@ def validate(config) -> None:
   check_int(config, "judge_eval_masks", 1)
   check_int(config, "transcripts_per_cell", 0)
   judge_lib.get_arch(config.judge.arch)
+  if config.evaluator is not None:
+    from debate.search.evaluators import EVALUATORS
+    check(config.evaluator in EVALUATORS, "evaluator", config.evaluator,
+          f"one of {list(EVALUATORS)} (or unset: the self-play run's)")
   if {config.honest, config.liar, *config.baselines} & set(LEARNED):
     loop.network_info(config.selfplay_workdir)  # A clear error now, not after the judge.
 
@@ -72,7 +76,7 @@ def learned_network(config, k: int):
   if meta.get("pixels") != k:
     raise ConfigError(f"selfplay_workdir={config.selfplay_workdir!r} trained k={meta.get('pixels')} "
                       f"debaters, not k={k}; allowed: a self-play run with the same k")
-  return guide, params, meta.get("evaluator", "net")
+  return guide, params, config.evaluator or meta.get("evaluator", "net")
 
 
 def play_cell(config, mesh, apply, params, images, labels, *, k, protocol, seed, slots,
@@ -209,6 +213,7 @@ def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_di
   rate, ci = protocols.rate_over_examples(image_wins)
   calls = made[0].judge_calls(slots) * ((k + 1) // 2) + made[1].judge_calls(slots) * (k // 2) + k
   return {**key, "honest_debater": honest, "liar_debater": liar, "simulations": config.sims,
+          **({"leaf_values": evaluator} if "learned_mcts" in (honest, liar) else {}),
           "num_images": int(len(labels)), "seeds": config.seeds, "seeds_played": len(wins),
           "liar_protocol": config.liar_protocol if protocol.precommit else "none",
           "honest_win_rate": rate, "ci95": list(ci),

@@ -357,3 +357,25 @@ def test_leaf_value_judges_exactly_the_games_that_need_it(buckets):
     need[rng.choice(n, size=count, replace=False)] = True
     np.testing.assert_array_equal(value(jnp.asarray(need)), np.where(need, expected, 0.0),
                                   err_msg=f"{count} games need the judge")
+
+
+def test_mixed_leaf_value_is_the_mean_of_the_value_head_and_the_judge():
+  """The network-guided search's three leaf values on the same leaves: the value head ("net"),
+  the judge's squashed margin on the partial view ("judge"), and their mean ("mixed")."""
+  from debate.search import evaluators
+  rng = np.random.default_rng(5)
+  images = [image_with(rng.choice(784, size=12, replace=False)) for _ in range(4)]
+  games = jax.tree.map(jnp.asarray, games_for(images, LIAR))
+  env = Env(g.MnistPixels(4, 32), protocols.Protocol(precommit=True, first=LIAR), linear_judge,
+            jnp.asarray(rng.normal(size=784).astype(np.float32)))
+  state = jax.vmap(g.initial_state)(games)
+  action = jnp.argmax(jax.vmap(g.legal)(games, state), -1)  # A legal first move each.
+  guide = lambda p, ex, st: (jnp.zeros((4, 32)), jnp.array([0.4, -0.2, 0.9, 0.0]))
+  values = {}
+  for e in ("net", "judge", "mixed"):
+    fn = evaluators.make_recurrent_fn(env, 4, evaluator=e, guide=guide, prior="net")
+    out, _ = fn(evaluators.Root(games), jax.random.PRNGKey(0), action, state)
+    values[e] = np.asarray(out.value)
+  np.testing.assert_allclose(values["net"], [0.4, -0.2, 0.9, 0.0])
+  assert np.abs(values["judge"]).max() > 0 and not np.allclose(values["judge"], values["net"])
+  np.testing.assert_allclose(values["mixed"], (values["net"] + values["judge"]) / 2, rtol=1e-6)

@@ -24,7 +24,10 @@ import mctx
 from debate.debaters.base import Env, for_seat
 from debate.search import mcts
 
-EVALUATORS = ("rollout", "judge", "net")
+# Leaf values: a random completion judged ("rollout"), the judge on the partial view ("judge":
+# tanh of its margin), the network's value head ("net"), or their mean ("mixed", AlphaGo's
+# mixing of a value network with an evaluation, weight 1/2).
+EVALUATORS = ("rollout", "judge", "net", "mixed")
 PRIORS = ("uniform", "net")
 
 # A learned guide: (net_params, example_B, state_B) -> (prior logits_BxA, value_B for the seat
@@ -139,18 +142,18 @@ def make_recurrent_fn(env: Env, left, *, evaluator: str = "rollout", guide: Guid
     if seen is None:  # Called outside `search`: nothing was judged before.
       seen, seen_reward = jnp.zeros_like(terminal), jnp.zeros(terminal.shape)
     net_prior = net_value = None
-    if guide is not None and (evaluator == "net" or prior == "net"):
+    if guide is not None and (evaluator in ("net", "mixed") or prior == "net"):
       net_prior, net_value = guide(root.net_params, example, new)
     if evaluator == "rollout":
       final = completion(env, rng, example, new)
       leaf = jax.tree.map(lambda a, b: jnp.where(
           terminal.reshape(terminal.shape + (1,) * (a.ndim - 1)), a, b), new, final)
       need = ~seen
-    elif evaluator == "judge":
+    elif evaluator in ("judge", "mixed"):
       leaf, need = new, ~seen
     else:
       leaf, need = new, terminal & ~seen
-    if evaluator == "judge":
+    if evaluator in ("judge", "mixed"):
       v0, margin0 = leaf_value(env, root, leaf, left, need, judge_buckets, with_margin=True)
     else:
       v0 = leaf_value(env, root, leaf, left, need, judge_buckets)
@@ -161,6 +164,9 @@ def make_recurrent_fn(env: Env, left, *, evaluator: str = "rollout", guide: Guid
       value = jnp.where(terminal, 0.0, net_value)
     elif evaluator == "judge":  # How far the partial view leans, squashed to [-1, 1].
       value = jnp.where(terminal, 0.0, for_seat(jnp.tanh(margin0), to_move))
+    elif evaluator == "mixed":
+      value = jnp.where(terminal, 0.0,
+                        0.5 * (net_value + for_seat(jnp.tanh(margin0), to_move)))
     else:
       value = jnp.where(terminal, 0.0, for_seat(v0, to_move))
     discount = jnp.where(terminal, 0.0, -1.0)
@@ -187,15 +193,17 @@ def search_tree(rng, env: Env, example_B, state_B, num_simulations: int, c_puct:
   root_rng, search_rng = jax.random.split(rng)
   legal = env.legal(example_B, state_B)
   logits = uniform_prior(env, example_B, state_B)
-  if evaluator == "net" or prior == "net":
+  if evaluator in ("net", "mixed") or prior == "net":
     net_logits, net_value = guide(net_params, example_B, state_B)
     if prior == "net":
       logits = jnp.where(legal, net_logits, mcts.ILLEGAL)
   if evaluator == "rollout":
     value = rollout_value(root_rng, env, example_B, state_B)
-  elif evaluator == "judge":
+  elif evaluator in ("judge", "mixed"):
     margin0 = env.seat0_margin(example_B, state_B, env.logits(example_B, state_B))
     value = for_seat(jnp.tanh(margin0), env.seat(example_B, state_B))
+    if evaluator == "mixed":
+      value = 0.5 * (net_value + value)
   else:
     value = net_value
   root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=state_B)
