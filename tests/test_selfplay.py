@@ -42,12 +42,13 @@ def _task(n=64, seed=0):
 
 
 def _run(tmp, iterations, algorithm="alphazero", stop_after=None, evaluate=None,
-         eval_every=0, games=64, evaluator="judge"):
+         eval_every=0, games=64, evaluator="judge", arch="tiny", teacher=0):
   task = _task()
-  arch = pv.get_arch("tiny")
+  arch = pv.get_arch(arch)
   settings = loop.Settings(iterations=iterations, games=games, sims=8, updates=16, batch_size=64,
                            learning_rate=3e-3, replay_capacity=1024, algorithm=algorithm,
-                           evaluator=evaluator,
+                           evaluator=evaluator, teacher_iterations=teacher,
+                           teacher_temperature=0.05,
                            population_every=iterations, play_batch=games)
   return loop.train(task=task, protocols=[protocols.Protocol(True, 0),
                                           protocols.Protocol(True, 1)],
@@ -87,3 +88,53 @@ def test_killed_selfplay_resumes_to_the_uninterrupted_network(tmp_path):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
   np.testing.assert_array_equal(whole["replay"]["value"], resumed["replay"]["value"])
   assert len(loop.population(str(tmp_path / "killed"))) == 1
+
+
+def test_move_hints_point_at_greedys_move_and_never_at_illegal_ones():
+  from debate.debaters.base import Env
+  from debate.debaters.simple import move_hints
+  from debate.debaters import make_debater
+  task = _task(n=16, seed=3)
+  key = task.sample_keys(np.random.default_rng(0), 16, True, 0)
+  ex = jax.tree.map(jnp.asarray, task.examples(key))
+  st = jax.vmap(task.game.init)(ex)
+  st = jax.vmap(task.game.step)(ex, st, jnp.argmax(jax.vmap(task.game.legal_mask)(ex, st), -1))
+  proto = protocols.Protocol(True, 0)
+  env = Env(task.game, proto, brightness_judge, jnp.zeros(()))
+  hints = np.asarray(move_hints(env, ex, st))
+  legal = np.asarray(jax.vmap(task.game.legal_mask)(ex, st))
+  assert (hints[~legal] == 0).all() and (hints[legal] > 0).all() and (hints <= 1).all()
+  greedy = make_debater("greedy", task.game, proto, brightness_judge)
+  seat = jax.vmap(task.game.current_seat)(ex, st)
+  from debate.games.base import Observation
+  out = greedy.apply({"judge": jnp.zeros(())}, jax.random.PRNGKey(0), Observation(ex, st, seat),
+                     jnp.asarray(legal))
+  np.testing.assert_array_equal(hints[np.arange(16), np.asarray(out.action_B)], 1.0)
+
+
+def test_a_network_that_reads_move_hints_trains_on_the_hints_of_its_positions(tmp_path):
+  """Two teacher iterations (sharp soft greedy) with the greedy-plane network: every replay
+  position carries the hints of its state, and the network alone then plays only legal moves."""
+  out = _run(tmp_path, 2, arch="tiny_greedy", teacher=2, games=32)
+  buf = out["replay"]
+  n = int(buf["size"])
+  assert "hints" in buf and n > 0
+  from debate.debaters.base import Env
+  from debate.debaters.simple import move_hints
+  task = _task()
+  ex = jax.tree.map(jnp.asarray, task.examples(jax.tree.map(lambda x: x[:n], buf["key"])))
+  st = jax.tree.map(lambda x: jnp.asarray(x[:n]), buf["state"])
+  # The buffer's games alternate first movers; precommit margins read only the claims.
+  env = Env(task.game, protocols.Protocol(True, 0), brightness_judge, jnp.zeros(()))
+  np.testing.assert_allclose(buf["hints"][:n], np.asarray(move_hints(env, ex, st)), atol=1e-5)
+  from debate.debaters.learned import make_learned
+  net = pv.network(pv.get_arch("tiny_greedy"))
+  d = make_learned(net.guide, game=task.game, protocol=protocols.Protocol(True, 0),
+                   judge_apply=brightness_judge)
+  from debate.games.base import Observation
+  seat = jax.vmap(task.game.current_seat)(ex, st)
+  legal = jax.vmap(task.game.legal_mask)(ex, st)
+  act = d.apply({"judge": jnp.zeros(()), "net": out["params"]}, jax.random.PRNGKey(0),
+                Observation(ex, st, seat), legal).action_B
+  live = np.asarray(legal.any(-1))
+  assert np.asarray(legal)[np.arange(n), np.asarray(act)][live].all()

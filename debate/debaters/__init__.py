@@ -19,7 +19,7 @@ def make_debater(name: str, game, protocol, judge_apply, *, sims: int = 100,
     raise ConfigError(f"debater {name!r} needs a trained network; allowed: set selfplay_workdir "
                       "to a finished self-play run of this game")
   if name == "learned":
-    return make_learned(guide)
+    return make_learned(guide, game=game, protocol=protocol, judge_apply=judge_apply)
   if name == "learned_mcts":
     return make_learned_mcts(game, protocol, judge_apply, guide, sims, c_puct, evaluator)
   if name == "random":

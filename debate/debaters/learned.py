@@ -9,14 +9,21 @@ import jax.numpy as jnp
 
 from debate.debaters.base import Debater, DebaterOutput, Env
 from debate.debaters.mcts import make_mcts
+from debate.selfplay.learner import call_guide
 
 
-def make_learned(guide, *, sample: bool = False, temperature: float = 1.0) -> Debater:
+def make_learned(guide, *, sample: bool = False, temperature: float = 1.0, game=None,
+                 protocol=None, judge_apply=None) -> Debater:
   """The network alone: its most likely legal move (or a sample at `temperature`). Learned
-  parameters come in `params["net"]`."""
+  parameters come in `params["net"]`. A network that reads move hints (`guide.wants_hints`)
+  needs the game, protocol and judge to compute them (greedy's cost per move)."""
+  hints = getattr(guide, "wants_hints", False)
+  if hints and judge_apply is None:
+    raise ValueError("this network reads move hints: make_learned needs game, protocol, judge")
 
   def apply(params, rng, obs, legal_BxA, *, batch_axes=()):
-    logits, value = guide(params["net"], obs.example, obs.state)
+    env = Env(game, protocol, judge_apply, params.get("judge"), tuple(batch_axes))
+    logits, value = call_guide(guide, params["net"], obs.example, obs.state, env)
     logits = jnp.where(legal_BxA, logits, -jnp.inf)
     weights = jax.nn.softmax(logits, axis=-1)
     if sample:
@@ -27,7 +34,8 @@ def make_learned(guide, *, sample: bool = False, temperature: float = 1.0) -> De
       action = jnp.argmax(logits, axis=-1)
     return DebaterOutput(action.astype(jnp.int32), weights, value)
 
-  return Debater("learned", apply, deterministic=not sample)
+  return Debater("learned", apply, deterministic=not sample,
+                 judge_calls=(lambda a: a) if hints else (lambda a: 0))
 
 
 def make_learned_mcts(game, protocol, judge_apply, guide, num_simulations: int,

@@ -43,7 +43,11 @@ def make_mcts(game, protocol, judge_apply, num_simulations: int, c_puct: float =
     action = jnp.argmax(jnp.where(legal_BxA, score, -jnp.inf), axis=-1).astype(jnp.int32)
     return DebaterOutput(action, weights, summary.value)
 
-  calls = (lambda a: 1) if evaluator == "net" else (lambda a: num_simulations + 1)
+  leaf = (lambda a: 1) if evaluator == "net" else (lambda a: num_simulations + 1)
+  if getattr(guide, "wants_hints", False):  # Move hints at the root and every expanded node.
+    calls = lambda a: leaf(a) + (num_simulations + 1) * a
+  else:
+    calls = leaf
   return Debater(name, apply, judge_calls=calls)
 
 

@@ -139,6 +139,18 @@ def make_lookahead(game, protocol, judge_apply, inner: Debater, branches: int = 
                  judge_calls=lambda a: inner.judge_calls(a) * (game.max_turns + 1))
 
 
+def move_hints(env: Env, example_B, state_B) -> jax.Array:
+  """The judge's one-step response to every move, as a learned network's input: for each legal
+  move, exp(margin after it - the best legal margin) from the mover's side (1 for greedy's move,
+  less for worse ones), 0 for illegal moves. Greedy's cost: one judge call per legal move."""
+  legal = env.legal(example_B, state_B)
+  own = for_seat(scores_of_moves(env, example_B, state_B, legal),
+                 env.seat(example_B, state_B)[:, None])
+  best = jnp.max(jnp.where(legal, own, -jnp.inf), -1, keepdims=True)
+  best = jnp.where(jnp.isfinite(best), best, 0.0)  # A finished game: no legal move.
+  return jnp.where(legal, jnp.exp(jnp.minimum(own - best, 0.0)), 0.0)
+
+
 def scores_of_moves(env: Env, example_B, state_B, legal_BxA, chunk: int = 32) -> jax.Array:
   """Seat 0's judge margin after each move [B, A] (illegal moves: 0, or whatever the judge says
   on the whole-network path)."""

@@ -89,6 +89,9 @@ class Observation(NamedTuple):
   example: Any
   state: Any
   seat: jax.Array
+  # Per-action features the engine computes for networks that ask for them
+  # (`debate.debaters.simple.move_hints`: greedy's judge response to every legal move), or None.
+  hints: Any = None
 
 
 class Transcript(NamedTuple):

@@ -23,6 +23,7 @@ import mctx
 
 from debate.debaters.base import Env, for_seat
 from debate.search import mcts
+from debate.selfplay.learner import call_guide
 
 # Leaf values: a random completion judged ("rollout"), the judge on the partial view ("judge":
 # tanh of its margin), the network's value head ("net"), or their mean ("mixed", AlphaGo's
@@ -143,7 +144,7 @@ def make_recurrent_fn(env: Env, left, *, evaluator: str = "rollout", guide: Guid
       seen, seen_reward = jnp.zeros_like(terminal), jnp.zeros(terminal.shape)
     net_prior = net_value = None
     if guide is not None and (evaluator in ("net", "mixed") or prior == "net"):
-      net_prior, net_value = guide(root.net_params, example, new)
+      net_prior, net_value = call_guide(guide, root.net_params, example, new, env)
     if evaluator == "rollout":
       final = completion(env, rng, example, new)
       leaf = jax.tree.map(lambda a, b: jnp.where(
@@ -194,7 +195,7 @@ def search_tree(rng, env: Env, example_B, state_B, num_simulations: int, c_puct:
   legal = env.legal(example_B, state_B)
   logits = uniform_prior(env, example_B, state_B)
   if evaluator in ("net", "mixed") or prior == "net":
-    net_logits, net_value = guide(net_params, example_B, state_B)
+    net_logits, net_value = call_guide(guide, net_params, example_B, state_B, env)
     if prior == "net":
       logits = jnp.where(legal, net_logits, mcts.ILLEGAL)
   if evaluator == "rollout":

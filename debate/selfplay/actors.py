@@ -18,10 +18,12 @@ def states_along(game, examples, actions_BxT, moved_BxT=None):
   return jax.tree.map(lambda x: x[:, :-1], states)
 
 
-def positions(game, key, examples, transcript: dict, played_policy: bool = False) -> dict:
+def positions(game, key, examples, transcript: dict, played_policy: bool = False,
+              hints=None) -> dict:
   """Replay-buffer rows of a played batch: one per move made (a game that ended early leaves
   fewer). `played_policy`: the policy target is the move played (one-hot: policy gradient),
-  not the mover's action weights."""
+  not the mover's action weights. `hints(examples_N, states_N) -> [N, A]`: the move hints of
+  every row, for a network that reads them."""
   actions = np.asarray(transcript["actions_BxT"])
   moved = np.asarray(transcript["moved_BxT"], bool)
   B, T = actions.shape
@@ -34,9 +36,13 @@ def positions(game, key, examples, transcript: dict, played_policy: bool = False
   flat = lambda x: np.asarray(x).reshape(B * T, *np.shape(x)[2:])[rows]
   policy = (np.eye(game.num_actions, dtype=np.float32)[np.maximum(actions, 0)] if played_policy
             else transcript["policy_BxTxA"])
-  return {"key": jax.tree.map(lambda x: np.repeat(np.asarray(x), T, axis=0)[rows], key),
-          "state": jax.tree.map(flat, states), "seat": flat(seats),
-          "policy": flat(policy), "value": flat(value)}
+  out = {"key": jax.tree.map(lambda x: np.repeat(np.asarray(x), T, axis=0)[rows], key),
+         "state": jax.tree.map(flat, states), "seat": flat(seats),
+         "policy": flat(policy), "value": flat(value)}
+  if hints is not None:
+    per_row = jax.tree.map(lambda x: np.repeat(np.asarray(x), T, axis=0)[rows], examples)
+    out["hints"] = np.asarray(hints(per_row, out["state"]), np.float32)
+  return out
 
 
 def play(player, rng, judge_params, net_params, examples, batch_size: int, multiple: int):

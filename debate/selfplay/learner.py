@@ -28,28 +28,44 @@ class Network(NamedTuple):
   """A learned debater's network, supplied by the game."""
   init: Callable[[Any], Any]   # nnx.Rngs -> the module
   evaluate: Evaluate
-  guide: Callable              # (net_params, example_B, state_B) -> (logits, value), seat to move
+  guide: Callable              # (net_params, example_B, state_B[, env]) -> (logits, value)
+  hints: bool = False          # reads `Observation.hints` (greedy's response to every move)
 
 
-def make_network(init, evaluate: Evaluate, current_seat) -> Network:
+def make_network(init, evaluate: Evaluate, current_seat, hints: bool = False) -> Network:
   """The network and its guide: `evaluate` from the seat to move (`current_seat(example,
-  state)`, the game's `Game.current_seat`)."""
+  state)`, the game's `Game.current_seat`). With `hints`, the guide also takes the search's
+  `Env` and computes `move_hints` for the position (`guide.wants_hints`)."""
   from debate.train.trainer import functionalize
   functional = functionalize(init)
 
-  def guide(net_params, example_B, state_B):
+  def guide(net_params, example_B, state_B, env=None):
     seat = jax.vmap(current_seat)(example_B, state_B)
-    return evaluate(functional.module(net_params), Observation(example_B, state_B, seat))
+    extra = None
+    if hints:
+      from debate.debaters.simple import move_hints
+      if env is None:
+        raise ValueError("this network reads move hints: its guide needs the search's Env")
+      extra = move_hints(env, example_B, state_B)
+    return evaluate(functional.module(net_params), Observation(example_B, state_B, seat, extra))
 
   guide.functional = functional
-  return Network(init, evaluate, guide)
+  guide.wants_hints = hints
+  return Network(init, evaluate, guide, hints)
+
+
+def call_guide(guide, net_params, example_B, state_B, env):
+  """A guide's (logits, value), handing it the Env when it asks for move hints."""
+  if getattr(guide, "wants_hints", False):
+    return guide(net_params, example_B, state_B, env)
+  return guide(net_params, example_B, state_B)
 
 
 def make_loss(algorithm: str, evaluate: Evaluate, value_weight: float = 1.0):
 
   def loss_fn(net, batch, rng, aux):
     del rng, aux
-    obs = Observation(batch["example"], batch["state"], batch["seat"])
+    obs = Observation(batch["example"], batch["state"], batch["seat"], batch.get("hints"))
     logits, value = evaluate(net, obs)
     legal = jnp.isfinite(logits)
     logp = jax.nn.log_softmax(jnp.where(legal, logits, -1e30), axis=-1)

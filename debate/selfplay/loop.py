@@ -19,6 +19,7 @@ import time
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -67,9 +68,29 @@ def _player(mesh, task, protocol, judge_apply, guide, s: Settings, batch_axes,
     d = make_learned_mcts(game, protocol, judge_apply, guide, s.sims, s.c_puct, s.evaluator,
                           sample=True)
   else:
-    d = make_learned(guide, sample=True)
+    d = make_learned(guide, sample=True, game=game, protocol=protocol, judge_apply=judge_apply)
   return rollout.make_player(mesh, game=game, protocol=protocol, debaters=(d, d),
                              judge_apply=judge_apply, batch_axes=batch_axes)
+
+
+def _hints_fn(game, protocol, judge_apply, chunk: int = 256):
+  """`(judge_params, examples, states) -> hints [N, A]` for the replay buffer, in jitted
+  chunks (a network that reads move hints trains on the hints of the positions it saw)."""
+  from debate.debaters.base import Env
+  from debate.debaters.simple import move_hints
+  one = jax.jit(lambda jp, ex, st: move_hints(Env(game, protocol, judge_apply, jp), ex, st))
+
+  def fn(judge_params, examples, states):
+    n = len(jax.tree.leaves(states)[0])
+    out = []
+    for i in range(0, n, chunk):
+      sl = lambda x: jnp.asarray(x[i:i + chunk])
+      m = min(chunk, n - i)
+      pad = lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], chunk - m, 0)]) if m < chunk else x
+      ex, st = jax.tree.map(lambda x: pad(sl(x)), examples), jax.tree.map(lambda x: pad(sl(x)), states)
+      out.append(np.asarray(one(judge_params, ex, st))[:m])
+    return np.concatenate(out)
+  return fn
 
 
 def _row(positions: dict):
@@ -156,7 +177,9 @@ def train(*, task, protocols: list, judge_apply, judge_params, network: learner.
   ex0 = task.examples(key0)
   st0 = jax.device_get(jax.vmap(task.game.init)(jax.tree.map(np.asarray, ex0)))
   buf = replay.empty(s.replay_capacity, jax.tree.map(lambda x: x[0], key0),
-                     jax.tree.map(lambda x: x[0], st0), task.game.num_actions)
+                     jax.tree.map(lambda x: x[0], st0), task.game.num_actions,
+                     hints=network.hints)
+  hints_fns = {}  # protocol -> its hints function (margins read the protocol's claims)
   ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints", "selfplay"), keep=2)
   abstract = {"train": ckpt_lib.abstract_with_shardings(state, shardings), "replay": buf}
   start = 0
@@ -188,16 +211,22 @@ def train(*, task, protocols: list, judge_apply, judge_params, network: learner.
                      judge_params, state["params"], examples, s.play_batch, ndata)
     act_s = time.time() - t_act
     pos = actors.positions(task.game, key, examples, tr,
-                           played_policy=s.algorithm == "policy_gradient" and not teacher)
+                           played_policy=s.algorithm == "policy_gradient" and not teacher,
+                           hints=None if not network.hints else
+                           lambda ex, st: hints_fns.setdefault(protocol, _hints_fn(
+                               task.game, protocol, judge_apply))(judge_params, ex, st))
     buf = replay.add(buf, pos)
     losses = []
     # Policy gradient is on-policy: it learns from this iteration's games only.
-    source = replay.add(replay.empty(len(pos["value"]), *_row(pos), task.game.num_actions),
+    source = replay.add(replay.empty(len(pos["value"]), *_row(pos), task.game.num_actions,
+                                     hints=network.hints),
                         pos) if s.algorithm == "policy_gradient" else buf
     for _ in range(s.updates):
       b = replay.sample(source, rng, s.batch_size)
       batch = {"example": task.examples(b["key"]), "state": b["state"],
                "seat": b["seat"], "policy": b["policy"], "value": b["value"]}
+      if "hints" in b:
+        batch["hints"] = b["hints"]
       state, m = step_fn(state, mesh_lib.to_global(batch, batch_sharding), None)
       losses.append(m)
     m = {k: float(np.mean([jax.device_get(x[k]) for x in losses])) for k in losses[0]}
@@ -251,7 +280,7 @@ def make_evaluator(task, protocol, judge_apply, judge_params, guide, mesh, games
   key = task_base.with_truth_in_seat0(key)
   examples = task.examples(key)
   protocol = Protocol(precommit=protocol.precommit, first=protocol.first)
-  learned = make_learned(guide)
+  learned = make_learned(guide, game=game, protocol=protocol, judge_apply=judge_apply)
   ndata = int(np.prod([mesh.shape[a] for a in batch_axes]))
   players = {}
   for name, opp in opponents(task, protocol, judge_apply, against).items():

@@ -12,14 +12,23 @@ import jax
 import numpy as np
 
 
-def empty(capacity: int, key_example: Any, state_example: Any, num_actions: int) -> dict:
-  """A buffer holding nothing, shaped after one key and one state (no leading dim)."""
+def empty(capacity: int, key_example: Any, state_example: Any, num_actions: int,
+          hints: bool = False) -> dict:
+  """A buffer holding nothing, shaped after one key and one state (no leading dim); with
+  `hints`, room for each position's move hints."""
   zeros = lambda x: np.zeros((capacity, *np.shape(x)), np.asarray(x).dtype)
-  return {"key": jax.tree.map(zeros, key_example), "state": jax.tree.map(zeros, state_example),
-          "seat": np.zeros(capacity, np.int32),
-          "policy": np.zeros((capacity, num_actions), np.float32),
-          "value": np.zeros(capacity, np.float32),
-          "size": np.zeros((), np.int64), "cursor": np.zeros((), np.int64)}
+  buf = {"key": jax.tree.map(zeros, key_example), "state": jax.tree.map(zeros, state_example),
+         "seat": np.zeros(capacity, np.int32),
+         "policy": np.zeros((capacity, num_actions), np.float32),
+         "value": np.zeros(capacity, np.float32),
+         "size": np.zeros((), np.int64), "cursor": np.zeros((), np.int64)}
+  if hints:
+    buf["hints"] = np.zeros((capacity, num_actions), np.float32)
+  return buf
+
+
+def _fields(buf: dict) -> list[str]:
+  return [k for k in buf if k not in ("size", "cursor")]
 
 
 def add(buf: dict, positions: dict) -> dict:
@@ -33,8 +42,8 @@ def add(buf: dict, positions: dict) -> dict:
     dst[at] = src
     return dst
 
-  out = jax.tree.map(put, {k: buf[k] for k in ("key", "state", "seat", "policy", "value")},
-                     positions)
+  out = jax.tree.map(put, {k: buf[k] for k in _fields(buf)},
+                     {k: positions[k] for k in _fields(buf)})
   out["size"] = np.asarray(min(int(buf["size"]) + n, capacity))
   out["cursor"] = np.asarray((int(buf["cursor"]) + n) % capacity)
   return out
@@ -42,5 +51,4 @@ def add(buf: dict, positions: dict) -> dict:
 
 def sample(buf: dict, rng: np.random.Generator, batch: int) -> dict:
   idx = rng.integers(0, int(buf["size"]), batch)
-  return jax.tree.map(lambda x: x[idx], {k: buf[k] for k in
-                                         ("key", "state", "seat", "policy", "value")})
+  return jax.tree.map(lambda x: x[idx], {k: buf[k] for k in _fields(buf)})
