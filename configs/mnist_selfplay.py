@@ -13,7 +13,10 @@ played move weighted by the verdict minus its value.
 
 Args: pixels (k), algorithm (alphazero|policy_gradient), iterations, games (per iteration),
 sims (the actors' simulations per move), precommit (true|false|both), teacher (iterations of
-greedy-imitation warm start: both seats soft greedy, the network learns their moves), smoke.
+greedy-imitation warm start: both seats soft greedy, the network learns their moves),
+temperature (the soft greedy teacher's), net (small | small_greedy: the network also reads the
+judge's one-step response to every legal reveal, at greedy's cost per move | tiny |
+tiny_greedy), evaluator (the search's leaf values: judge | net | mixed), smoke.
 """
 import ml_collections
 from ml_collections import config_dict
@@ -24,7 +27,8 @@ from debate.config import ConfigError, parse_arg
 
 def get_config(arg=None):
   arg = parse_arg(arg, pixels=6, algorithm="alphazero", iterations=60, games=256, sims=32,
-                  precommit="true", teacher=0, smoke=False)
+                  precommit="true", teacher=0, temperature=0.5, net="small", evaluator="judge",
+                  smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "mnist_selfplay"
   c.seed = 0
@@ -38,10 +42,11 @@ def get_config(arg=None):
   c.first = ("honest", "liar")  # Self-play alternates the first mover's seat per iteration.
   c.selfplay = ml_collections.ConfigDict({
       "algorithm": arg.algorithm, "iterations": arg.iterations, "games": arg.games,
-      "sims": arg.sims, "evaluator": "judge", "c_puct": 1.0, "updates": 64, "batch_size": 256,
+      "sims": arg.sims, "evaluator": arg.evaluator, "c_puct": 1.0, "updates": 64, "batch_size": 256,
       "learning_rate": 1e-3, "replay_capacity": 40_000, "population_every": 10,
-      "play_batch": 256, "teacher_iterations": arg.teacher, "teacher_temperature": 0.5})
-  c.net = ml_collections.ConfigDict({"arch": "small"})
+      "play_batch": 256, "teacher_iterations": arg.teacher,
+      "teacher_temperature": float(arg.temperature)})
+  c.net = ml_collections.ConfigDict({"arch": arg.net})
   c.eval_games = 200       # held-out games (the last training images), every eval_every
   c.eval_every = 5
   c.eval_opponents = ("random", "greedy")
@@ -51,7 +56,7 @@ def get_config(arg=None):
   if arg.smoke:
     c.selfplay.update(iterations=min(arg.iterations, 4), games=16, sims=4, updates=4,
                       batch_size=32, replay_capacity=512, population_every=2, play_batch=16)
-    c.net.arch = "tiny"
+    c.net.arch = "tiny_greedy" if arg.net.endswith("_greedy") else "tiny"
     c.eval_games = 16
     c.eval_every = 2
     c.eval_opponents = ("random",)
