@@ -23,7 +23,11 @@ def test_debate_smoke_writes_table_transcripts_and_plots(mnist_dir, tmp_path):
   assert {"pixels", "precommit", "first", "honest_debater", "liar_debater", "simulations",
           "num_images", "honest_win_rate", "ci95"} <= set(cell)
   assert cell["pixels"] == 4 and cell["first"] == "liar" and cell["precommit"] is True
-  assert 0 <= cell["honest_win_rate"] <= 1 and cell["num_images"] == 16
+  assert cell["num_images"] == 16
+  # The paper's protocol by default: each image against each of its 9 lies, scored per image.
+  assert cell["liar_protocol"] == "paper" and cell["games"] == 16 * 9
+  assert cell["honest_win_rate"] == pytest.approx(cell["per_seed"][0])
+  assert cell["honest_win_rate"] * 16 == pytest.approx(round(cell["honest_win_rate"] * 16))
   assert "4" in res["judge"]
   assert cell["last_mover"] == "honest"  # Liar first, 4 reveals.
   assert 0 <= cell["last_reveal_flips_to_last_mover"] <= cell["last_reveal_flips"] <= 1
