@@ -161,6 +161,7 @@ def test_benchmark_debate_counts_judge_calls(digits_dir):
   assert "judge_calls_per_game" not in res0["vectorized"]
 
 
+@pytest.mark.slow
 def test_benchmark_greedy_one_game_per_call_plays_the_batched_games(digits_dir):
   """Greedy one game per call and in one batch play the same games (verdicts), both judges
   agree, and the quoted reproduction rate is carried as quoted, never as a measurement."""

@@ -112,6 +112,7 @@ def test_move_hints_point_at_greedys_move_and_never_at_illegal_ones():
   np.testing.assert_array_equal(hints[np.arange(16), np.asarray(out.action_B)], 1.0)
 
 
+@pytest.mark.slow
 def test_a_network_that_reads_move_hints_trains_on_the_hints_of_its_positions(tmp_path):
   """Two teacher iterations (sharp soft greedy) with the greedy-plane network: every replay
   position carries the hints of its state, and the network alone then plays only legal moves."""
