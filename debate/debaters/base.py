@@ -101,3 +101,10 @@ def one_hot_output(action_B: jax.Array, num_actions: int, value_B=None) -> Debat
   action_B = action_B.astype(jnp.int32)
   value_B = jnp.zeros(action_B.shape, jnp.float32) if value_B is None else value_B
   return DebaterOutput(action_B, jax.nn.one_hot(action_B, num_actions), value_B)
+
+
+def call_guide(guide, net_params, example_B, state_B, env):
+  """A guide's (logits, value), handing it the Env when it asks for move hints."""
+  if getattr(guide, "wants_hints", False):
+    return guide(net_params, example_B, state_B, env)
+  return guide(net_params, example_B, state_B)

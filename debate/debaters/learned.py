@@ -7,9 +7,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from debate.debaters.base import Debater, DebaterOutput, Env
+from debate.debaters.base import Debater, DebaterOutput, Env, call_guide
 from debate.debaters.mcts import make_mcts
-from debate.selfplay.learner import call_guide
 
 
 def make_learned(guide, *, sample: bool = False, temperature: float = 1.0, game=None,

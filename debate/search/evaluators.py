@@ -21,9 +21,8 @@ import jax
 import jax.numpy as jnp
 import mctx
 
-from debate.debaters.base import Env, for_seat
+from debate.debaters.base import Env, call_guide, for_seat
 from debate.search import mcts
-from debate.selfplay.learner import call_guide
 
 # Leaf values: a random completion judged ("rollout"), the judge on the partial view ("judge":
 # tanh of its margin), the network's value head ("net"), or their mean ("mixed", AlphaGo's

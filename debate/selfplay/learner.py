@@ -54,13 +54,6 @@ def make_network(init, evaluate: Evaluate, current_seat, hints: bool = False) ->
   return Network(init, evaluate, guide, hints)
 
 
-def call_guide(guide, net_params, example_B, state_B, env):
-  """A guide's (logits, value), handing it the Env when it asks for move hints."""
-  if getattr(guide, "wants_hints", False):
-    return guide(net_params, example_B, state_B, env)
-  return guide(net_params, example_B, state_B)
-
-
 def make_loss(algorithm: str, evaluate: Evaluate, value_weight: float = 1.0):
 
   def loss_fn(net, batch, rng, aux):
