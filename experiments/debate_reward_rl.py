@@ -2,7 +2,8 @@
 
 Reward sources, all with the same steps, batch and seeds:
 - `truth`: 1 if the sampled label is the true label (the ceiling; uses labels).
-- `debate`: 1 if the sampled label wins a precommit debate against the strongest alternative.
+- `debate`: 1 if the sampled label wins its precommit debates: a wrong label, moving first,
+  against the truth; the true label against every lie (the paper's rule: it must beat all 9).
   Debates are batched beside the step: every (image, label) verdict of the RL image set is
   played once, in jitted batches, before training (the reward of an action never changes, so this
   is the same reward as playing each sampled action's debate when it is drawn).
@@ -39,6 +40,7 @@ def validate(config) -> None:
     check(s in SOURCES, "sources", config.sources, f"a tuple of {list(SOURCES)}")
   check_int(config, "rl.steps", 1)
   check_int(config, "rl.batch_size", 1)
+  check_int(config, "rl.samples", 1)
   check_int(config, "rl.seeds", 1)
   check_int(config, "rl.eval_every", 1)
   check_int(config, "rl.images", 1)
@@ -82,7 +84,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       task = trainer.TrainTask(
           init_model=lambda r: PolicyNet(rngs=r),
           loss_fn=rl.make_rl_loss(source, uses.judge_alone(apply, config.pixels), r_apply,
-                                  config.rl.entropy),
+                                  config.rl.entropy, config.rl.samples),
           optimizer=optax.adam(config.rl.learning_rate),
           data=BatchSource(data, config.rl.batch_size, config.seed + s), aux=aux,
           eval_fn=eval_fn, name=f"policy_{source}_seed{s}")
@@ -104,6 +106,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
                                                                len(test_labels))))
                                 for s, a in final.items()},
        "debate_reward_accuracy": float((train_t["table_NxC"] == truth_table).mean()),
+       # The two ways the debate reward errs: the true label loses (to any lie, the paper's
+       # rule), and a wrong label wins (moving first against the truth).
+       "debate_reward_truth_wins": float(train_t["table_NxC"][truth_table].mean()),
+       "debate_reward_lie_wins": float(train_t["table_NxC"][~truth_table].mean()),
        "test_images": int(len(test_labels))}
   wall = time.time() - t0
   common.write_results(workdir, config, metrics=m, mesh=mesh, steps=config.rl.steps,
@@ -118,14 +124,18 @@ def train_and_evaluate(config, workdir: str) -> dict:
            ", ".join(f"{100 * a:.1f}" for a in final[s])] for s in config.sources]
   common.write_report(workdir, "\n".join([
       "# RL from debate rewards (no labels)", "",
-      f"Policy: small CNN, REINFORCE with batch-mean baseline, {config.rl.steps} steps of "
-      f"batch {config.rl.batch_size}, {config.rl.seeds} seed(s) per source, on "
+      f"Policy: small CNN, REINFORCE with batch-mean baseline, {config.rl.samples} label(s) "
+      f"sampled per image, entropy bonus {config.rl.entropy}, Adam {config.rl.learning_rate}, "
+      f"{config.rl.steps} steps of {config.rl.batch_size} images, {config.rl.seeds} seed(s) per "
+      f"source, on "
       f"{config.rl.images} unlabeled train-split images (from index {config.rl.image_offset}; the "
       f"distilled model was trained on the first {config.train_images}); accuracy on the "
       f"{len(test_labels)} test-split images (95% interval: over seeds, or Wilson for one).",
       f"Debate: k={config.pixels}, {config.debater} with {config.sims} simulations; the debate "
       f"reward table agrees with the truth on {100 * m['debate_reward_accuracy']:.1f}% of "
-      "(image, label) pairs.", "",
+      f"(image, label) pairs: the true label wins (beats all 9 lies) on "
+      f"{100 * m['debate_reward_truth_wins']:.1f}% of images, a wrong label wins (moving first "
+      f"against the truth) on {100 * m['debate_reward_lie_wins']:.1f}% of pairs.", "",
       common.md_table(["reward source", "policy test accuracy", "per seed"], rows),
       "![policy accuracy](policy_accuracy.png)", ""]))
   return m

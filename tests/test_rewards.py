@@ -151,3 +151,21 @@ def test_truth_entry_follows_the_papers_rule_the_liar_wins_if_any_liar_wins(monk
   assert paper[0].tolist() == [False] * 5 + [True] + [False] * 4  # Lie 5 won; the truth lost.
   assert paper[1].tolist() == [False] * 3 + [True] + [False] * 6  # No lie won: the truth did.
   assert best[0, 3] and (best[:, 5] == paper[:, 5]).all()
+
+
+def test_every_sampled_claim_gets_its_own_judge_view_and_reward():
+  # The judge "sees" one random view per call: here it answers the view's seed-driven claim, so
+  # K samples of one example must be scored against K different views, not one view repeated.
+  def judge_alone(aux, inputs, rng):
+    n = inputs["x"].shape[0]
+    picks = jax.random.randint(rng, (n,), 0, 3)
+    return jax.nn.one_hot(picks, 3) * 10.0
+
+  always_0 = lambda x: jnp.zeros((x.shape[0], 3)).at[:, 0].set(1e4)
+  batch = {"inputs": {"x": jnp.zeros((2, 1))}}
+  loss_fn = rl.make_rl_loss("judge", judge_alone, None, 0.0, samples=400)
+  _, m = loss_fn(always_0, batch, jax.random.PRNGKey(0), None)
+  # 800 independent views each agree with claim 0 a third of the time (one view: 0 or 1).
+  assert abs(float(m["reward"]) - 1 / 3) < 0.06, m
+  with pytest.raises(Exception, match="samples=0"):
+    rl.make_rl_loss("truth", None, None, 0.0, samples=0)
