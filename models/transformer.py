@@ -28,13 +28,14 @@ class TransformerConfig:
   mlp_width: int = 384      # F
   rope_theta: float = 10000.0
   norm_eps: float = 1e-5
+  tied: bool = True         # the embedding matrix is the output layer (else `unembed`, D x V)
   dtype: str = "float32"    # activations (bfloat16 on accelerators)
 
   def params(self) -> int:
     """Parameter count (tied embeddings counted once)."""
     d, h, k, e, f = self.width, self.heads, self.kv_heads, self.head_width, self.mlp_width
     block = d * h * e + 2 * d * k * e + h * e * d + 3 * d * f + 2 * d
-    return self.vocab * d + self.layers * block + d
+    return self.vocab * d * (1 if self.tied else 2) + self.layers * block + d
 
   def flops_per_token(self, context: int) -> int:
     """Forward multiply-adds x 2 per token at this context length (matmuls and attention)."""
@@ -119,13 +120,27 @@ class Block(nnx.Module):
 
 
 class Decoder(nnx.Module):
-  """tokens_BxT -> next-token logits_BxTxV (the embedding matrix is the output layer too)."""
+  """tokens_BxT -> next-token logits_BxTxV (the embedding matrix is the output layer too, unless
+  `cfg.tied` is false: then `unembed`)."""
 
   def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
     self.cfg = cfg
     self.embed = nnx.Embed(cfg.vocab, cfg.width, rngs=rngs)
     self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.layers)])
     self.norm = RMSNorm(cfg.width, cfg.norm_eps)
+    if not cfg.tied:
+      self.unembed = nnx.Param(nnx.initializers.lecun_normal()(rngs.params(),
+                                                               (cfg.width, cfg.vocab)))
+
+  def output_rows(self, ids) -> jax.Array:
+    """The output layer's rows (one per token id in `ids`): [len(ids), D]."""
+    ids = jnp.asarray(ids)
+    return self.embed.embedding[ids] if self.cfg.tied else self.unembed[...][:, ids].T
+
+  def logits(self, h_BxTxD: jax.Array) -> jax.Array:
+    if self.cfg.tied:
+      return self.embed.attend(h_BxTxD).astype(jnp.float32)
+    return (h_BxTxD @ self.unembed[...].astype(h_BxTxD.dtype)).astype(jnp.float32)
 
   def hidden(self, tokens_BxT: jax.Array) -> jax.Array:
     dtype = jnp.dtype(self.cfg.dtype)
@@ -141,7 +156,7 @@ class Decoder(nnx.Module):
     return self.norm(x)
 
   def __call__(self, tokens_BxT: jax.Array) -> jax.Array:
-    return self.embed.attend(self.hidden(tokens_BxT)).astype(jnp.float32)
+    return self.logits(self.hidden(tokens_BxT))
 
 
 class ChoiceHead(Decoder):
@@ -157,7 +172,7 @@ class ChoiceHead(Decoder):
     h_BxTxD = self.hidden(tokens_BxT)
     last = jnp.maximum((tokens_BxT != 0).sum(-1) - 1, 0)
     h_BxD = jnp.take_along_axis(h_BxTxD, last[:, None, None], axis=1)[:, 0]
-    w_CxD = self.embed.embedding[jnp.asarray(self.choices)]
+    w_CxD = self.output_rows(self.choices)
     return (h_BxD.astype(jnp.float32) @ w_CxD.T.astype(jnp.float32))
 
 
@@ -179,7 +194,7 @@ class MoveScorer(Decoder):
     at_BxAxD = jnp.take_along_axis(h_BxTxD, marks_BxA[..., None], axis=1)
     logits_BxA = self.move(at_BxAxD)[..., 0]
     c = len(self.choices)
-    w_CxD = self.embed.embedding[jnp.asarray(self.choices)].astype(jnp.float32)
+    w_CxD = self.output_rows(self.choices).astype(jnp.float32)
     logits_BxA = logits_BxA.at[:, -c:].set((at_BxAxD[:, -c:] * w_CxD[None]).sum(-1))
     last = jnp.maximum((tokens_BxT != 0).sum(-1) - 1, 0)
     h_BxD = jnp.take_along_axis(h_BxTxD, last[:, None, None], axis=1)[:, 0]

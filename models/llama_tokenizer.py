@@ -1,0 +1,85 @@
+"""A pretrained model's tokenizer rebuilt from its GGUF metadata (`tokenizer.ggml.*`) with the
+`tokenizers` library, and its chat template applied as the model expects.
+
+GGUF keeps a byte-level BPE ("gpt2") tokenizer as its vocabulary, merges, token types and a
+pre-tokenizer name; llama.cpp splits digits one by one for `smollm` (and the other names that
+do), then applies GPT-2's byte-level split.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+from debate.config import ConfigError
+
+CONTROL = 3  # GGUF token type of special (control) tokens.
+# Pre-tokenizer names whose digits are split one at a time (llama.cpp's table).
+SINGLE_DIGITS = ("smollm", "starcoder", "refact", "falcon3")
+
+
+@dataclasses.dataclass
+class PretrainedTokenizer:
+  tokenizer: Tokenizer
+  bos_id: int | None
+  eos_id: int | None
+  add_bos: bool
+  chat_template: str | None
+
+  def encode(self, text: str) -> list[int]:
+    """Token ids of `text` (special tokens written in it, like <|im_start|>, are parsed)."""
+    ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+    return ([self.bos_id] if self.add_bos and self.bos_id is not None else []) + ids
+
+  def decode(self, ids) -> str:
+    return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
+
+  def token_id(self, token: str) -> int:
+    i = self.tokenizer.token_to_id(token)
+    if i is None:
+      raise ConfigError(f"token {token!r} is not in the model's vocabulary")
+    return i
+
+  def chat(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
+    """The file's chat template rendered (jinja2, sandboxed) over `messages` ({role, content})."""
+    if not self.chat_template:
+      raise ConfigError("this model's file has no tokenizer.chat_template; allowed: plain "
+                        "prompts (encode) with it")
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message):
+      raise ConfigError(f"the chat template refused the messages: {message}")
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    template = env.from_string(self.chat_template)
+    tok = lambda i: self.tokenizer.id_to_token(i) if i is not None else ""
+    return template.render(messages=messages, add_generation_prompt=add_generation_prompt,
+                           raise_exception=raise_exception, bos_token=tok(self.bos_id),
+                           eos_token=tok(self.eos_id))
+
+
+def from_gguf_meta(meta: dict) -> PretrainedTokenizer:
+  """`meta`: the file's `tokenizer.*` fields (`models.llama_weights.Checkpoint.tokenizer_meta`)."""
+  kind = meta.get("tokenizer.ggml.model")
+  if kind != "gpt2":
+    raise ConfigError(f"tokenizer.ggml.model={kind!r}; allowed: 'gpt2' (byte-level BPE)")
+  tokens = list(meta["tokenizer.ggml.tokens"])
+  merges = [tuple(m.split(" ", 1)) for m in meta.get("tokenizer.ggml.merges", [])]
+  vocab = {t: i for i, t in enumerate(tokens)}
+  tk = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
+  byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+  if meta.get("tokenizer.ggml.pre") in SINGLE_DIGITS:
+    tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                byte_level])
+  else:
+    tk.pre_tokenizer = byte_level
+  tk.decoder = decoders.ByteLevel()
+  types = list(meta.get("tokenizer.ggml.token_type", []))
+  specials = [AddedToken(tokens[i], special=True, normalized=False)
+              for i, t in enumerate(types) if t == CONTROL]
+  tk.add_special_tokens(specials)
+  get = lambda k: (int(meta[k]) if meta.get(k) is not None else None)
+  return PretrainedTokenizer(tk, get("tokenizer.ggml.bos_token_id"),
+                             get("tokenizer.ggml.eos_token_id"),
+                             bool(meta.get("tokenizer.ggml.add_bos_token", False)),
+                             meta.get("tokenizer.chat_template"))

