@@ -83,16 +83,35 @@ class Attention(nnx.Module):
     self.q, self.k, self.v, self.o = lin(d, h * e), lin(d, k * e), lin(d, k * e), lin(h * e, d)
     self.cfg = cfg
 
-  def __call__(self, x_BxTxD, positions_BxT, mask_BxTxT) -> jax.Array:
+  def _qkv(self, x_BxTxD, positions_BxT):
     c = self.cfg
     b, t, _ = x_BxTxD.shape
     q = rotary(self.q(x_BxTxD).reshape(b, t, c.heads, c.head_width), positions_BxT, c.rope_theta)
     k = rotary(self.k(x_BxTxD).reshape(b, t, c.kv_heads, c.head_width), positions_BxT,
                c.rope_theta)
-    v = self.v(x_BxTxD).reshape(b, t, c.kv_heads, c.head_width)
+    return q, k, self.v(x_BxTxD).reshape(b, t, c.kv_heads, c.head_width)
+
+  def __call__(self, x_BxTxD, positions_BxT, mask_BxTxT) -> jax.Array:
+    b, t, _ = x_BxTxD.shape
+    q, k, v = self._qkv(x_BxTxD, positions_BxT)
     # Grouped heads: query head h reads key/value head h // (H / K).
     out_BxTxHxE = jax.nn.dot_product_attention(q, k, v, mask=mask_BxTxT[:, None])
-    return self.o(out_BxTxHxE.reshape(b, t, c.heads * c.head_width))
+    return self.o(out_BxTxHxE.reshape(b, t, -1))
+
+  def cached(self, x_BxTxD, positions_BxT, mask_BxTxS, cache: tuple, start) -> tuple:
+    """The same over a key/value cache of S slots: this chunk's keys and values are written at
+    slots start..start+T-1, its queries read every slot `mask_BxTxS` allows."""
+    b, t, _ = x_BxTxD.shape
+    q, k, v = self._qkv(x_BxTxD, positions_BxT)
+    ck_BxSxKxE, cv_BxSxKxE = cache
+    ck_BxSxKxE = jax.lax.dynamic_update_slice(ck_BxSxKxE, k.astype(ck_BxSxKxE.dtype),
+                                              (0, start, 0, 0))
+    cv_BxSxKxE = jax.lax.dynamic_update_slice(cv_BxSxKxE, v.astype(cv_BxSxKxE.dtype),
+                                              (0, start, 0, 0))
+    out_BxTxHxE = jax.nn.dot_product_attention(q, ck_BxSxKxE.astype(q.dtype),
+                                               cv_BxSxKxE.astype(q.dtype),
+                                               mask=mask_BxTxS[:, None])
+    return self.o(out_BxTxHxE.reshape(b, t, -1)), (ck_BxSxKxE, cv_BxSxKxE)
 
 
 class MLP(nnx.Module):
@@ -117,6 +136,11 @@ class Block(nnx.Module):
   def __call__(self, x, positions, mask):
     x = x + self.attn(self.attn_norm(x), positions, mask)
     return x + self.mlp(self.mlp_norm(x))
+
+  def cached(self, x, positions, mask, cache, start):
+    a, cache = self.attn.cached(self.attn_norm(x), positions, mask, cache, start)
+    x = x + a
+    return x + self.mlp(self.mlp_norm(x)), cache
 
 
 class Decoder(nnx.Module):
@@ -157,6 +181,29 @@ class Decoder(nnx.Module):
 
   def __call__(self, tokens_BxT: jax.Array) -> jax.Array:
     return self.logits(self.hidden(tokens_BxT))
+
+  def init_cache(self, batch: int, slots: int, dtype=None) -> list:
+    """An empty key/value cache: per layer (keys, values), each B x S x K x E."""
+    c = self.cfg
+    shape = (batch, slots, c.kv_heads, c.head_width)
+    dtype = jnp.dtype(dtype or c.dtype)
+    return [(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in range(c.layers)]
+
+  def cached(self, tokens_BxT, positions_BxT, valid_BxS, cache: list, start) -> tuple:
+    """Logits of a chunk of T tokens written at cache slots start..start+T-1 (a prompt, then one
+    token a step): logits_BxTxV and the new cache. `positions_BxT` are the tokens' rotary
+    positions; `valid_BxS` marks the slots that hold real tokens (prompts are left-padded) once
+    this chunk is written. A slot is read by the queries at or after it."""
+    t, s = tokens_BxT.shape[1], valid_BxS.shape[1]
+    slot_T = start + jnp.arange(t)
+    mask_BxTxS = (jnp.arange(s)[None, None, :] <= slot_T[None, :, None]) & valid_BxS[:, None, :]
+    mask_BxTxS = mask_BxTxS | (jnp.arange(s)[None, None, :] == slot_T[None, :, None])
+    x = self.embed(tokens_BxT).astype(jnp.dtype(self.cfg.dtype))
+    new = []
+    for block, layer_cache in zip(self.blocks, cache):
+      x, layer_cache = block.cached(x, positions_BxT, mask_BxTxS, layer_cache, start)
+      new.append(layer_cache)
+    return self.logits(self.norm(x)), new
 
 
 class ChoiceHead(Decoder):

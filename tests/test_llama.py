@@ -254,3 +254,33 @@ def test_smollm2_whole_model_equals_the_reference_and_answers():
     ids.append(int(got[-1].argmax()))
     got = ours(ck, np.asarray([ids]))[0]
   assert "Paris" in tok.decode(ids[-8:])
+
+
+# Generation with a key/value cache ---------------------------------------------------------------
+
+def test_cached_generation_equals_the_uncached_forward():
+  from models import generate
+  from models.transformer import TransformerConfig
+  cfg = TransformerConfig(vocab=97, width=64, layers=2, heads=4, kv_heads=2, head_width=16,
+                          mlp_width=96, rope_theta=500.0)
+  functional = trainer.functionalize(lambda r: Decoder(cfg, rngs=r))
+  params = trainer.init_params(lambda r: Decoder(cfg, rngs=r), jax.random.PRNGKey(3))
+  prompts = [[5, 9, 13, 40, 2, 7, 7], [11, 3], [60, 61, 62, 63]]
+  n = 6
+  gen = generate.make_generate(functional, prompt_len=8, steps=n)
+  tokens, logits = gen(params, jnp.asarray(generate.left_pad(prompts, 8)), jax.random.PRNGKey(0))
+  full = jax.jit(lambda p, x: functional.module(p)(x))
+  for row, prompt in enumerate(prompts):  # Each row alone, unpadded, without a cache.
+    seq = prompt + [int(t) for t in tokens[row]]
+    ref = np.asarray(full(params, jnp.asarray([seq])))[0]
+    np.testing.assert_allclose(np.asarray(logits[row]), ref[len(prompt) - 1:len(prompt) - 1 + n],
+                               atol=1e-4)
+    assert [int(t) for t in tokens[row]] == list(ref[len(prompt) - 1:-1].argmax(-1))
+  # Sampling draws from the same logits; a row that emits eos keeps emitting it.
+  eos = int(tokens[0, 1])
+  gen_eos = generate.make_generate(functional, prompt_len=8, steps=n, eos_id=eos)
+  t2, _ = gen_eos(params, jnp.asarray(generate.left_pad(prompts, 8)), jax.random.PRNGKey(0))
+  assert (np.asarray(t2[0, 1:]) == eos).all()
+  sampled = generate.make_generate(functional, prompt_len=8, steps=n, temperature=1.0, top_k=1)
+  t3, _ = sampled(params, jnp.asarray(generate.left_pad(prompts, 8)), jax.random.PRNGKey(1))
+  np.testing.assert_array_equal(np.asarray(t3), np.asarray(tokens))  # top-1 sampling is greedy
