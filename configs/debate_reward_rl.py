@@ -29,6 +29,9 @@ def get_config(arg=None):
   c.rl = ml_collections.ConfigDict({"steps": arg.steps, "batch_size": 64, "samples": 4,
                                     "learning_rate": 1e-3, "entropy": 0.05, "seeds": arg.seeds,
                                     "eval_every": 250,
+                                    # The true label's reward: beats every lie (paper) or the
+                                    # judge's favourite lie (best_lie); the same games.
+                                    "truth_rule": "paper",
                                     # RL images: disjoint from the distilled model's.
                                     "images": arg.rl_images, "image_offset": arg.train_images})
   if arg.smoke:

@@ -78,6 +78,23 @@ def debate_player(game, judge_apply, settings: DebateSettings, mesh=None):
 TRUTH_RULES = ("paper", "best_lie")
 
 
+def with_truth_rule(table_NxC, truth_N, best_lie_N, truth_rule: str) -> np.ndarray:
+  """The table with each truth's entry recomputed from its games against the lies (the wrong
+  claims' entries): under `paper` it wins only if no lie won; under `best_lie` unless the lie
+  the judge favours without debate won."""
+  table = np.array(table_NxC, bool)
+  n, c = table.shape
+  rows, truth = np.arange(n), np.asarray(truth_N)
+  lies = np.where(np.arange(c)[None] == truth[:, None], False, table)
+  if truth_rule == "paper":
+    table[rows, truth] = ~lies.any(1)
+  elif truth_rule == "best_lie":
+    table[rows, truth] = ~lies[rows, np.asarray(best_lie_N)]
+  else:
+    raise ConfigError(f"truth_rule={truth_rule!r}; allowed: {list(TRUTH_RULES)}")
+  return table
+
+
 def verdict_table(task, judge_apply, judge_params, ids, settings: DebateSettings, mesh=None,
                   seed: int = 0, rng=None, truth_rule: str = "paper") -> dict[str, np.ndarray]:
   """Debate verdict for every (example, claim): V[i, a] = 1 if claim a wins against the strongest
@@ -96,12 +113,7 @@ def verdict_table(task, judge_apply, judge_params, ids, settings: DebateSettings
   lie_wins = res["a_wins"].reshape(n, c - 1)
   table = np.zeros((n, c), bool)
   table[np.arange(n)[:, None], lies] = lie_wins
-  if truth_rule == "paper":  # The truth wins only if no lie won.
-    table[np.arange(n), truth] = ~lie_wins.any(1)
-  elif truth_rule == "best_lie":  # The truth wins unless the judge's favourite lie won.
-    table[np.arange(n), truth] = ~lie_wins[lies == best[:, None]]
-  else:
-    raise ConfigError(f"truth_rule={truth_rule!r}; allowed: {list(TRUTH_RULES)}")
+  table = with_truth_rule(table, truth, best, truth_rule)
   return {"table_NxC": table, "best_lie": best, "judge_calls_per_game": res["judge_calls"],
           "games": (c - 1) * n}
 

@@ -20,7 +20,8 @@ import numpy as np
 import optax
 
 from debate import metrics as metrics_lib
-from debate.config import check, check_float, check_int
+from debate import rewards
+from debate.config import check, check_choice, check_float, check_int
 from debate.data import mnist
 from debate.train import trainer
 from debate.train.batches import BatchSource
@@ -31,6 +32,8 @@ from debate.tasks import mnist_uses as uses
 from models.mnist_cnn import PolicyNet, RewardModel
 
 SOURCES = rl.SOURCES
+RULE_WORDS = {"paper": "the paper's rule: it beats all 9 lies",
+              "best_lie": "it beats the lie the judge favours without debate"}
 
 
 def validate(config) -> None:
@@ -47,6 +50,7 @@ def validate(config) -> None:
   check_int(config, "rl.image_offset", 0)
   check_float(config, "rl.learning_rate")
   check_float(config, "rl.entropy", lo_open=False)
+  check_choice(config, "rl.truth_rule", rewards.TRUTH_RULES)
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
@@ -68,6 +72,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   _, train_u8, train_labels, train_t = uses.table_for(
       config, workdir, mesh, apply, params, "train", config.rl.images,
       f"rl_{config.rl.image_offset}", offset=config.rl.image_offset)
+  # The truth's entry under the rule asked for, from the same games (the table stores the lies').
+  table = rewards.with_truth_rule(train_t["table_NxC"], train_labels, train_t["best_lie"],
+                                  config.rl.truth_rule)
   test = mnist.load_from_config(config, "test")
   test_u8, test_labels = test["image"], test["label"]
   eval_fn = rl.policy_accuracy_fn(lambda r: PolicyNet(rngs=r), {"image": test_u8}, test_labels)
@@ -79,7 +86,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       if source == "truth":
         data["label"] = train_labels
       if source == "debate":
-        data["table"] = train_t["table_NxC"]
+        data["table"] = table
       aux = {"judge": params, "distilled": r_params}.get(source)
       task = trainer.TrainTask(
           init_model=lambda r: PolicyNet(rngs=r),
@@ -105,11 +112,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
                                     list(metrics_lib.wilson_ci(a[0] * len(test_labels),
                                                                len(test_labels))))
                                 for s, a in final.items()},
-       "debate_reward_accuracy": float((train_t["table_NxC"] == truth_table).mean()),
+       "debate_reward_accuracy": float((table == truth_table).mean()),
+       "debate_reward_truth_rule": config.rl.truth_rule,
        # The two ways the debate reward errs: the true label loses (to any lie, the paper's
        # rule), and a wrong label wins (moving first against the truth).
-       "debate_reward_truth_wins": float(train_t["table_NxC"][truth_table].mean()),
-       "debate_reward_lie_wins": float(train_t["table_NxC"][~truth_table].mean()),
+       "debate_reward_truth_wins": float(table[truth_table].mean()),
+       "debate_reward_lie_wins": float(table[~truth_table].mean()),
        "test_images": int(len(test_labels))}
   wall = time.time() - t0
   common.write_results(workdir, config, metrics=m, mesh=mesh, steps=config.rl.steps,
@@ -133,7 +141,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       f"{len(test_labels)} test-split images (95% interval: over seeds, or Wilson for one).",
       f"Debate: k={config.pixels}, {config.debater} with {config.sims} simulations; the debate "
       f"reward table agrees with the truth on {100 * m['debate_reward_accuracy']:.1f}% of "
-      f"(image, label) pairs: the true label wins (beats all 9 lies) on "
+      f"(image, label) pairs: the true label wins ({RULE_WORDS[config.rl.truth_rule]}) on "
       f"{100 * m['debate_reward_truth_wins']:.1f}% of images, a wrong label wins (moving first "
       f"against the truth) on {100 * m['debate_reward_lie_wins']:.1f}% of pairs.", "",
       common.md_table(["reward source", "policy test accuracy", "per seed"], rows),

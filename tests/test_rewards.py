@@ -169,3 +169,17 @@ def test_every_sampled_claim_gets_its_own_judge_view_and_reward():
   assert abs(float(m["reward"]) - 1 / 3) < 0.06, m
   with pytest.raises(Exception, match="samples=0"):
     rl.make_rl_loss("truth", None, None, 0.0, samples=0)
+
+
+def test_truth_rules_read_the_same_games_differently():
+  # Image 0 (truth 2): lie 7 beat it, the judge's favourite lie 4 did not; image 1 (truth 0):
+  # no lie won.
+  table = np.zeros((2, 10), bool)
+  table[0, 7] = True
+  paper = rewards.with_truth_rule(table, [2, 0], [4, 1], "paper")
+  best = rewards.with_truth_rule(table, [2, 0], [4, 1], "best_lie")
+  assert not paper[0, 2] and best[0, 2]  # the paper's rule: any lie that wins takes the image
+  assert paper[1, 0] and best[1, 0]
+  np.testing.assert_array_equal(np.delete(paper, [2], 1)[0], np.delete(table, [2], 1)[0])
+  with pytest.raises(Exception, match="truth_rule"):
+    rewards.with_truth_rule(table, [2, 0], [4, 1], "mean")
