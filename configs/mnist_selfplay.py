@@ -1,8 +1,12 @@
 r"""Debaters that learn: AlphaZero-style self-play of the MNIST pixel debate against a fixed judge.
 
-  python -m experiments.run --config configs/mnist_selfplay.py:pixels=6 \
-      --workdir runs/selfplay_k6 \
+  python -m experiments.run --config configs/mnist_selfplay.py \
+      --workdir runs/selfplay_k6_greedyplane \
       --config.judge_workdir='runs/judge_k{k}'
+
+(the network of docs/RESULTS.md section 4, about 13 minutes on 2 CPU cores; add
+`iterations=N` with N > 10 for AlphaZero iterations after the imitation, or `teacher=0,net=small`
+for self-play from scratch.)
 
 Both seats are the same policy-value network (`models/policy_value.py`); the actors play it
 through the network-guided search and sample their moves from the visit shares; the learner fits
@@ -26,9 +30,11 @@ from debate.config import ConfigError, parse_arg
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, pixels=6, algorithm="alphazero", iterations=60, games=256, sims=32,
-                  precommit="true", teacher=0, temperature=0.5, net="small", evaluator="judge",
-                  smoke=False)
+  # The defaults are the recipe of docs/RESULTS.md section 4 (the greedy-plane network: 10
+  # iterations imitating a sharp soft-greedy teacher); iterations past `teacher` are AlphaZero's.
+  arg = parse_arg(arg, pixels=6, algorithm="alphazero", iterations=10, games=256, sims=32,
+                  precommit="true", teacher=10, temperature=0.1, net="small_greedy",
+                  evaluator="judge", smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "mnist_selfplay"
   c.seed = 0
@@ -54,6 +60,8 @@ def get_config(arg=None):
   c.judge = common.judge_config()
   common.add_run_keys(c)
   if arg.smoke:
+    # Half imitation, half search at most: the smoke run goes through both phases.
+    c.selfplay.teacher_iterations = min(arg.teacher, 2)
     c.selfplay.update(iterations=min(arg.iterations, 4), games=16, sims=4, updates=4,
                       batch_size=32, replay_capacity=512, population_every=2, play_batch=16)
     c.net.arch = "tiny_greedy" if arg.net.endswith("_greedy") else "tiny"
