@@ -146,8 +146,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   common.write_report(workdir, "\n".join([
       "# Debate as a runtime check", "",
       f"{n} test-split images. A debate per answer (k={config.pixels}, {config.debater} with "
-      f"{config.sims} simulations, precommit): the answer against the strongest alternative; "
-      f"flag the answer if it loses. The saboteur is a strong classifier that answers its "
+      f"{config.sims} simulations, precommit), read from the verdict table: a wrong answer "
+      "debates the truth, moving first; a true answer must beat all 9 wrong labels, each moving "
+      "first against it (the paper's rule); flag the answer if it loses. The saboteur is a strong classifier that answers its "
       f"runner-up label whenever it sees a {config.lie_digit}.", "",
       "Catching wrong answers (precision = wrong among flagged, recall = flagged among wrong):",
       "", common.md_table(["model", "answer accuracy", "check", "precision", "recall",
