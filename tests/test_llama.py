@@ -284,3 +284,22 @@ def test_cached_generation_equals_the_uncached_forward():
   sampled = generate.make_generate(functional, prompt_len=8, steps=n, temperature=1.0, top_k=1)
   t3, _ = sampled(params, jnp.asarray(generate.left_pad(prompts, 8)), jax.random.PRNGKey(1))
   np.testing.assert_array_equal(np.asarray(t3), np.asarray(tokens))  # top-1 sampling is greedy
+
+
+def test_a_loaded_model_on_a_4x2_mesh_gives_one_devices_logits(tmp_path):
+  from debate.train import mesh as mesh_lib
+  from models.transformer import SHARDING_RULES
+  path = str(tmp_path / "m.gguf")
+  write_gguf(path)
+  ck = llama_weights.load(path)
+  tokens = np.asarray(TOKENS * 8)  # batch 8 over `data`
+  one = ours(ck, tokens)
+  mesh = mesh_lib.make_mesh({"data": 4, "model": 2})
+  shardings = mesh_lib.tree_shardings(ck.params, mesh, list(SHARDING_RULES))
+  params = jax.device_put(jax.tree.map(jnp.asarray, ck.params), shardings)
+  q = params["blocks"][0]["attn"]["q"]["kernel"]
+  assert {s.data.shape for s in q.addressable_shards} == {(64, 32)}  # heads split over `model`
+  functional = trainer.functionalize(lambda r: Decoder(ck.config, rngs=r))
+  x = jax.device_put(jnp.asarray(tokens), mesh_lib.batch_sharding(mesh, ("data",)))
+  sharded = np.asarray(jax.jit(lambda p, t: functional.module(p)(t))(params, x))
+  np.testing.assert_allclose(sharded, one, atol=1e-4)
