@@ -203,9 +203,12 @@ def read_safetensors(directory: str, layers: int | None = None, dtype=np.float32
   with open(os.path.join(directory, "config.json")) as f:
     hf = json.load(f)
   arch = hf.get("model_type")
-  if arch not in ("llama", "mistral", "qwen2") or hf.get("attention_bias"):
-    raise ConfigError(f"model {directory!r} has model_type={arch!r}; allowed: 'llama' (no "
-                      "attention biases)")
+  if arch != "llama" or hf.get("attention_bias") or hf.get("mlp_bias"):
+    raise ConfigError(f"model {directory!r} has model_type={arch!r} (attention_bias="
+                      f"{hf.get('attention_bias')!r}); allowed: 'llama' without biases")
+  if hf.get("rope_scaling"):  # Llama 3.1's long-context frequencies are not implemented.
+    raise ConfigError(f"model {directory!r} has rope_scaling={hf['rope_scaling']!r}; allowed: "
+                      "none (plain rotary with rope_theta)")
   tensors = {}
   for name in sorted(os.listdir(directory)):
     if name.endswith(".safetensors"):
