@@ -131,6 +131,10 @@ def read_gguf(path: str, layers: int | None = None, dtype=np.float32) -> Checkpo
     raise ConfigError(f"model file {path!r} has general.architecture={arch!r}; allowed: 'llama'")
   a = lambda key, default=None: _field(reader, f"llama.{key}", default)
   tensors = {t.name: t for t in reader.tensors}
+  scaling = a("rope.scaling.type")
+  if "rope_freqs.weight" in tensors or scaling not in (None, "none"):
+    raise ConfigError(f"model file {path!r} scales its rotary frequencies (rope.scaling.type="
+                      f"{scaling!r}); allowed: plain rotary with rope.freq_base")
   heads, kv_heads, width = int(a("attention.head_count")), int(a("attention.head_count_kv")), int(
       a("embedding_length"))
   n_layers = int(a("block_count"))
