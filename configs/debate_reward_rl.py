@@ -6,7 +6,8 @@ r"""RL with debate as the reward: a label-free policy vs truth, judge-alone and 
 
 Args: pixels, sims, train_images, eval_images (held out for the distilled model), rl_images (the
 policy's unlabeled images, after the distilled model's), steps (RL steps), seeds, smoke. The
-defaults are the recipe of docs/RESULTS.md section 3c (truth reward past 95%). The distilled reward model is trained inside this run (as in
+defaults are the recipe of docs/RESULTS.md section 3c (truth reward past 95%). The distilled
+reward model is trained inside this run (as in
 configs/distill_reward.py).
 """
 import ml_collections

@@ -8,7 +8,7 @@ and `random` (a control that carries no information).
 
 The estimator: `samples` claims drawn per example (each with its own reward draw), the mean
 reward of the whole batch as the baseline, and an entropy bonus. The bonus matters: with 0.01,
-one seed in three of the truth reward settled at ~89% with one digit never answered (once no
+one seed of two of the truth reward stopped at 85.6% with one digit never answered (once no
 image of a class samples its label, nothing raises it again); 0.05 trained every seed we tried
 past 96% (docs/RESULTS.md, section 3c). A leave-one-out baseline over one example's samples
 (RLOO) is worse here: a group whose samples all miss gets no gradient at all.
