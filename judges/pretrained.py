@@ -1,9 +1,15 @@
-"""A pretrained language model as the text-debate judge, zero-shot: the probability of each
-option read from the next-token logits of the option letters after a chat prompt that holds the
-question, the options and the transcript (the quotes, each marked verified or not), and the
-passage only under full information. What the judge is shown comes from a transcript row
+"""A pretrained language model as the text-debate judge: the probability of each option read
+from the next-token logits of the option letters after a chat prompt that holds the question, the
+options and the transcript (the quotes, each marked verified or not), and the passage only under
+full information. What the judge is shown comes from a transcript row
 (`debate.games.text.TextGame.render`), never the row's `speaker`, `honest_seat`, `winner` or
 `true_option`.
+
+The model is split in two: the bottom layers, frozen, turn a prompt into hidden states once
+(`features`); the top `top_layers` blocks, the final norm and the letters' output rows read them
+(`models.transformer.ChoiceTop`). Zero-shot, the top holds the checkpoint's own weights;
+fine-tuned (`finetune`, optax), it is trained on transcripts with their true answers while the
+bottom stays fixed, so one pass of the bottom serves both judges and every training epoch.
 
 Small models prefer one letter whatever they read; `both_orders` scores each prompt a second
 time with the options swapped and averages the two (the letters' order is then uninformative).
@@ -54,24 +60,53 @@ def judge_messages(row: dict, passage: str | None = None, swap: bool = False) ->
 
 
 @dataclasses.dataclass
-class ZeroShotJudge:
-  """`probs(rows, passages)` -> P(option) [N, 2] from a pretrained checkpoint
-  (`models.llama_weights.Checkpoint`) and its tokenizer."""
+class Features:
+  """A prompt set through the frozen bottom: per batch (row indices, tokens_BxT, h_BxTxD)."""
+  batches: list
+  count: int
+
+
+def _to_jnp(tree):
+  return jax.tree.map(jnp.asarray, tree)
+
+
+@dataclasses.dataclass
+class PretrainedJudge:
+  """A judge on a pretrained checkpoint (`models.llama_weights.Checkpoint`) and its tokenizer:
+  `probs(rows, passages)` -> P(option) [N, 2], zero-shot or with fine-tuned top layers."""
   checkpoint: Any
   tokenizer: Any
+  top_layers: int = 2
   batch_size: int = 16
-  bucket: int = 64
+  bucket: int = 32
   both_orders: bool = True
   answer_prefix: str = ""   # written after the assistant's turn opens, before the letter
 
   def __post_init__(self):
     from debate.train.trainer import functionalize
-    from models.transformer import ChoiceHead
-    self.letter_ids = tuple(self._letter_id(x) for x in LETTERS)
+    from models.transformer import ChoiceTop, Decoder
     cfg = self.checkpoint.config
-    functional = functionalize(lambda r: ChoiceHead(cfg, self.letter_ids, rngs=r))
-    self._params = jax.tree.map(jnp.asarray, self.checkpoint.params)
-    self._score = jax.jit(lambda p, x: functional.module(p)(x))
+    if not 0 <= self.top_layers <= cfg.layers:
+      raise ConfigError(f"top_layers={self.top_layers!r}; allowed: 0..{cfg.layers} (the "
+                        "checkpoint's blocks)")
+    self.letter_ids = tuple(self._letter_id(x) for x in LETTERS)
+    split = cfg.layers - self.top_layers
+    bottom_cfg = dataclasses.replace(cfg, layers=split)
+    self.top_cfg = dataclasses.replace(cfg, layers=self.top_layers)
+    p = self.checkpoint.params
+    bottom = {k: v for k, v in p.items() if k != "blocks"}
+    bottom["blocks"] = {i: p["blocks"][i] for i in range(split)}
+    rows = (p["embed"]["embedding"] if cfg.tied else p["unembed"].T)[list(self.letter_ids)]
+    self.zero_shot = _to_jnp({"blocks": {j: p["blocks"][split + j]
+                                         for j in range(self.top_layers)},
+                              "norm": p["norm"], "rows": np.asarray(rows, np.float32)})
+    self.top = self.zero_shot
+    fb = functionalize(lambda r: Decoder(bottom_cfg, rngs=r))
+    ft = functionalize(lambda r: ChoiceTop(self.top_cfg, len(LETTERS), rngs=r))
+    self._bottom = _to_jnp(bottom)
+    self._hidden = jax.jit(lambda q, x: fb.module(q).hidden(x, final_norm=False))
+    self.top_apply = lambda q, h, x: ft.module(q)(h, x)
+    self._top = jax.jit(self.top_apply)
     self.tokens_scored = 0
     self.seconds = 0.0
 
@@ -85,29 +120,59 @@ class ZeroShotJudge:
   def encode(self, messages: list[dict]) -> list[int]:
     return self.tokenizer.encode(self.tokenizer.chat(messages) + self.answer_prefix)
 
-  def letter_logits(self, prompts: list[list[int]]) -> np.ndarray:
-    """[N, 2] logits of A and B after each prompt; sequences grouped by length (padded to a
+  def prompts(self, rows: list[dict], passages: list, swap=False) -> list[list[int]]:
+    """Token ids of each row's prompt; `swap` (a bool, or one per row) lists option 1 as A."""
+    swaps = np.broadcast_to(np.asarray(swap, bool), (len(rows),))
+    return [self.encode(judge_messages(r, p, bool(s))) for r, p, s in zip(rows, passages, swaps)]
+
+  def features(self, prompts: list[list[int]]) -> Features:
+    """The bottom's hidden states of every prompt, batched by length (each batch padded to a
     multiple of `bucket`, so only a few shapes compile)."""
-    out = np.zeros((len(prompts), 2), np.float32)
-    order = np.argsort([len(p) for p in prompts])
-    t0 = time.time()
+    order = np.argsort([len(x) for x in prompts], kind="stable")
+    t0, batches = time.time(), []
     for start in range(0, len(prompts), self.batch_size):
-      rows = order[start:start + self.batch_size]
-      length = -(-max(len(prompts[i]) for i in rows) // self.bucket) * self.bucket
+      idx = order[start:start + self.batch_size]
+      length = -(-max(len(prompts[i]) for i in idx) // self.bucket) * self.bucket
       x = np.zeros((self.batch_size, length), np.int32)  # right padding (token 0)
-      for j, i in enumerate(rows):
+      for j, i in enumerate(idx):
         x[j, :len(prompts[i])] = prompts[i]
         self.tokens_scored += len(prompts[i])
-      out[rows] = np.asarray(self._score(self._params, jnp.asarray(x)))[:len(rows)]
+      h = self._hidden(self._bottom, jnp.asarray(x))
+      batches.append((idx, x, np.asarray(h)))
+    self.seconds += time.time() - t0
+    return Features(batches, len(prompts))
+
+  def letter_logits(self, feats: Features, top=None) -> np.ndarray:
+    """[N, 2] logits of A and B for every prompt of `feats`, read by `top` (default: this
+    judge's current top; `zero_shot`: the checkpoint's own)."""
+    top = self.top if top is None else top
+    out = np.zeros((feats.count, 2), np.float32)
+    t0 = time.time()
+    for idx, x, h in feats.batches:
+      out[idx] = np.asarray(self._top(top, jnp.asarray(h), jnp.asarray(x)))[:len(idx)]
     self.seconds += time.time() - t0
     return out
 
-  def probs(self, rows: list[dict], passages: list[str | None]) -> np.ndarray:
-    """P(option 0), P(option 1) per row (the options in the row's order)."""
-    logits = self.letter_logits([self.encode(judge_messages(r, p)) for r, p in zip(rows, passages)])
-    p = jax.nn.softmax(logits, -1)
-    if self.both_orders:
-      swapped = self.letter_logits([self.encode(judge_messages(r, p, swap=True))
-                                    for r, p in zip(rows, passages)])
-      p = 0.5 * (p + jax.nn.softmax(swapped, -1)[:, ::-1])
-    return np.asarray(p)
+  def probs(self, rows: list[dict], passages: list, tops=None) -> list[np.ndarray]:
+    """P(option 0), P(option 1) per row (the options in the row's order), one [N, 2] array per
+    top in `tops` (default: [the current top]); the bottom runs once for all of them."""
+    tops = [self.top] if tops is None else tops
+    orders = (False, True) if self.both_orders else (False,)
+    out = [0.0] * len(tops)
+    for swap in orders:
+      feats = self.features(self.prompts(rows, passages, swap))
+      for k, top in enumerate(tops):
+        p = np.asarray(jax.nn.softmax(self.letter_logits(feats, top), -1))
+        out[k] = out[k] + (p[:, ::-1] if swap else p) / len(orders)
+    return out
+
+
+def metrics(p_true: np.ndarray) -> dict:
+  """Accuracy (P(true option) > 1/2) with its Wilson 95% interval, ECE, Brier and log score: the
+  report the from-scratch judge gets (`debate.judging.verdict_metrics`)."""
+  from debate import metrics as m
+  p = np.clip(np.asarray(p_true, np.float64), 1e-12, 1.0)
+  correct = p > 0.5
+  return {"accuracy": float(correct.mean()), "ci95": list(m.wilson_ci(correct.sum(), len(p))),
+          "games": int(len(p)), "ece": m.expected_calibration_error(np.maximum(p, 1 - p), correct),
+          "brier": m.brier(p, np.ones(len(p))), "log_score": float(np.mean(np.log(p)))}

@@ -83,3 +83,31 @@ def from_gguf_meta(meta: dict) -> PretrainedTokenizer:
                              get("tokenizer.ggml.eos_token_id"),
                              bool(meta.get("tokenizer.ggml.add_bos_token", False)),
                              meta.get("tokenizer.chat_template"))
+
+
+def from_directory(directory: str) -> PretrainedTokenizer:
+  """A Hugging Face model directory's `tokenizer.json`, with the BOS/EOS tokens and chat
+  template of its `tokenizer_config.json` (when it has one)."""
+  import json
+  import os
+  path = os.path.join(directory, "tokenizer.json")
+  if not os.path.isfile(path):
+    raise ConfigError(f"model {directory!r} has no tokenizer.json; allowed: a directory with "
+                      "config.json, *.safetensors and tokenizer.json")
+  tk = Tokenizer.from_file(path)
+  conf = {}
+  if os.path.isfile(os.path.join(directory, "tokenizer_config.json")):
+    with open(os.path.join(directory, "tokenizer_config.json")) as f:
+      conf = json.load(f)
+  token = lambda k: (conf.get(k)["content"] if isinstance(conf.get(k), dict) else conf.get(k))
+  tid = lambda k: tk.token_to_id(token(k)) if token(k) else None
+  return PretrainedTokenizer(tk, tid("bos_token"), tid("eos_token"),
+                             bool(conf.get("add_bos_token", False)), conf.get("chat_template"))
+
+
+def for_checkpoint(checkpoint) -> PretrainedTokenizer:
+  """The tokenizer a `models.llama_weights.Checkpoint` came with (GGUF metadata, or the
+  safetensors directory's tokenizer files)."""
+  if "directory" in checkpoint.tokenizer_meta:
+    return from_directory(checkpoint.tokenizer_meta["directory"])
+  return from_gguf_meta(checkpoint.tokenizer_meta)

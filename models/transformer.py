@@ -143,6 +143,22 @@ class Block(nnx.Module):
     return x + self.mlp(self.mlp_norm(x)), cache
 
 
+def causal_mask(tokens_BxT: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(positions_BxT, mask_BxTxT) of right-padded sequences: causal over real tokens (padding,
+  token 0, is never a key; it attends to itself)."""
+  real = tokens_BxT != 0
+  t = tokens_BxT.shape[1]
+  causal = jnp.tril(jnp.ones((t, t), jnp.bool_))
+  mask_BxTxT = (causal[None] & real[:, None, :]) | jnp.eye(t, dtype=jnp.bool_)[None]
+  return jnp.broadcast_to(jnp.arange(t), tokens_BxT.shape), mask_BxTxT
+
+
+def last_real(h_BxTxD: jax.Array, tokens_BxT: jax.Array) -> jax.Array:
+  """The hidden state at each sequence's last real token: h_BxD."""
+  last = jnp.maximum((tokens_BxT != 0).sum(-1) - 1, 0)
+  return jnp.take_along_axis(h_BxTxD, last[:, None, None], axis=1)[:, 0]
+
+
 class Decoder(nnx.Module):
   """tokens_BxT -> next-token logits_BxTxV (the embedding matrix is the output layer too, unless
   `cfg.tied` is false: then `unembed`)."""
@@ -166,18 +182,13 @@ class Decoder(nnx.Module):
       return self.embed.attend(h_BxTxD).astype(jnp.float32)
     return (h_BxTxD @ self.unembed[...].astype(h_BxTxD.dtype)).astype(jnp.float32)
 
-  def hidden(self, tokens_BxT: jax.Array) -> jax.Array:
-    dtype = jnp.dtype(self.cfg.dtype)
-    real = tokens_BxT != 0
-    t = tokens_BxT.shape[1]
-    causal = jnp.tril(jnp.ones((t, t), jnp.bool_))
-    mask_BxTxT = causal[None] & real[:, None, :]
-    mask_BxTxT = mask_BxTxT | jnp.eye(t, dtype=jnp.bool_)[None]  # Padding attends to itself.
-    positions = jnp.broadcast_to(jnp.arange(t), tokens_BxT.shape)
-    x = self.embed(tokens_BxT).astype(dtype)
+  def hidden(self, tokens_BxT: jax.Array, final_norm: bool = True) -> jax.Array:
+    """The last block's output (normed unless `final_norm` is false): h_BxTxD."""
+    positions, mask_BxTxT = causal_mask(tokens_BxT)
+    x = self.embed(tokens_BxT).astype(jnp.dtype(self.cfg.dtype))
     for block in self.blocks:
       x = block(x, positions, mask_BxTxT)
-    return self.norm(x)
+    return self.norm(x) if final_norm else x
 
   def __call__(self, tokens_BxT: jax.Array) -> jax.Array:
     return self.logits(self.hidden(tokens_BxT))
@@ -216,11 +227,30 @@ class ChoiceHead(Decoder):
     self.choices = tuple(int(c) for c in choices)
 
   def __call__(self, tokens_BxT: jax.Array) -> jax.Array:
-    h_BxTxD = self.hidden(tokens_BxT)
-    last = jnp.maximum((tokens_BxT != 0).sum(-1) - 1, 0)
-    h_BxD = jnp.take_along_axis(h_BxTxD, last[:, None, None], axis=1)[:, 0]
+    h_BxD = last_real(self.hidden(tokens_BxT), tokens_BxT)
     w_CxD = self.output_rows(self.choices)
     return (h_BxD.astype(jnp.float32) @ w_CxD.T.astype(jnp.float32))
+
+
+class ChoiceTop(nnx.Module):
+  """The top `cfg.layers` blocks of a decoder, its final norm and the output rows of `choices`,
+  read as `ChoiceHead` reads them, from the hidden states below them (h_BxTxD, the output of a
+  `Decoder.hidden(..., final_norm=False)` of the layers underneath): logits_BxC. A pretrained
+  judge fine-tuned in its top layers trains only this."""
+
+  def __init__(self, cfg: TransformerConfig, choices: int, *, rngs: nnx.Rngs):
+    self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.layers)])
+    self.norm = RMSNorm(cfg.width, cfg.norm_eps)
+    self.rows = nnx.Param(nnx.initializers.normal(0.02)(rngs.params(), (choices, cfg.width)))
+    self.cfg = cfg
+
+  def __call__(self, h_BxTxD: jax.Array, tokens_BxT: jax.Array) -> jax.Array:
+    positions, mask_BxTxT = causal_mask(tokens_BxT)
+    x = h_BxTxD.astype(jnp.dtype(self.cfg.dtype))
+    for block in self.blocks:
+      x = block(x, positions, mask_BxTxT)
+    h_BxD = last_real(self.norm(x), tokens_BxT)
+    return h_BxD.astype(jnp.float32) @ self.rows[...].T.astype(jnp.float32)
 
 
 class MoveScorer(Decoder):
@@ -243,6 +273,4 @@ class MoveScorer(Decoder):
     c = len(self.choices)
     w_CxD = self.output_rows(self.choices).astype(jnp.float32)
     logits_BxA = logits_BxA.at[:, -c:].set((at_BxAxD[:, -c:] * w_CxD[None]).sum(-1))
-    last = jnp.maximum((tokens_BxT != 0).sum(-1) - 1, 0)
-    h_BxD = jnp.take_along_axis(h_BxTxD, last[:, None, None], axis=1)[:, 0]
-    return logits_BxA, jnp.tanh(self.value(h_BxD)[:, 0])
+    return logits_BxA, jnp.tanh(self.value(last_real(h_BxTxD, tokens_BxT))[:, 0])

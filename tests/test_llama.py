@@ -81,28 +81,29 @@ def ours(ck, tokens_BxT) -> np.ndarray:
 # A small synthetic GGUF file (always available) -------------------------------------------------
 
 def write_gguf(path, *, vocab=300, width=64, layers=2, heads=4, kv_heads=2, mlp=96, seed=0,
-               quantize=True, tied=True):
+               quantize=True, tied=True, std=0.3):
   """A random llama model in GGUF, query/key rows reordered as llama.cpp's converter does; one
   tensor quantised (Q8_0) when `quantize`. Also writes a byte-level BPE tokenizer. Returns the
-  Hugging Face layout weights."""
+  Hugging Face layout weights. `std`: the projections' initial scale (small: attention not yet
+  peaked, as in a trainable model)."""
   from tokenizers import pre_tokenizers
   rng = np.random.default_rng(seed)
   e = width // heads
   hf = {"model.embed_tokens.weight": rng.normal(0, 1, (vocab, width)),
         "model.norm.weight": rng.uniform(0.5, 1.5, width)}
   if not tied:
-    hf["lm_head.weight"] = rng.normal(0, 0.3, (vocab, width))
+    hf["lm_head.weight"] = rng.normal(0, std, (vocab, width))
   for i in range(layers):
     p = f"model.layers.{i}."
     hf.update({p + "input_layernorm.weight": rng.uniform(0.5, 1.5, width),
                p + "post_attention_layernorm.weight": rng.uniform(0.5, 1.5, width),
-               p + "self_attn.q_proj.weight": rng.normal(0, 0.3, (heads * e, width)),
-               p + "self_attn.k_proj.weight": rng.normal(0, 0.3, (kv_heads * e, width)),
-               p + "self_attn.v_proj.weight": rng.normal(0, 0.3, (kv_heads * e, width)),
-               p + "self_attn.o_proj.weight": rng.normal(0, 0.3, (width, heads * e)),
-               p + "mlp.gate_proj.weight": rng.normal(0, 0.3, (mlp, width)),
-               p + "mlp.up_proj.weight": rng.normal(0, 0.3, (mlp, width)),
-               p + "mlp.down_proj.weight": rng.normal(0, 0.3, (width, mlp))})
+               p + "self_attn.q_proj.weight": rng.normal(0, std, (heads * e, width)),
+               p + "self_attn.k_proj.weight": rng.normal(0, std, (kv_heads * e, width)),
+               p + "self_attn.v_proj.weight": rng.normal(0, std, (kv_heads * e, width)),
+               p + "self_attn.o_proj.weight": rng.normal(0, std, (width, heads * e)),
+               p + "mlp.gate_proj.weight": rng.normal(0, std, (mlp, width)),
+               p + "mlp.up_proj.weight": rng.normal(0, std, (mlp, width)),
+               p + "mlp.down_proj.weight": rng.normal(0, std, (width, mlp))})
   hf = {k: v.astype(np.float32) for k, v in hf.items()}
   w = gguf.GGUFWriter(str(path), "llama")
   w.add_block_count(layers)
@@ -198,6 +199,16 @@ def test_safetensors_directory_loads_the_same_model(tmp_path):
   assert a.config.norm_eps == pytest.approx(b.config.norm_eps, rel=1e-6)
   assert dataclasses.replace(a.config, norm_eps=b.config.norm_eps) == b.config
   np.testing.assert_allclose(ours(a, np.asarray(TOKENS)), ours(b, np.asarray(TOKENS)), atol=1e-5)
+  # The directory's tokenizer files give the tokenizer the GGUF metadata gives.
+  gguf_tok = llama_tokenizer.for_checkpoint(a)
+  gguf_tok.tokenizer.save(str(d / "tokenizer.json"))
+  with open(d / "tokenizer_config.json", "w") as f:
+    json.dump({"eos_token": {"content": gguf_tok.tokenizer.id_to_token(gguf_tok.eos_id)},
+               "chat_template": gguf_tok.chat_template}, f)
+  dir_tok = llama_tokenizer.for_checkpoint(b)
+  text = "hello world 123"
+  assert dir_tok.encode(text) == gguf_tok.encode(text) and dir_tok.eos_id == gguf_tok.eos_id
+  assert dir_tok.chat_template == gguf_tok.chat_template
 
 
 def test_tokenizer_from_gguf_metadata_round_trips_and_parses_specials(tmp_path):

@@ -19,9 +19,13 @@ def _run(wd, arg, *extra):
     pytest.param("blind+full_info+consultancy+open_consultancy+debate+open_debate", 2,
                  marks=pytest.mark.slow)])
 def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learned):
+  from tests.test_llama import write_gguf
   wd = str(tmp_path / "td")
-  arg = f"smoke,protocols={protocols},sweep=false,learned={learned}"
-  assert _run(wd, arg) == 0
+  model = str(tmp_path / "tiny.gguf")  # a pretrained judge beside the from-scratch one
+  write_gguf(model, quantize=False, std=0.05)
+  arg = f"smoke,protocols={protocols},sweep=false,learned={learned},judge={model}"
+  every = "--config.pretrained.test_per_protocol=32"
+  assert _run(wd, arg, every) == 0
   res = json.load(open(os.path.join(wd, "results.json")))
   names = protocols.split("+")
   assert sorted(res["metrics"]["protocols"]) == sorted(names)
@@ -43,11 +47,30 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
     assert sorted(ld["protocols"]) == sorted(n for n in names if n not in ("blind",
                                                                            "full_info"))
     assert os.path.isdir(os.path.join(wd, "population"))
-  # Rerun: the judge's rounds resume from their checkpoints and the games from their data.
+  # The pretrained judge: zero-shot and fine-tuned on every protocol's test transcripts.
+  lm = res["metrics"]["pretrained_judge"]
+  assert sorted(lm["protocols"]) == sorted(names) and lm["layers"] == 2
+  for m in lm["protocols"].values():
+    assert m["zero_shot"]["games"] == m["finetuned"]["games"] == 32
+  assert lm["finetune"]["train_transcripts"] + lm["finetune"]["held_out"] == 12 * len(names)
+  assert "## Pretrained judge" in report
+  # Rerun: the judge's rounds resume from their checkpoints and the games from their data; the
+  # pretrained judge is fine-tuned again to the same verdicts.
   before = {n: m["accuracy"] for n, m in res["metrics"]["protocols"].items()}
-  assert _run(wd, arg) == 0
-  again = json.load(open(os.path.join(wd, "results.json")))["metrics"]["protocols"]
-  assert {n: m["accuracy"] for n, m in again.items()} == before
+  assert _run(wd, arg, every) == 0
+  again = json.load(open(os.path.join(wd, "results.json")))["metrics"]
+  assert {n: m["accuracy"] for n, m in again["protocols"].items()} == before
+  assert again["pretrained_judge"]["protocols"] == lm["protocols"]
+  # The stored transcripts, re-judged by the pretrained model zero-shot and by the run's
+  # fine-tuned top: the run's own numbers again.
+  for judge, which in ((model, "zero_shot"), ("pretrained", "finetuned")):
+    rj = str(tmp_path / f"rj_{which}")
+    assert run.main(["--config", f"configs/rejudge.py:judge={judge}", "--workdir", rj,
+                     f"--config.games_workdir={wd}", f"--config.judge_workdir={wd}"]) == 0
+    got = json.load(open(os.path.join(rj, "results.json")))["metrics"]["protocols"]
+    for name in names:
+      assert got[name]["accuracy"] == lm["protocols"][name][which]["accuracy"]
+      assert got[name]["original_accuracy"] == before[name]
   # The stored games, re-judged by the run's own saved judge without playing them again: the
   # same verdicts, game by game.
   rj = str(tmp_path / "rj")

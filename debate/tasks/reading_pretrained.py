@@ -1,0 +1,165 @@
+"""A pretrained language model judging the reading task (`config.pretrained`): zero-shot, and
+with its top layers fine-tuned on transcripts of the run's own debaters on training questions;
+both scored on the test transcripts of every protocol, the report the from-scratch judge gets.
+
+Under full information the judge reads the passage (the question row's `passage`); under every
+other protocol only the question, the options and the transcript (`judges.pretrained`)."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import jax
+import numpy as np
+
+from debate.config import check, check_int
+from judges import pretrained as pj
+from judges import pretrained_finetune as ft
+
+DIR = "pretrained_judge"  # Where a run keeps the fine-tuned top (top.npz) and its settings.
+
+
+def validate(config) -> None:
+  """One line per bad value, before anything is written or loaded."""
+  P = config.pretrained
+  if P.model is None:
+    return
+  from models import llama_weights
+  llama_weights.resolve(P.model)  # ConfigError naming the value when it is not a model
+  if P.layers is not None:
+    check_int(config, "pretrained.layers", 1)
+  check_int(config, "pretrained.top_layers", 0)
+  if P.layers is not None:
+    check(P.top_layers <= P.layers, "pretrained.top_layers", P.top_layers,
+          f"at most pretrained.layers={P.layers}")
+  for key in ("train_per_protocol", "test_per_protocol", "batch_size", "bucket", "steps",
+              "finetune_batch", "eval_every"):
+    check_int(config, f"pretrained.{key}", 1)
+  check_int(config, "pretrained.warmup", 0)
+  check(isinstance(P.learning_rate, float) and 0 < P.learning_rate < 1,
+        "pretrained.learning_rate", P.learning_rate, "a float in (0, 1)")
+  check(isinstance(P.val_fraction, float) and 0 < P.val_fraction < 1, "pretrained.val_fraction",
+        P.val_fraction, "a float in (0, 1)")
+
+
+def load_judge(config) -> pj.PretrainedJudge:
+  from models import llama_tokenizer, llama_weights
+  P = config.pretrained
+  ck = llama_weights.load(P.model, layers=P.layers)
+  return pj.PretrainedJudge(ck, llama_tokenizer.for_checkpoint(ck), top_layers=P.top_layers,
+                            batch_size=P.batch_size, bucket=P.bucket, both_orders=P.both_orders)
+
+
+def passages(transcripts: list[dict], question_rows: list[dict]) -> list:
+  """The passage each transcript's judge may read: its question's under full information,
+  else None."""
+  return [question_rows[t["example"]]["passage"] if t["protocol"] == "full_info" else None
+          for t in transcripts]
+
+
+def save_top(workdir: str, top) -> None:
+  from debate.cotrain import save_npz
+  leaves, _ = jax.tree_util.tree_flatten_with_path(jax.device_get(top))
+  save_npz(os.path.join(workdir, DIR, "top.npz"),
+           **{jax.tree_util.keystr(p): np.asarray(x) for p, x in leaves})
+
+
+def load_top(workdir: str, judge: pj.PretrainedJudge):
+  """The fine-tuned top a run saved, shaped like `judge.zero_shot`."""
+  leaves, treedef = jax.tree_util.tree_flatten_with_path(judge.zero_shot)
+  with np.load(os.path.join(workdir, DIR, "top.npz")) as f:
+    return jax.tree_util.tree_unflatten(treedef, [f[jax.tree_util.keystr(p)] for p, _ in leaves])
+
+
+def finetune(config, workdir: str, judge, train_transcripts: list[dict], train_rows: list[dict],
+             writer=None) -> dict:
+  """Fine-tunes `judge`'s top on the training transcripts (options in a random order each, a
+  held-out slice picking the step kept); the judge's `top` becomes the fine-tuned one."""
+  P = config.pretrained
+  rng = np.random.default_rng(config.seed + 29)
+  n = len(train_transcripts)
+  swap = rng.random(n) < 0.5
+  labels = np.array([t["true_option"] for t in train_transcripts]) ^ swap
+  held = np.zeros(n, bool)
+  held[rng.permutation(n)[:max(1, int(round(n * P.val_fraction)))]] = True
+  t0, tokens0 = time.time(), judge.tokens_scored
+  prompts = judge.prompts(train_transcripts, passages(train_transcripts, train_rows), swap)
+  feats = lambda sel: judge.features([p for p, s in zip(prompts, sel) if s])
+  train_f, val_f = feats(~held), feats(held)
+  feature_seconds = time.time() - t0
+  logging.info("pretrained judge: %d training prompts through the frozen bottom in %.0f s "
+               "(%.0f tokens/s)", n, feature_seconds,
+               (judge.tokens_scored - tokens0) / max(feature_seconds, 1e-9))
+  s = ft.Settings(steps=P.steps, batch_size=P.finetune_batch, learning_rate=P.learning_rate,
+                  warmup=P.warmup, eval_every=P.eval_every, seed=config.seed)
+  top, info = ft.finetune(judge, train_f, labels[~held], val_f, labels[held], s, writer)
+  judge.top = top
+  save_top(workdir, top)
+  return {**info, "train_transcripts": int((~held).sum()), "held_out": int(held.sum()),
+          "feature_seconds": feature_seconds}
+
+
+def evaluate(config, judge, test_transcripts: list[dict], test_rows: list[dict],
+             finetuned: bool) -> tuple[dict, dict]:
+  """({protocol: {"zero_shot": metrics, "finetuned": metrics}}, {protocol: {same keys: each
+  transcript's P(true option)}}) on the first `pretrained.test_per_protocol` test transcripts of
+  each protocol."""
+  P = config.pretrained
+  out, p_true = {}, {}
+  for name in dict.fromkeys(t["protocol"] for t in test_transcripts):
+    rows = [t for t in test_transcripts if t["protocol"] == name][:P.test_per_protocol]
+    tops = [judge.zero_shot] + ([judge.top] if finetuned else [])
+    t0 = time.time()
+    probs = judge.probs(rows, passages(rows, test_rows), tops)
+    truth = np.array([r["true_option"] for r in rows])
+    p_true[name] = {k: p[np.arange(len(rows)), truth]
+                    for k, p in zip(("zero_shot", "finetuned"), probs)}
+    out[name] = {k: pj.metrics(p) for k, p in p_true[name].items()}
+    logging.info("pretrained judge, %s: zero-shot %.1f%%%s (%d transcripts, %.0f s)", name,
+                 100 * out[name]["zero_shot"]["accuracy"],
+                 f", fine-tuned {100 * out[name]['finetuned']['accuracy']:.1f}%" if finetuned
+                 else "", len(rows), time.time() - t0)
+  return out, p_true
+
+
+def describe(judge) -> dict:
+  c = judge.checkpoint.config
+  return {"source": os.path.basename(judge.checkpoint.source), "params": c.params(),
+          "layers": c.layers, "top_layers": judge.top_layers,
+          "top_params": int(sum(np.size(x) for x in jax.tree.leaves(judge.zero_shot))),
+          "tokens_scored": judge.tokens_scored, "seconds": judge.seconds,
+          "tokens_per_second": judge.tokens_scored / max(judge.seconds, 1e-9)}
+
+
+def report_lines(m: dict, small: dict, config) -> list[str]:
+  """The report's section: the pretrained judge, zero-shot and fine-tuned, beside the
+  from-scratch judge (`small`: its metrics per protocol) on the same test transcripts."""
+  from debate import metrics as metrics_lib
+  from debate import runs
+  fmt = lambda r: metrics_lib.fmt_pct(r["accuracy"], r["ci95"])
+  rows = []
+  for name, r in m["protocols"].items():
+    rows.append([name, fmt(small[name]) if name in small else "", fmt(r["zero_shot"]),
+                 fmt(r["finetuned"]) if "finetuned" in r else "",
+                 f"{r['zero_shot']['ece']:.3f} / " + (f"{r['finetuned']['ece']:.3f}"
+                                                      if "finetuned" in r else ""),
+                 f"{r['zero_shot']['log_score']:.3f} / " + (f"{r['finetuned']['log_score']:.3f}"
+                                                            if "finetuned" in r else ""),
+                 r["zero_shot"]["games"]])
+  f = m["finetune"]
+  return [
+      "## Pretrained judge", "",
+      f"`{m['source']}` ({m['layers']} layers, {m['params']:,} parameters), zero-shot (the "
+      "next-token logits of the option letters after a chat prompt, the options in both "
+      "orders averaged) and with its top "
+      f"{m['top_layers']} block(s) fine-tuned ({m['top_params']:,} parameters) on "
+      f"{f['train_transcripts']} transcripts of the same debaters on training questions "
+      f"({config.pretrained.train_per_protocol} per protocol; {f['held_out']} more held out "
+      f"picked step {f['best_step']} of {config.pretrained.steps}). The from-scratch judge "
+      "trained over the co-training rounds. Same test transcripts for all three.", "",
+      runs.md_table(["protocol", "from-scratch judge", "pretrained, zero-shot",
+                     "pretrained, fine-tuned", "ECE (zero-shot / fine-tuned)",
+                     "log score (zero-shot / fine-tuned)", "transcripts"], rows), "",
+      f"Scoring: {m['tokens_scored']:,} prompt tokens at {m['tokens_per_second']:.0f} tokens/s "
+      f"(both judges from one pass of the frozen bottom); fine-tuning {f['seconds']:.0f} s.", ""]
