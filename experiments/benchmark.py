@@ -18,6 +18,7 @@ import sys
 from experiments.bench.common import SHIPPED_MNIST
 # The parts (experiments/bench/), by what they measure; importable from here.
 from experiments.bench.debaters import bench_greedy, bench_imitation
+from experiments.bench.pretrained import bench_pretrained
 from experiments.bench.judge import (bench_incremental, bench_judge, bench_leaf_costs,
                                      dense_cells_changed, matmul_floor, matmul_peak)
 from experiments.bench.search import (VARIANTS, bench_debate, bench_judge_buckets,
@@ -47,9 +48,13 @@ def main(argv=None) -> int:
                  "--selfplay_workdir) "
                  "dense_cells (the dense layer's share a leaf's new pixels can change) "
                  "and text (the text-debate judge: training and scoring tokens/s and share of "
-                 "the matmul peak at each protocol's view length), text_evidence (the text "
+                 "the matmul peak at each protocol's view length), pretrained (a pretrained "
+                 "checkpoint, --model: scoring and generation tokens/s, share of the matmul "
+                 "peak, memory), text_evidence (the text "
                  "judge trained on debates whose honest side quotes the decisive sentence)")
   p.add_argument("--devices", type=int, default=1)
+  p.add_argument("--model", default="smollm2", help="pretrained part: smollm2, a .gguf file or a "
+                 "safetensors directory")
   p.add_argument("--judge_workdir", default=None)
   p.add_argument("--selfplay_workdir", default=None)
   p.add_argument("--data_dir", default=SHIPPED_MNIST)
@@ -106,6 +111,9 @@ def main(argv=None) -> int:
   if "text" in parts:
     res["text_judge"] = bench_text()
     res["text_debater"] = bench_text_debater()
+  if "pretrained" in parts:
+    peak = res.get("matmul_peak_gflops")
+    res["pretrained"] = bench_pretrained(a.model, peak * 1e9 if peak else None)
   if "text_evidence" in parts:
     res["text_evidence"] = [
         bench_text_evidence(train_questions=n, steps=s, evidence_rate=r,

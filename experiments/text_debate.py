@@ -17,12 +17,12 @@ from debate.debaters import LEARNED, make_debater
 from debate.selfplay import loop
 from debate.debaters.simple import make_by_role, make_lookahead
 from debate.games import text as text_game
-from debate.tasks import reading_pretrained
+from debate.tasks import reading_lm, reading_pretrained
 from debate.train.writers import MetricWriter
 from debate.tasks import reading_setup as setup
 
 PRECOMMIT = protocols.Protocol(precommit=True)
-DEBATER_KINDS = ("random", "heuristic", "greedy", "best_of", "mcts")
+DEBATER_KINDS = ("random", "heuristic", "greedy", "best_of", "prior_best_of", "mcts")
 
 
 def validate(config) -> None:
@@ -32,7 +32,8 @@ def validate(config) -> None:
           f"'+'-separated names from {list(text_game.KINDS)}")
   check_int(config, "rounds", 1, 16)
   check(_valid_spec(config.debater, 0), "debater", config.debater,
-        "random, heuristic, greedy, best_of-N or mcts-N (N >= 1), or honest/liar: two of them")
+        "random, heuristic, greedy, best_of-N, prior_best_of-N or mcts-N (N >= 1), or "
+        "honest/liar: two of them")
   check(config.judge.opening in ("random", "heuristic"), "judge.opening", config.judge.opening,
         "random or heuristic (the debaters of co-training round 0, before there is a judge)")
   d = config.data
@@ -73,6 +74,16 @@ def validate(config) -> None:
     check(_valid_spec(spec, 0), "stress", config.stress, "debater specs (see debater)")
   check_int(config, "transcripts_per_protocol", 0)
   reading_pretrained.validate(config)
+  if config.lm_debater.model is not None:
+    from models import llama_weights
+    llama_weights.resolve(config.lm_debater.model)
+    if config.lm_debater.layers is not None:
+      check_int(config, "lm_debater.layers", 1)
+    check_int(config, "lm_debater.questions", 1)
+    check_int(config, "lm_debater.batch_size", 1)
+    for spec in config.lm_debater.specs:
+      check(_valid_spec(spec, 0), "lm_debater.specs", config.lm_debater.specs,
+            "debater specs (see debater)")
 
 
 def _valid_spec(spec: str, learned: int) -> bool:
@@ -84,7 +95,7 @@ def _valid_spec(spec: str, learned: int) -> bool:
     if kind == "learned" and n == "" and learned > 0:
       continue
     if not (kind in DEBATER_KINDS and (n == "" or n.isdigit() and int(n) >= 1) and
-            (kind not in ("best_of", "mcts") or n != "")):
+            (kind not in ("best_of", "prior_best_of", "mcts") or n != "")):
       return False
   return True
 
@@ -134,19 +145,10 @@ def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
           key.example_id)).sum(), len(picked)))
     out_metrics[name] = m
     cotrain_lib.save_games(os.path.join(workdir, f"games_{name}.npz"), key, out)
-    rows += transcript_rows(name, task, key, out)
+    rows += setup.transcript_rows(name, task, key, out)
     logging.info("%s: judge accuracy %s", name, metrics_lib.fmt_pct(m["accuracy"], m["ci95"]))
   io.atomic_write_jsonl(os.path.join(workdir, "transcripts.jsonl"), rows)
   return out_metrics, rows
-
-
-def transcript_rows(name: str, task, key, out) -> list[dict]:
-  """Each game of `out` as a readable JSON row (`TextGame.render`), with its protocol and
-  question index."""
-  ex = task.examples(key)
-  return [{"protocol": name, "example": int(key.example_id[i]),
-           **task.game.render(ex, out, i, task.text(int(key.example_id[i])))}
-          for i in range(len(key.example_id))]
 
 
 def pretrained_judge(config, workdir, train_tasks, players, params, train_rows, test_rows,
@@ -161,10 +163,43 @@ def pretrained_judge(config, workdir, train_tasks, players, params, train_rows, 
     ids = (np.arange(P.train_per_protocol) + k * P.train_per_protocol) % len(task)
     key = cotrain_lib.balanced_keys(task, ids, np.random.default_rng(config.seed + 19 + k))
     out = players.play(task, key, config.debater, params, config.seed + 19, f"  train {name}")
-    train += transcript_rows(name, task, key, out)
+    train += setup.transcript_rows(name, task, key, out)
   info = reading_pretrained.finetune(config, workdir, judge, train, train_rows, writer)
   by_protocol, _ = reading_pretrained.evaluate(config, judge, test_transcripts, test_rows, True)
-  return {**reading_pretrained.describe(judge), "finetune": info, "protocols": by_protocol}
+  return {**reading_pretrained.describe(judge), "finetune": info,
+          "protocols": by_protocol}, judge
+
+
+def lm_debaters(config, workdir, test_rows, tok, players, params, judge) -> dict:
+  """A language model's debaters (`config.lm_debater`: it picks each quote, `heuristic`, or
+  proposes N the judge compares, `prior_best_of-N`) on both seats of every quoting protocol of
+  the first `questions` test questions; judged in play by the from-scratch judge and afterwards,
+  on the transcripts, by the pretrained judge (`judge`, when there is one)."""
+  L = config.lm_debater
+  rows = test_rows[:L.questions]
+  tasks = {p: t for p, t in setup.tasks(config, rows, tok).items() if t.game.max_turns > 0}
+  scorer = reading_lm.load_scorer(L)
+  scores = scorer.scores(next(iter(tasks.values())))
+  out = {"model": L.model, "questions": len(rows), "scoring_seconds": scorer.seconds,
+         "tokens_scored": scorer.tokens_scored, "specs": {}}
+  for spec in L.specs:
+    out["specs"][spec], transcripts = {}, []
+    for name, task in tasks.items():
+      task = task.with_quote_scores(scores)
+      key = cotrain_lib.balanced_keys(task, np.arange(len(task)), None)
+      tr = players.play(task, key, spec, params, config.seed + 23, f"  lm {spec} {name}")
+      out["specs"][spec][name] = {"from_scratch": {**judging.verdict_metrics(tr),
+                                                   **quote_stats(task, tr)}}
+      transcripts += setup.transcript_rows(name, task, key, tr)
+      logging.info("%s debaters (%s), %s: judge accuracy %s", L.model, spec, name,
+                   metrics_lib.fmt_pct(out["specs"][spec][name]["from_scratch"]["accuracy"]))
+    io.atomic_write_jsonl(os.path.join(workdir, f"transcripts_lm_{spec.replace('/', '_vs_')}"
+                                                f".jsonl"), transcripts)
+    if judge is not None:
+      by, _ = reading_pretrained.evaluate(config, judge, transcripts, rows, True)
+      for name, m in by.items():
+        out["specs"][spec][name].update(m)
+  return out
 
 
 def train_debaters(config, workdir, train_tasks, test_tasks, players, judge_apply, params,
@@ -264,12 +299,15 @@ def train_and_evaluate(config, workdir: str) -> dict:
       workdir=workdir, log_every=config.log_every, checkpoint_every=config.checkpoint_every)
   setup.save_judge(workdir, params)
   by_protocol, rows = evaluate(config, workdir, test_tasks, players, params, test_rows)
-  pretrained = {}
+  pretrained, lm_judge, lm = {}, None, {}
   if config.pretrained.model is not None:
     writer = MetricWriter(workdir, name="metrics_pretrained_judge")
-    pretrained = pretrained_judge(config, workdir, train_tasks, players, params, train_rows,
-                                  test_rows, rows, writer)
+    pretrained, lm_judge = pretrained_judge(config, workdir, train_tasks, players, params,
+                                            train_rows, test_rows, rows, writer)
     writer.close()
+    pretrained["capability"] = reading_pretrained.capability(by_protocol, pretrained)
+  if config.lm_debater.model is not None:
+    lm = lm_debaters(config, workdir, test_rows, tok, players, params, lm_judge)
   curves = sweep(config, test_tasks, players, params)
   stressed = stress(config, test_tasks, players, params)
   learned = {}
@@ -284,7 +322,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   wall = time.time() - t0
   metrics = {"protocols": by_protocol, "cotraining": history, "persuasiveness": curves,
              "stress": stressed,
-             "learned_debaters": learned, "pretrained_judge": pretrained,
+             "learned_debaters": learned, "pretrained_judge": pretrained, "lm_debaters": lm,
              "judge_params": tcfg.params(), "test_questions": len(test_rows),
              "train_questions": len(train_rows)}
   _plots(workdir, config, by_protocol, history, curves)
@@ -384,6 +422,8 @@ def _report(config, m, rows, tcfg, wall) -> str:
                   f"{fmt(won(opp, 'liar'), '{:.1%}')}" for opp in ("heuristic", "greedy")), ""]
   if m["pretrained_judge"]:
     lines += reading_pretrained.report_lines(m["pretrained_judge"], m["protocols"], config)
+  if m["lm_debaters"]:
+    lines += reading_lm.report_lines(m["lm_debaters"], m["protocols"])
   lines += ["## Co-training", "",
             "Judge accuracy in each round's training games (questions never seen before), "
             "played against the previous round's judge, before it retrains on them; round 0 "

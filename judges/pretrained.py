@@ -17,6 +17,7 @@ time with the options swapped and averages the two (the letters' order is then u
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from typing import Any
 
@@ -130,6 +131,7 @@ class PretrainedJudge:
     multiple of `bucket`, so only a few shapes compile)."""
     order = np.argsort([len(x) for x in prompts], kind="stable")
     t0, batches = time.time(), []
+    last = t0
     for start in range(0, len(prompts), self.batch_size):
       idx = order[start:start + self.batch_size]
       length = -(-max(len(prompts[i]) for i in idx) // self.bucket) * self.bucket
@@ -139,6 +141,11 @@ class PretrainedJudge:
         self.tokens_scored += len(prompts[i])
       h = self._hidden(self._bottom, jnp.asarray(x))
       batches.append((idx, x, np.asarray(h)))
+      done = start + len(idx)
+      if time.time() - last > 60 and done < len(prompts):
+        last, rate = time.time(), done / (time.time() - t0)
+        logging.info("  pretrained judge: %d/%d prompts  %.1f prompts/s  ETA %.0f s", done,
+                     len(prompts), rate, (len(prompts) - done) / rate)
     self.seconds += time.time() - t0
     return Features(batches, len(prompts))
 

@@ -379,3 +379,12 @@ def test_mixed_leaf_value_is_the_mean_of_the_value_head_and_the_judge():
   np.testing.assert_allclose(values["net"], [0.4, -0.2, 0.9, 0.0])
   assert np.abs(values["judge"]).max() > 0 and not np.allclose(values["judge"], values["net"])
   np.testing.assert_allclose(values["mixed"], (values["net"] + values["judge"]) / 2, rtol=1e-6)
+
+
+def test_the_difference_interval_is_newcombes():
+  # Newcombe (1998), Statistics in Medicine 17:873, Table II, example (a): 56/70 vs 48/80,
+  # method 10 (score interval from Wilson's): 0.0524 to 0.3339.
+  d, lo, hi = metrics_lib.difference_ci(56, 70, 48, 80)
+  assert d == pytest.approx(0.2) and (lo, hi) == pytest.approx((0.0524, 0.3339), abs=5e-5)
+  d, lo, hi = metrics_lib.difference_ci(30, 60, 30, 60)
+  assert d == 0 and lo == pytest.approx(-hi) and lo < -0.1

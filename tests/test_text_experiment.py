@@ -23,7 +23,8 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
   wd = str(tmp_path / "td")
   model = str(tmp_path / "tiny.gguf")  # a pretrained judge beside the from-scratch one
   write_gguf(model, quantize=False, std=0.05)
-  arg = f"smoke,protocols={protocols},sweep=false,learned={learned},judge={model}"
+  arg = (f"smoke,protocols={protocols},sweep=false,learned={learned},judge={model},"
+         f"debaters={model}")
   every = "--config.pretrained.test_per_protocol=32"
   assert _run(wd, arg, every) == 0
   res = json.load(open(os.path.join(wd, "results.json")))
@@ -54,6 +55,22 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
     assert m["zero_shot"]["games"] == m["finetuned"]["games"] == 32
   assert lm["finetune"]["train_transcripts"] + lm["finetune"]["held_out"] == 12 * len(names)
   assert "## Pretrained judge" in report
+  # The model's debaters: each quoting protocol played by each spec, judged by both judges; a
+  # quote is marked verified exactly when it is in the passage.
+  from debate.games.text import verify_quote
+  from debate.tasks import reading_setup
+  lmd = res["metrics"]["lm_debaters"]
+  quoting = [n for n in names if n not in ("blind", "full_info")]
+  test_rows = reading_setup.load_rows(reading_setup.run_config(wd, "workdir"))[1]
+  passages = {i: r["passage"] for i, r in enumerate(test_rows)}
+  for spec in ("heuristic", "prior_best_of-4"):
+    assert sorted(lmd["specs"][spec]) == sorted(quoting)
+    for m in lmd["specs"][spec].values():
+      assert m["from_scratch"]["games"] == m["zero_shot"]["games"] == m["finetuned"]["games"] == 8
+    lm_rows = [json.loads(x) for x in open(os.path.join(wd, f"transcripts_lm_{spec}.jsonl"))]
+    quotes = [mv for r in lm_rows for mv in r["moves"] if "quote" in mv]
+    assert quotes and all(verify_quote(passages[r["example"]], mv["quote"]) == mv["verified"]
+                          for r in lm_rows for mv in r["moves"] if "quote" in mv)
   # Rerun: the judge's rounds resume from their checkpoints and the games from their data; the
   # pretrained judge is fine-tuned again to the same verdicts.
   before = {n: m["accuracy"] for n, m in res["metrics"]["protocols"].items()}

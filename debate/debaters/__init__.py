@@ -7,7 +7,8 @@ from debate.debaters.learned import make_learned, make_learned_mcts
 from debate.debaters.mcts import make_mcts
 from debate.debaters.simple import make_best_of, make_greedy, make_heuristic, make_random
 
-DEBATERS = ("random", "heuristic", "greedy", "best_of", "mcts", "learned", "learned_mcts")
+DEBATERS = ("random", "heuristic", "greedy", "best_of", "prior_best_of", "mcts", "learned",
+            "learned_mcts")
 LEARNED = ("learned", "learned_mcts")  # Need a trained network (`guide`, and `net` params).
 
 
@@ -28,8 +29,8 @@ def make_debater(name: str, game, protocol, judge_apply, *, sims: int = 100,
     return make_heuristic(game)
   if name == "greedy":
     return make_greedy(game, protocol, judge_apply)
-  if name == "best_of":  # `sims`: how many moves it compares.
-    return make_best_of(game, protocol, judge_apply, sims)
+  if name in ("best_of", "prior_best_of"):  # `sims`: how many moves it compares.
+    return make_best_of(game, protocol, judge_apply, sims, from_prior=name == "prior_best_of")
   if name == "mcts":
     return make_mcts(game, protocol, judge_apply, sims, c_puct)
   raise ConfigError(f"debater {name!r}; allowed: {list(DEBATERS)}")

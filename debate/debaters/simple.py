@@ -72,11 +72,13 @@ def make_greedy(game, protocol, judge_apply, chunk: int = 32, *, temperature: fl
   return Debater("greedy", apply, deterministic=not sample, judge_calls=lambda a: a)
 
 
-def make_best_of(game, protocol, judge_apply, n: int) -> Debater:
+def make_best_of(game, protocol, judge_apply, n: int, from_prior: bool = False) -> Debater:
   """Best-of-n: samples n distinct legal moves (fewer when fewer are legal) and plays the one
   after which the judge leans most to its own side (one ply, n judge calls). n = 1 is random
   play; n >= the legal moves is greedy. Khan et al. (2024) make debaters more persuasive the
-  same way."""
+  same way. `from_prior`: the n are drawn from softmax(the game's prior) without replacement
+  (Gumbel top-n) instead of uniformly: a proposer's best-of-n (a language model's, when the
+  prior is one)."""
   n = max(1, min(int(n), game.num_actions))
 
   def apply(params, rng, obs, legal_BxA, *, batch_axes=()):
@@ -84,6 +86,8 @@ def make_best_of(game, protocol, judge_apply, n: int) -> Debater:
     example, state = obs.example, obs.state
     B = legal_BxA.shape[0]
     noise = env.random(jax.random.gumbel, rng, legal_BxA.shape)
+    if from_prior:
+      noise = noise + jax.vmap(game.prior)(example, state)
     _, cand_BxN = jax.lax.top_k(jnp.where(legal_BxA, noise, -jnp.inf), n)
     valid_BxN = jnp.take_along_axis(legal_BxA, cand_BxN, 1)
     step = jax.vmap(jax.vmap(game.step, in_axes=(None, None, 0)), in_axes=(0, 0, 0))
@@ -94,7 +98,8 @@ def make_best_of(game, protocol, judge_apply, n: int) -> Debater:
     action = jnp.take_along_axis(cand_BxN, jnp.argmax(own, -1)[:, None], 1)[:, 0]
     return one_hot_output(action, legal_BxA.shape[-1], jnp.tanh(own.max(-1)))
 
-  return Debater(f"best_of_{n}", apply, judge_calls=lambda a: n)
+  return Debater(f"{'prior_' if from_prior else ''}best_of_{n}", apply,
+                 judge_calls=lambda a: n)
 
 
 def make_lookahead(game, protocol, judge_apply, inner: Debater, branches: int = 2) -> Debater:

@@ -96,6 +96,10 @@ class Example(NamedTuple):
   claims_2: jax.Array      # int32, the option each seat argues (open protocols: chosen in play)
   truth_seat: jax.Array    # int32, read by the metrics only
   first: jax.Array         # int32, the first mover (the consultant)
+  # float32 [S + F]: a language model's preference, per quotable unit (sentences, then
+  # forgeries), for quoting it to argue option 0 rather than option 1 (its log-likelihood arguing
+  # option 0 minus arguing option 1); the game's prior when `prior_kind` is "lm", else unread.
+  quote_scores_U: jax.Array
 
 
 class State(NamedTuple):
@@ -108,7 +112,12 @@ class TextDebate:
   """The game (`debate.games.base.Game`) for one protocol and fixed sizes."""
   name = "text_debate"
 
-  def __init__(self, protocol: TextProtocol, sentences: int, fakes: int, specials: dict):
+  def __init__(self, protocol: TextProtocol, sentences: int, fakes: int, specials: dict,
+               prior_kind: str = "retrieval"):
+    from debate.config import ConfigError
+    if prior_kind not in ("retrieval", "lm"):
+      raise ConfigError(f"prior_kind={prior_kind!r}; allowed: 'retrieval', 'lm'")
+    self.prior_kind = prior_kind
     self.protocol = protocol
     self.sentences, self.fakes = sentences, fakes
     self.offset = 1 if protocol.open else 0            # The side pick, in the open protocols.
@@ -119,14 +128,17 @@ class TextDebate:
                                               "[SIDE]")}
 
   def __repr__(self):
-    return f"TextDebate({self.protocol}, sentences={self.sentences}, fakes={self.fakes})"
+    return (f"TextDebate({self.protocol}, sentences={self.sentences}, fakes={self.fakes}, "
+            f"prior={self.prior_kind})")
+
+  def _key(self):
+    return (self.protocol, self.sentences, self.fakes, self.prior_kind)
 
   def __hash__(self):
-    return hash((self.name, self.protocol, self.sentences, self.fakes))
+    return hash((self.name, *self._key()))
 
   def __eq__(self, other):
-    return isinstance(other, TextDebate) and (self.protocol, self.sentences, self.fakes) == (
-        other.protocol, other.sentences, other.fakes)
+    return isinstance(other, TextDebate) and self._key() == other._key()
 
   # The state machine ----------------------------------------------------------------------------
 
@@ -183,6 +195,16 @@ class TextDebate:
     return jnp.where(self.claims(example, state)[0] == example.label, 0, 1).astype(jnp.int32)
 
   def prior(self, example: Example, state: State) -> jax.Array:
+    """The seat to move's score per action: a language model's (`prior_kind` "lm": its
+    preference for each quote when arguing the mover's option, `Example.quote_scores_U`; side
+    picks 0), or the retrieval heuristic's."""
+    if self.prior_kind == "lm":
+      own = self.claims(example, state)[self.current_seat(example, state)]
+      score = jnp.where(own == 0, 1.0, -1.0) * example.quote_scores_U.astype(jnp.float32)
+      return jnp.concatenate([score, jnp.zeros(2, jnp.float32)])
+    return self.retrieval_prior(example, state)
+
+  def retrieval_prior(self, example: Example, state: State) -> jax.Array:
     """A retrieval heuristic for the seat to move, per action: +10 if the quote holds all of the
     mover's option's tokens, -10 if it holds the other option's, -5 for a forgery (it reaches
     the judge unverified), and up to 5 for the question's tokens it shares, each weighted by the

@@ -34,11 +34,22 @@ class ReadingTask(base.TaskDefaults):
     self.rows, self.tokenizer, self.sizes, self.protocol = rows, tokenizer, sizes, protocol
     self.arrays = _arrays if _arrays is not None else _tokenize(rows, tokenizer, sizes)
     self.game = text_game.TextDebate(protocol, sizes.sentences, sizes.forgeries,
-                                     tokenizer.special)
+                                     tokenizer.special,
+                                     "lm" if "quote_scores" in self.arrays else "retrieval")
 
   def with_protocol(self, protocol: text_game.TextProtocol) -> "ReadingTask":
     """The same examples, played under another protocol."""
     return ReadingTask(self.rows, self.tokenizer, self.sizes, protocol, self.arrays)
+
+  def with_quote_scores(self, scores_NxU: np.ndarray) -> "ReadingTask":
+    """The same examples and protocol, the game's prior a language model's quote scores
+    (`text_game.Example.quote_scores_U`, one row per example)."""
+    scores_NxU = np.asarray(scores_NxU, np.float32)
+    want = (len(self.rows), self.sizes.sentences + self.sizes.forgeries)
+    if scores_NxU.shape != want:
+      raise ValueError(f"quote scores of shape {scores_NxU.shape}; allowed: {want}")
+    return ReadingTask(self.rows, self.tokenizer, self.sizes, self.protocol,
+                       {**self.arrays, "quote_scores": scores_NxU})
 
   def __len__(self) -> int:
     return len(self.rows)
@@ -54,7 +65,9 @@ class ReadingTask(base.TaskDefaults):
         num_fakes=a["num_fakes"], passage_P=a["passage"], question_Q=a["question"],
         options_2xO=a["options"], label=a["label"],
         claims_2=np.asarray(key.claims_2, np.int32),
-        truth_seat=np.asarray(key.truth_seat, np.int32), first=np.asarray(key.first, np.int32))
+        truth_seat=np.asarray(key.truth_seat, np.int32), first=np.asarray(key.first, np.int32),
+        quote_scores_U=a["quote_scores"] if "quote_scores" in a else np.zeros(
+            (len(ids), self.sizes.sentences + self.sizes.forgeries), np.float32))
 
   def judge_probs(self, judge_apply, judge_params, ids, rng) -> np.ndarray:
     """The blind judge's probabilities (question and options only)."""

@@ -148,6 +148,19 @@ def report_lines(m: dict, small: dict, config) -> list[str]:
                                                             if "finetuned" in r else ""),
                  r["zero_shot"]["games"]])
   f = m["finetune"]
+  cap = m.get("capability") or capability(small, m)
+  gap = lambda r: (f"{r['debate_minus_consultancy']:+.1%} [{r['ci95'][0]:+.1%}, "
+                   f"{r['ci95'][1]:+.1%}]")
+  cap_lines = [] if not cap else [
+      "### Does debate's gain over consultancy grow with the judge?", "",
+      "Judges ordered by capability (accuracy when they read the passage themselves); the gain "
+      "is debate's accuracy minus consultancy's on the same questions (95% interval: Newcombe's, "
+      "the two protocols' games treated as independent).", "",
+      runs.md_table(["judge", "full information", "consultancy", "debate",
+                     "debate - consultancy [95% CI]"],
+                    [[r["judge"], metrics_lib.fmt_pct(r["full_info"]),
+                      metrics_lib.fmt_pct(r["consultancy"]), metrics_lib.fmt_pct(r["debate"]),
+                      gap(r)] for r in cap]), ""]
   return [
       "## Pretrained judge", "",
       f"`{m['source']}` ({m['layers']} layers, {m['params']:,} parameters), zero-shot (the "
@@ -162,4 +175,26 @@ def report_lines(m: dict, small: dict, config) -> list[str]:
                      "pretrained, fine-tuned", "ECE (zero-shot / fine-tuned)",
                      "log score (zero-shot / fine-tuned)", "transcripts"], rows), "",
       f"Scoring: {m['tokens_scored']:,} prompt tokens at {m['tokens_per_second']:.0f} tokens/s "
-      f"(both judges from one pass of the frozen bottom); fine-tuning {f['seconds']:.0f} s.", ""]
+      f"(both judges from one pass of the frozen bottom); fine-tuning {f['seconds']:.0f} s.", "",
+      *cap_lines]
+
+
+def capability(small: dict, m: dict) -> list[dict]:
+  """Per judge (from-scratch, pretrained zero-shot, fine-tuned), ordered by full-information
+  accuracy: consultancy, debate and debate's gain over consultancy with its 95% interval."""
+  from debate import metrics as metrics_lib
+  need = ("full_info", "consultancy", "debate")
+  if not all(n in m["protocols"] and n in small for n in need):
+    return []
+  judges = {"from-scratch": small,
+            "pretrained, zero-shot": {n: m["protocols"][n]["zero_shot"] for n in need},
+            "pretrained, fine-tuned": {n: m["protocols"][n]["finetuned"] for n in need}}
+  out = []
+  for name, r in judges.items():
+    c, d = r["consultancy"], r["debate"]
+    diff, lo, hi = metrics_lib.difference_ci(round(d["accuracy"] * d["games"]), d["games"],
+                                             round(c["accuracy"] * c["games"]), c["games"])
+    out.append({"judge": name, "full_info": r["full_info"]["accuracy"],
+                "consultancy": c["accuracy"], "debate": d["accuracy"],
+                "debate_minus_consultancy": diff, "ci95": [lo, hi]})
+  return sorted(out, key=lambda r: r["full_info"])

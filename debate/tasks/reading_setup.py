@@ -57,6 +57,15 @@ def tasks(config, rows: list[dict], tok) -> dict[str, ReadingTask]:
   return {p: base.with_protocol(proto(p)) for p in config.protocols}
 
 
+def transcript_rows(name: str, task, key, out) -> list[dict]:
+  """Each game of `out` as a readable JSON row (`TextGame.render`), with its protocol and
+  question index."""
+  ex = task.examples(key)
+  return [{"protocol": name, "example": int(key.example_id[i]),
+           **task.game.render(ex, out, i, task.text(int(key.example_id[i])))}
+          for i in range(len(key.example_id))]
+
+
 def judge_model(config, tok):
   """(init, apply, TransformerConfig) of the judge `config.judge` describes."""
   j = config.judge
