@@ -29,6 +29,11 @@ class PretrainedTokenizer:
   def encode(self, text: str) -> list[int]:
     """Token ids of `text` (special tokens written in it, like <|im_start|>, are parsed)."""
     ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+    if 0 in ids:  # The decoder reads token 0 as padding (SmolLM2's <|endoftext|>).
+      raise ConfigError(f"text {text[:40]!r}... holds token id 0 "
+                        f"({self.tokenizer.id_to_token(0)!r}), which the decoder reads as "
+                        "padding; allowed: text without it (a model whose id 0 is an ordinary "
+                        "token, e.g. Llama 3's '!', is not supported yet)")
     return ([self.bos_id] if self.add_bos and self.bos_id is not None else []) + ids
 
   def decode(self, ids) -> str:

@@ -223,6 +223,9 @@ def test_tokenizer_from_gguf_metadata_round_trips_and_parses_specials(tmp_path):
   chat = tok.chat([{"role": "user", "content": "hi"}])
   assert chat == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
   assert tok.encode(chat)[0] == 1  # <|im_start|> is one special token, not its characters
+  from debate.config import ConfigError
+  with pytest.raises(ConfigError, match="holds token id 0"):  # the decoder's padding
+    tok.encode("a <|pad|> b")
 
 
 def test_bad_model_names_get_one_line(tmp_path):
