@@ -18,8 +18,8 @@ from debate.selfplay import loop
 from debate.debaters.simple import make_by_role, make_lookahead
 from debate.games import text as text_game
 from debate.tasks import reading_lm, reading_pretrained
-from debate.train.writers import MetricWriter
 from debate.tasks import reading_setup as setup
+from debate.train.writers import MetricWriter
 
 PRECOMMIT = protocols.Protocol(precommit=True)
 DEBATER_KINDS = ("random", "heuristic", "greedy", "best_of", "prior_best_of", "mcts")
@@ -74,16 +74,7 @@ def validate(config) -> None:
     check(_valid_spec(spec, 0), "stress", config.stress, "debater specs (see debater)")
   check_int(config, "transcripts_per_protocol", 0)
   reading_pretrained.validate(config)
-  if config.lm_debater.model is not None:
-    from models import llama_weights
-    llama_weights.resolve(config.lm_debater.model)
-    if config.lm_debater.layers is not None:
-      check_int(config, "lm_debater.layers", 1)
-    check_int(config, "lm_debater.questions", 1)
-    check_int(config, "lm_debater.batch_size", 1)
-    for spec in config.lm_debater.specs:
-      check(_valid_spec(spec, 0), "lm_debater.specs", config.lm_debater.specs,
-            "debater specs (see debater)")
+  reading_lm.validate(config, lambda spec: _valid_spec(spec, 0))
 
 
 def _valid_spec(spec: str, learned: int) -> bool:
@@ -115,20 +106,6 @@ def debater(task, judge_apply, spec: str, network_for=None):
   return make_lookahead(task.game, PRECOMMIT, judge_apply, d) if task.protocol.open else d
 
 
-def quote_stats(task, out: dict) -> dict:
-  """Verified share of quotes (by honest and liar), and in the open protocols how often the
-  side-picker chose the true option."""
-  s, f = task.game.sentences, task.game.fakes
-  actions, seats, moved = (np.asarray(out[k]) for k in ("actions_BxT", "seats_BxT", "moved_BxT"))
-  quote = moved & (actions >= 0) & (actions < s + f)
-  honest_seat = np.where(judging.truth_in_seat0(out), 0, 1)[:, None]
-  stats = {}
-  for who, sel in (("all", quote), ("honest", quote & (seats == honest_seat)),
-                   ("liar", quote & (seats != honest_seat))):
-    stats[f"verified_share_{who}"] = float((actions[sel] < s).mean()) if sel.any() else None
-  return stats
-
-
 def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
   """Every protocol on every test question (balanced seats and first movers): metrics, the
   games stored for re-judging (`games_{protocol}.npz`) and their transcripts."""
@@ -136,7 +113,7 @@ def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
   for name, task in tasks.items():
     key = cotrain_lib.balanced_keys(task, np.arange(len(task)), None)
     out = players.play(task, key, config.debater, params, config.seed + 7, f"  test {name}")
-    m = {**judging.verdict_metrics(out), **quote_stats(task, out)}
+    m = {**judging.verdict_metrics(out), **setup.quote_stats(task, out)}
     if task.protocol.open:
       claims = np.asarray(out["claims_Bx2"])
       picked = claims[np.arange(len(claims)), key.first]
@@ -149,57 +126,6 @@ def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
     logging.info("%s: judge accuracy %s", name, metrics_lib.fmt_pct(m["accuracy"], m["ci95"]))
   io.atomic_write_jsonl(os.path.join(workdir, "transcripts.jsonl"), rows)
   return out_metrics, rows
-
-
-def pretrained_judge(config, workdir, train_tasks, players, params, train_rows, test_rows,
-                     test_transcripts, writer) -> dict:
-  """The pretrained judge (`config.pretrained.model`): fine-tuned on transcripts of the same
-  debaters on training questions (each protocol its own questions), then zero-shot and
-  fine-tuned on every test transcript."""
-  P = config.pretrained
-  judge = reading_pretrained.load_judge(config)
-  train = []
-  for k, (name, task) in enumerate(train_tasks.items()):
-    ids = (np.arange(P.train_per_protocol) + k * P.train_per_protocol) % len(task)
-    key = cotrain_lib.balanced_keys(task, ids, np.random.default_rng(config.seed + 19 + k))
-    out = players.play(task, key, config.debater, params, config.seed + 19, f"  train {name}")
-    train += setup.transcript_rows(name, task, key, out)
-  info = reading_pretrained.finetune(config, workdir, judge, train, train_rows, writer)
-  by_protocol, _ = reading_pretrained.evaluate(config, judge, test_transcripts, test_rows, True)
-  return {**reading_pretrained.describe(judge), "finetune": info,
-          "protocols": by_protocol}, judge
-
-
-def lm_debaters(config, workdir, test_rows, tok, players, params, judge) -> dict:
-  """A language model's debaters (`config.lm_debater`: it picks each quote, `heuristic`, or
-  proposes N the judge compares, `prior_best_of-N`) on both seats of every quoting protocol of
-  the first `questions` test questions; judged in play by the from-scratch judge and afterwards,
-  on the transcripts, by the pretrained judge (`judge`, when there is one)."""
-  L = config.lm_debater
-  rows = test_rows[:L.questions]
-  tasks = {p: t for p, t in setup.tasks(config, rows, tok).items() if t.game.max_turns > 0}
-  scorer = reading_lm.load_scorer(L)
-  scores = scorer.scores(next(iter(tasks.values())))
-  out = {"model": L.model, "questions": len(rows), "scoring_seconds": scorer.seconds,
-         "tokens_scored": scorer.tokens_scored, "specs": {}}
-  for spec in L.specs:
-    out["specs"][spec], transcripts = {}, []
-    for name, task in tasks.items():
-      task = task.with_quote_scores(scores)
-      key = cotrain_lib.balanced_keys(task, np.arange(len(task)), None)
-      tr = players.play(task, key, spec, params, config.seed + 23, f"  lm {spec} {name}")
-      out["specs"][spec][name] = {"from_scratch": {**judging.verdict_metrics(tr),
-                                                   **quote_stats(task, tr)}}
-      transcripts += setup.transcript_rows(name, task, key, tr)
-      logging.info("%s debaters (%s), %s: judge accuracy %s", L.model, spec, name,
-                   metrics_lib.fmt_pct(out["specs"][spec][name]["from_scratch"]["accuracy"]))
-    io.atomic_write_jsonl(os.path.join(workdir, f"transcripts_lm_{spec.replace('/', '_vs_')}"
-                                                f".jsonl"), transcripts)
-    if judge is not None:
-      by, _ = reading_pretrained.evaluate(config, judge, transcripts, rows, True)
-      for name, m in by.items():
-        out["specs"][spec][name].update(m)
-  return out
 
 
 def train_debaters(config, workdir, train_tasks, test_tasks, players, judge_apply, params,
@@ -236,7 +162,7 @@ def train_debaters(config, workdir, train_tasks, test_tasks, players, judge_appl
     key = cotrain_lib.balanced_keys(task, np.arange(len(task)), None)
     out = players.play(task, key, "learned", params, config.seed + 13, f"  learned {p}",
                        net_params=net_params)
-    by_protocol[p] = {**judging.verdict_metrics(out), **quote_stats(task, out)}
+    by_protocol[p] = {**judging.verdict_metrics(out), **setup.quote_stats(task, out)}
     logging.info("learned debaters, %s: judge accuracy %s", p,
                  metrics_lib.fmt_pct(by_protocol[p]["accuracy"], by_protocol[p]["ci95"]))
   return net_params, res["history"], by_protocol
@@ -253,7 +179,7 @@ def stress(config, tasks, players, params) -> dict:
       if name in tasks:
         key = cotrain_lib.balanced_keys(tasks[name], np.arange(len(tasks[name])), None)
         tr = players.play(tasks[name], key, spec, params, config.seed + 17, f"  {name} {spec}")
-        out[spec][name] = {**judging.verdict_metrics(tr), **quote_stats(tasks[name], tr)}
+        out[spec][name] = {**judging.verdict_metrics(tr), **setup.quote_stats(tasks[name], tr)}
         logging.info("%s with %s debaters: judge accuracy %s", name, spec,
                      metrics_lib.fmt_pct(out[spec][name]["accuracy"], out[spec][name]["ci95"]))
   return out
@@ -302,12 +228,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
   pretrained, lm_judge, lm = {}, None, {}
   if config.pretrained.model is not None:
     writer = MetricWriter(workdir, name="metrics_pretrained_judge")
-    pretrained, lm_judge = pretrained_judge(config, workdir, train_tasks, players, params,
-                                            train_rows, test_rows, rows, writer)
+    pretrained, lm_judge = reading_pretrained.fine_tune_and_judge(
+        config, workdir, train_tasks, players, params, train_rows, test_rows, rows, writer)
     writer.close()
     pretrained["capability"] = reading_pretrained.capability(by_protocol, pretrained)
   if config.lm_debater.model is not None:
-    lm = lm_debaters(config, workdir, test_rows, tok, players, params, lm_judge)
+    lm = reading_lm.play(config, workdir, test_rows, tok, players, params, lm_judge)
   curves = sweep(config, test_tasks, players, params)
   stressed = stress(config, test_tasks, players, params)
   learned = {}

@@ -13,7 +13,9 @@ import time
 import jax
 import numpy as np
 
+from debate import cotrain
 from debate.config import check, check_int
+from debate.tasks import reading_setup as setup
 from judges import pretrained as pj
 from judges import pretrained_finetune as ft
 
@@ -198,3 +200,22 @@ def capability(small: dict, m: dict) -> list[dict]:
                 "consultancy": c["accuracy"], "debate": d["accuracy"],
                 "debate_minus_consultancy": diff, "ci95": [lo, hi]})
   return sorted(out, key=lambda r: r["full_info"])
+
+
+def fine_tune_and_judge(config, workdir, train_tasks, players, params, train_rows, test_rows,
+                     test_transcripts, writer) -> dict:
+  """The pretrained judge (`config.pretrained.model`): fine-tuned on transcripts of the same
+  debaters on training questions (each protocol its own questions), then zero-shot and
+  fine-tuned on every test transcript."""
+  P = config.pretrained
+  judge = load_judge(config)
+  train = []
+  for k, (name, task) in enumerate(train_tasks.items()):
+    ids = (np.arange(P.train_per_protocol) + k * P.train_per_protocol) % len(task)
+    key = cotrain.balanced_keys(task, ids, np.random.default_rng(config.seed + 19 + k))
+    out = players.play(task, key, config.debater, params, config.seed + 19, f"  train {name}")
+    train += setup.transcript_rows(name, task, key, out)
+  info = finetune(config, workdir, judge, train, train_rows, writer)
+  by_protocol, _ = evaluate(config, judge, test_transcripts, test_rows, True)
+  return {**describe(judge), "finetune": info,
+          "protocols": by_protocol}, judge

@@ -8,7 +8,7 @@ import os
 import jax
 import numpy as np
 
-from debate import io
+from debate import io, judging
 from debate.config import ConfigError, check
 from debate.data import reading, text_files
 from debate.data import tokenizer as tok_lib
@@ -133,3 +133,17 @@ def run_config(workdir: str, name: str):
     raise ConfigError(f"{name}={workdir!r} is a {cfg.get('experiment')!r} run; allowed: a "
                       "text_debate run")
   return cfg
+
+
+def quote_stats(task, out: dict) -> dict:
+  """Verified share of quotes (by honest and liar), and in the open protocols how often the
+  side-picker chose the true option."""
+  s, f = task.game.sentences, task.game.fakes
+  actions, seats, moved = (np.asarray(out[k]) for k in ("actions_BxT", "seats_BxT", "moved_BxT"))
+  quote = moved & (actions >= 0) & (actions < s + f)
+  honest_seat = np.where(judging.truth_in_seat0(out), 0, 1)[:, None]
+  stats = {}
+  for who, sel in (("all", quote), ("honest", quote & (seats == honest_seat)),
+                   ("liar", quote & (seats != honest_seat))):
+    stats[f"verified_share_{who}"] = float((actions[sel] < s).mean()) if sel.any() else None
+  return stats
