@@ -33,6 +33,7 @@ def get_config(arg=None):
   c.layers = config_dict.placeholder(int)  # a zero-shot model: keep its first that many blocks
   c.batch_size = 16
   c.both_orders = True
+  c.readout = "cloze"  # zero-shot: cloze or letters (judges.pretrained.PretrainedJudge.readout)
   c.seed = 0
   c.steps = 0
   common.add_run_keys(c)

@@ -106,6 +106,7 @@ def get_config(arg=None):
       "model": config_dict.placeholder(str), "layers": config_dict.placeholder(int),
       "top_layers": 2, "train_per_protocol": 400, "test_per_protocol": 600,
       "val_fraction": 0.1, "batch_size": 16, "bucket": 32, "both_orders": True,
+      "readout": "cloze",  # or letters (judges.pretrained.PretrainedJudge.readout)
       "steps": 400, "finetune_batch": 16, "learning_rate": 2e-4, "warmup": 40,
       "eval_every": 50})
   c.pretrained.model = pretrained

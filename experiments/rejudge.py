@@ -101,6 +101,7 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
     settings = ml_collections.ConfigDict({"pretrained": {
         "model": config.judge, "layers": config.layers, "top_layers": 0,
         "batch_size": config.batch_size, "bucket": 32, "both_orders": config.both_orders,
+        "readout": config.readout,
         "test_per_protocol": len(transcripts)}})
   mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()

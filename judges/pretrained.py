@@ -36,15 +36,27 @@ SYSTEM_FULL = ("You are the judge of a reading-comprehension question. Read the 
                "decide which answer is correct.")
 
 
-def judge_messages(row: dict, passage: str | None = None, swap: bool = False) -> list[dict]:
-  """The chat a judge reads for one transcript row; `swap` lists option 1 as A."""
+READOUTS = ("letters", "cloze")
+CLOZE_PREFIX = "The answer is"
+
+
+def judge_messages(row: dict, passage: str | None = None, swap: bool = False,
+                   readout: str = "letters") -> list[dict]:
+  """The chat a judge reads for one transcript row; `swap` lists option 1 first (as A). With
+  `readout="cloze"` the answers are named by their own text, not by letters."""
   order = (1, 0) if swap else (0, 1)
-  letter = {opt: LETTERS[i] for i, opt in enumerate(order)}
+  if readout == "cloze":
+    letter = {o: row["options"][o] for o in order}
+  else:
+    letter = {opt: LETTERS[i] for i, opt in enumerate(order)}
   lines = []
   if passage is not None:
     lines += ["Story:", passage.strip(), ""]
   lines += [f"Question: {row['question']}"]
-  lines += [f"{letter[o]}: {row['options'][o]}" for o in order]
+  if readout == "cloze":
+    lines += ["Answers: " + " or ".join(row["options"][o] for o in order)]
+  else:
+    lines += [f"{letter[o]}: {row['options'][o]}" for o in order]
   moves = row.get("moves", [])
   if moves:
     lines += ["", "Transcript:"]
@@ -55,15 +67,16 @@ def judge_messages(row: dict, passage: str | None = None, swap: bool = False) ->
       mark = "VERIFIED" if m.get("verified") else "UNVERIFIED"
       lines.append(f"Debater for {letter[int(m['argues_option'])]} quotes ({mark}): "
                    f"\"{m['quote']}\"")
-  lines += ["", "Which answer is correct? Reply with the letter A or B only."]
+  lines += ["", "Which answer is correct? " + ("Reply with the answer only." if readout == "cloze"
+                                               else "Reply with the letter A or B only.")]
   system = SYSTEM_FULL if passage is not None else SYSTEM
   return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
 @dataclasses.dataclass
 class Features:
-  """A prompt set through the frozen bottom: per batch (row indices, tokens_BxT, h_BxTxD)."""
-  batches: list
+  """A prompt set through the frozen bottom, batched by length."""
+  batches: list   # (row indices, tokens_BxT, h_BxTxD, choice token ids_BxC)
   count: int
 
 
@@ -81,7 +94,11 @@ class PretrainedJudge:
   batch_size: int = 16
   bucket: int = 32
   both_orders: bool = True
-  answer_prefix: str = ""   # written after the assistant's turn opens, before the letter
+  # letters: the options listed as A and B, read from the letters' next-token logits; cloze:
+  # the options named by their text, read from the next-token logits of each option's first
+  # token after `answer_prefix` (small models answer this way far better than by letter).
+  readout: str = "letters"
+  answer_prefix: str | None = None   # after the assistant's turn opens (None: the readout's)
 
   def __post_init__(self):
     from debate.train.trainer import functionalize
@@ -90,6 +107,10 @@ class PretrainedJudge:
     if not 0 <= self.top_layers <= cfg.layers:
       raise ConfigError(f"top_layers={self.top_layers!r}; allowed: 0..{cfg.layers} (the "
                         "checkpoint's blocks)")
+    if self.readout not in READOUTS:
+      raise ConfigError(f"readout={self.readout!r}; allowed: {list(READOUTS)}")
+    if self.answer_prefix is None:
+      self.answer_prefix = CLOZE_PREFIX if self.readout == "cloze" else ""
     self.letter_ids = tuple(self._letter_id(x) for x in LETTERS)
     split = cfg.layers - self.top_layers
     bottom_cfg = dataclasses.replace(cfg, layers=split)
@@ -97,7 +118,9 @@ class PretrainedJudge:
     p = self.checkpoint.params
     bottom = {k: v for k, v in p.items() if k != "blocks"}
     bottom["blocks"] = {i: p["blocks"][i] for i in range(split)}
-    rows = (p["embed"]["embedding"] if cfg.tied else p["unembed"].T)[list(self.letter_ids)]
+    output = np.asarray(p["embed"]["embedding"] if cfg.tied else p["unembed"].T, np.float32)
+    self._output = jnp.asarray(output) if self.readout == "cloze" else None  # V x D
+    rows = output[list(self.letter_ids)]
     self.zero_shot = _to_jnp({"blocks": {j: p["blocks"][split + j]
                                          for j in range(self.top_layers)},
                               "norm": p["norm"], "rows": np.asarray(rows, np.float32)})
@@ -106,7 +129,8 @@ class PretrainedJudge:
     ft = functionalize(lambda r: ChoiceTop(self.top_cfg, len(LETTERS), rngs=r))
     self._bottom = _to_jnp(bottom)
     self._hidden = jax.jit(lambda q, x: fb.module(q).hidden(x, final_norm=False))
-    self.top_apply = lambda q, h, x: ft.module(q)(h, x)
+    self.top_apply = lambda q, h, x, c: ft.module(q)(
+        h, x, None if self._output is None else self._output[c])
     self._top = jax.jit(self.top_apply)
     self.tokens_scored = 0
     self.seconds = 0.0
@@ -122,13 +146,26 @@ class PretrainedJudge:
     return self.tokenizer.encode(self.tokenizer.chat(messages) + self.answer_prefix)
 
   def prompts(self, rows: list[dict], passages: list, swap=False) -> list[list[int]]:
-    """Token ids of each row's prompt; `swap` (a bool, or one per row) lists option 1 as A."""
+    """Token ids of each row's prompt; `swap` (a bool, or one per row) lists option 1 first."""
     swaps = np.broadcast_to(np.asarray(swap, bool), (len(rows),))
-    return [self.encode(judge_messages(r, p, bool(s))) for r, p, s in zip(rows, passages, swaps)]
+    return [self.encode(judge_messages(r, p, bool(s), self.readout))
+            for r, p, s in zip(rows, passages, swaps)]
 
-  def features(self, prompts: list[list[int]]) -> Features:
+  def choices(self, rows: list[dict], swap=False) -> np.ndarray:
+    """[N, 2] token ids read for the options in listed order: the letters, or (cloze) each
+    option's first token after the answer prefix."""
+    swaps = np.broadcast_to(np.asarray(swap, bool), (len(rows),))
+    if self.readout == "letters":
+      return np.tile(np.asarray(self.letter_ids, np.int32), (len(rows), 1))
+    first = lambda text: self.tokenizer.encode(" " + text.strip())[0]
+    ids = np.array([[first(r["options"][0]), first(r["options"][1])] for r in rows], np.int32)
+    return np.where(swaps[:, None], ids[:, ::-1], ids)
+
+  def features(self, prompts: list[list[int]], choices=None) -> Features:
     """The bottom's hidden states of every prompt, batched by length (each batch padded to a
     multiple of `bucket`, so only a few shapes compile)."""
+    choices = (np.tile(np.asarray(self.letter_ids, np.int32), (len(prompts), 1))
+               if choices is None else np.asarray(choices, np.int32))
     order = np.argsort([len(x) for x in prompts], kind="stable")
     t0, batches = time.time(), []
     last = t0
@@ -140,7 +177,9 @@ class PretrainedJudge:
         x[j, :len(prompts[i])] = prompts[i]
         self.tokens_scored += len(prompts[i])
       h = self._hidden(self._bottom, jnp.asarray(x))
-      batches.append((idx, x, np.asarray(h)))
+      c = np.zeros((self.batch_size, 2), np.int32)
+      c[:len(idx)] = choices[idx]
+      batches.append((idx, x, np.asarray(h), c))
       done = start + len(idx)
       if time.time() - last > 60 and done < len(prompts):
         last, rate = time.time(), done / (time.time() - t0)
@@ -155,8 +194,9 @@ class PretrainedJudge:
     top = self.top if top is None else top
     out = np.zeros((feats.count, 2), np.float32)
     t0 = time.time()
-    for idx, x, h in feats.batches:
-      out[idx] = np.asarray(self._top(top, jnp.asarray(h), jnp.asarray(x)))[:len(idx)]
+    for idx, x, h, c in feats.batches:
+      out[idx] = np.asarray(self._top(top, jnp.asarray(h), jnp.asarray(x),
+                                      jnp.asarray(c)))[:len(idx)]
     self.seconds += time.time() - t0
     return out
 
@@ -167,7 +207,7 @@ class PretrainedJudge:
     orders = (False, True) if self.both_orders else (False,)
     out = [0.0] * len(tops)
     for swap in orders:
-      feats = self.features(self.prompts(rows, passages, swap))
+      feats = self.features(self.prompts(rows, passages, swap), self.choices(rows, swap))
       for k, top in enumerate(tops):
         p = np.asarray(jax.nn.softmax(self.letter_logits(feats, top), -1))
         out[k] = out[k] + (p[:, ::-1] if swap else p) / len(orders)

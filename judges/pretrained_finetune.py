@@ -29,16 +29,16 @@ class Settings:
 def _by_length(feats, labels: np.ndarray, bucket: int) -> dict[int, tuple]:
   """Every prompt's tokens, hidden states and label, grouped by its own padded length."""
   groups: dict[int, list] = {}
-  for idx, x, h in feats.batches:
+  for idx, x, h, c in feats.batches:
     for j, i in enumerate(idx):
       n = int((x[j] != 0).sum())
       length = -(-n // bucket) * bucket
-      groups.setdefault(length, []).append((x[j, :length], h[j, :length], labels[i]))
+      groups.setdefault(length, []).append((x[j, :length], h[j, :length], c[j], labels[i]))
   return {k: tuple(np.stack(z) for z in zip(*v)) for k, v in sorted(groups.items())}
 
 
-def _loss(apply, top, h, x, y):
-  logits = apply(top, h, x)
+def _loss(apply, top, h, x, c, y):
+  logits = apply(top, h, x, c)
   logp = jax.nn.log_softmax(logits, -1)
   nll = -jnp.take_along_axis(logp, y[:, None], 1)[:, 0]
   return nll.mean(), (logits.argmax(-1) == y).mean()
@@ -49,17 +49,18 @@ def finetune(judge, train_feats, train_labels: np.ndarray, val_feats, val_labels
   """(the best top's parameters, history): `labels` are each prompt's letter of the true option
   (0: A). The judge's own top is left as it was."""
   groups = _by_length(train_feats, np.asarray(train_labels, np.int32), judge.bucket)
-  sizes = np.array([len(g[2]) for g in groups.values()], np.float64)
+  sizes = np.array([len(g[3]) for g in groups.values()], np.float64)
   lengths = list(groups)
   sched = optax.warmup_cosine_decay_schedule(0.0, s.learning_rate, max(1, s.warmup),
                                              max(s.steps, s.warmup + 1))
   opt = optax.chain(optax.clip_by_global_norm(1.0),
                     optax.adamw(sched, weight_decay=s.weight_decay))
-  grad = jax.value_and_grad(lambda t, h, x, y: _loss(judge.top_apply, t, h, x, y), has_aux=True)
+  grad = jax.value_and_grad(lambda t, h, x, c, y: _loss(judge.top_apply, t, h, x, c, y),
+                            has_aux=True)
 
   @jax.jit
-  def step(top, opt_state, h, x, y):
-    (loss, acc), g = grad(top, h, x, y)
+  def step(top, opt_state, h, x, c, y):
+    (loss, acc), g = grad(top, h, x, c, y)
     updates, opt_state = opt.update(g, opt_state, top)
     return optax.apply_updates(top, updates), opt_state, loss, acc
 
@@ -93,10 +94,11 @@ def finetune(judge, train_feats, train_labels: np.ndarray, val_feats, val_labels
   validate(0)
   for k in range(1, s.steps + 1):
     g = rng.choice(len(lengths), p=sizes / sizes.sum())
-    x_all, h_all, y_all = groups[lengths[g]]
+    x_all, h_all, c_all, y_all = groups[lengths[g]]
     pick = rng.choice(len(y_all), s.batch_size, replace=len(y_all) < s.batch_size)
     top, opt_state, loss, _ = step(top, opt_state, jnp.asarray(h_all[pick]),
-                                   jnp.asarray(x_all[pick]), jnp.asarray(y_all[pick]))
+                                   jnp.asarray(x_all[pick]), jnp.asarray(c_all[pick]),
+                                   jnp.asarray(y_all[pick]))
     loss = float(loss)
     if not np.isfinite(loss):
       raise FloatingPointError(f"pretrained judge fine-tuning: loss {loss} at step {k}; "

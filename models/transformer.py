@@ -244,13 +244,18 @@ class ChoiceTop(nnx.Module):
     self.rows = nnx.Param(nnx.initializers.normal(0.02)(rngs.params(), (choices, cfg.width)))
     self.cfg = cfg
 
-  def __call__(self, h_BxTxD: jax.Array, tokens_BxT: jax.Array) -> jax.Array:
+  def __call__(self, h_BxTxD: jax.Array, tokens_BxT: jax.Array,
+               rows_BxCxD: jax.Array | None = None) -> jax.Array:
+    """`rows_BxCxD`: each sequence's own output rows (e.g. its options' first tokens) in place
+    of the shared `rows`."""
     positions, mask_BxTxT = causal_mask(tokens_BxT)
     x = h_BxTxD.astype(jnp.dtype(self.cfg.dtype))
     for block in self.blocks:
       x = block(x, positions, mask_BxTxT)
-    h_BxD = last_real(self.norm(x), tokens_BxT)
-    return h_BxD.astype(jnp.float32) @ self.rows[...].T.astype(jnp.float32)
+    h_BxD = last_real(self.norm(x), tokens_BxT).astype(jnp.float32)
+    if rows_BxCxD is not None:
+      return jnp.einsum("bd,bcd->bc", h_BxD, rows_BxCxD.astype(jnp.float32))
+    return h_BxD @ self.rows[...].T.astype(jnp.float32)
 
 
 class MoveScorer(Decoder):

@@ -113,7 +113,7 @@ def test_the_finetuning_label_is_the_letter_that_shows_the_true_option(tiny, mon
   reading_pretrained.finetune(config, "unused", judge, transcripts, [], None)
   swapped = 0
   for feats, labels in zip(seen["feats"], seen["labels"]):
-    for idx, x, _ in feats.batches:
+    for idx, x, _, _ in feats.batches:
       for j, i in enumerate(idx):
         text = tok.decode([t for t in x[j] if t])
         question = text.split("Question: ")[1].split("\n")[0]
@@ -151,3 +151,26 @@ def test_a_top_with_more_layers_than_the_model_is_refused_in_one_line(tiny):
   _, ck, tok = tiny
   with pytest.raises(ConfigError, match=r"top_layers=3; allowed: 0..2"):
     PretrainedJudge(ck, tok, top_layers=3)
+
+
+def test_the_cloze_readout_reads_each_options_first_token_after_the_answer_prefix(tiny):
+  """No letters: the options are named by their text and read from the model's own next-token
+  logits of their first tokens, in the order listed."""
+  from debate.train.trainer import functionalize
+  from models.transformer import Decoder
+  _, ck, tok = tiny
+  judge = PretrainedJudge(ck, tok, top_layers=1, batch_size=4, readout="cloze")
+  prompts = judge.prompts(ROWS[:3], [None] * 3, swap=[False, True, False])
+  text = tok.decode(prompts[1])
+  first, second = ROWS[1]["options"][1], ROWS[1]["options"][0]  # swapped
+  assert f"Answers: {first} or {second}" in text and text.endswith("The answer is")
+  assert f"Debater for {first} quotes (VERIFIED)" in text and "\nA: " not in text
+  choices = judge.choices(ROWS[:3], swap=[False, True, False])
+  assert tok.decode([choices[1, 0]]) == " " + ROWS[1]["options"][1][:len(tok.decode(
+      [choices[1, 0]])) - 1]
+  got = judge.letter_logits(judge.features(prompts, choices))
+  whole = functionalize(lambda r: Decoder(ck.config, rngs=r)).module(
+      jax.tree.map(jnp.asarray, ck.params))
+  for i, p in enumerate(prompts):
+    logits = np.asarray(whole(jnp.asarray([p]))[0, -1])
+    np.testing.assert_allclose(got[i], logits[choices[i]], atol=1e-4)

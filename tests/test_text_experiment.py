@@ -3,6 +3,7 @@ resumes without redoing work, and refuses bad input before writing anything."""
 import json
 import os
 
+import numpy as np
 import pytest
 
 from experiments import run
@@ -55,6 +56,12 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
     assert m["zero_shot"]["games"] == m["finetuned"]["games"] == 32
   assert lm["finetune"]["train_transcripts"] + lm["finetune"]["held_out"] == 12 * len(names)
   assert "## Pretrained judge" in report
+  verdicts = [json.loads(x) for x in open(os.path.join(wd, "pretrained_judge", "verdicts.jsonl"))]
+  assert len(verdicts) == 32 * len(names)
+  for name in names:
+    mine = [v for v in verdicts if v["protocol"] == name]
+    assert np.mean([v["finetuned"] > 0.5 for v in mine]) == lm["protocols"][name]["finetuned"][
+        "accuracy"]
   # The model's debaters: each quoting protocol played by each spec, judged by both judges; a
   # quote is marked verified exactly when it is in the passage.
   from debate.games.text import verify_quote

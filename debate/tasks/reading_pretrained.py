@@ -39,6 +39,7 @@ def validate(config) -> None:
               "finetune_batch", "eval_every"):
     check_int(config, f"pretrained.{key}", 1)
   check_int(config, "pretrained.warmup", 0)
+  check(P.readout in pj.READOUTS, "pretrained.readout", P.readout, f"one of {list(pj.READOUTS)}")
   check(isinstance(P.learning_rate, float) and 0 < P.learning_rate < 1,
         "pretrained.learning_rate", P.learning_rate, "a float in (0, 1)")
   check(isinstance(P.val_fraction, float) and 0 < P.val_fraction < 1, "pretrained.val_fraction",
@@ -50,7 +51,8 @@ def load_judge(config) -> pj.PretrainedJudge:
   P = config.pretrained
   ck = llama_weights.load(P.model, layers=P.layers)
   return pj.PretrainedJudge(ck, llama_tokenizer.for_checkpoint(ck), top_layers=P.top_layers,
-                            batch_size=P.batch_size, bucket=P.bucket, both_orders=P.both_orders)
+                            batch_size=P.batch_size, bucket=P.bucket, both_orders=P.both_orders,
+                            readout=P.get("readout", "letters"))
 
 
 def passages(transcripts: list[dict], question_rows: list[dict]) -> list:
@@ -87,7 +89,8 @@ def finetune(config, workdir: str, judge, train_transcripts: list[dict], train_r
   held[rng.permutation(n)[:max(1, int(round(n * P.val_fraction)))]] = True
   t0, tokens0 = time.time(), judge.tokens_scored
   prompts = judge.prompts(train_transcripts, passages(train_transcripts, train_rows), swap)
-  feats = lambda sel: judge.features([p for p, s in zip(prompts, sel) if s])
+  choices = judge.choices(train_transcripts, swap)
+  feats = lambda sel: judge.features([p for p, s in zip(prompts, sel) if s], choices[sel])
   train_f, val_f = feats(~held), feats(held)
   feature_seconds = time.time() - t0
   logging.info("pretrained judge: %d training prompts through the frozen bottom in %.0f s "
@@ -125,9 +128,16 @@ def evaluate(config, judge, test_transcripts: list[dict], test_rows: list[dict],
   return out, p_true
 
 
+READOUT_TEXT = {
+    "letters": "the next-token logits of the option letters after a chat prompt",
+    "cloze": "the next-token logits of each option's first token after a chat prompt that "
+             "names the options and ends \"The answer is\""}
+
+
 def describe(judge) -> dict:
   c = judge.checkpoint.config
   return {"source": os.path.basename(judge.checkpoint.source), "params": c.params(),
+          "readout": judge.readout,
           "layers": c.layers, "top_layers": judge.top_layers,
           "top_params": int(sum(np.size(x) for x in jax.tree.leaves(judge.zero_shot))),
           "tokens_scored": judge.tokens_scored, "seconds": judge.seconds,
@@ -165,9 +175,9 @@ def report_lines(m: dict, small: dict, config) -> list[str]:
                       gap(r)] for r in cap]), ""]
   return [
       "## Pretrained judge", "",
-      f"`{m['source']}` ({m['layers']} layers, {m['params']:,} parameters), zero-shot (the "
-      "next-token logits of the option letters after a chat prompt, the options in both "
-      "orders averaged) and with its top "
+      f"`{m['source']}` ({m['layers']} layers, {m['params']:,} parameters), zero-shot ("
+      + READOUT_TEXT[m.get("readout", "letters")] + ", the options in both orders averaged) "
+      "and with its top "
       f"{m['top_layers']} block(s) fine-tuned ({m['top_params']:,} parameters) on "
       f"{f['train_transcripts']} transcripts of the same debaters on training questions "
       f"({config.pretrained.train_per_protocol} per protocol; {f['held_out']} more held out "
@@ -216,6 +226,20 @@ def fine_tune_and_judge(config, workdir, train_tasks, players, params, train_row
     out = players.play(task, key, config.debater, params, config.seed + 19, f"  train {name}")
     train += setup.transcript_rows(name, task, key, out)
   info = finetune(config, workdir, judge, train, train_rows, writer)
-  by_protocol, _ = evaluate(config, judge, test_transcripts, test_rows, True)
+  by_protocol, p_true = evaluate(config, judge, test_transcripts, test_rows, True)
+  save_verdicts(workdir, test_transcripts, p_true)
   return {**describe(judge), "finetune": info,
           "protocols": by_protocol}, judge
+
+
+def save_verdicts(workdir: str, transcripts: list[dict], p_true: dict) -> None:
+  """Each judged transcript's P(true option) by each judge, as JSONL beside the top
+  (`pretrained_judge/verdicts.jsonl`: protocol, example, and one key per judge)."""
+  from debate import io
+  rows = []
+  for name, by_judge in p_true.items():
+    mine = [t for t in transcripts if t["protocol"] == name]
+    for i in range(len(next(iter(by_judge.values())))):
+      rows.append({"protocol": name, "example": mine[i]["example"],
+                   **{k: float(v[i]) for k, v in by_judge.items()}})
+  io.atomic_write_jsonl(os.path.join(workdir, DIR, "verdicts.jsonl"), rows)
