@@ -130,9 +130,10 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
   common.write_report(workdir, "\n".join([
       "# Stored debates, judged again by a pretrained model", "",
       f"Transcripts of `{config.games_workdir}` judged by `{described['source']}` "
-      f"({described['layers']} layers, {described['params']:,} parameters), {what}: the option "
-      "letters' next-token logits after a chat prompt with the question, the options and the "
-      "quotes (each marked verified or not); the passage only under full information.", "",
+      f"({described['layers']} layers, {described['params']:,} parameters), {what}: "
+      f"{reading_pretrained.READOUT_TEXT[described['readout']]}, with the question, the options "
+      "and the quotes (each marked verified or not); the passage only under full information.",
+      "",
       common.md_table(["protocol", "original judge accuracy", "new judge accuracy [95% CI]",
                        "verdicts agree", "new judge ECE", "log score", "transcripts"], rows), "",
       f"{described['tokens_scored']:,} prompt tokens at {described['tokens_per_second']:.0f} "

@@ -34,13 +34,18 @@ def test_cached_candidate_scores_equal_the_plain_forward_pass(tiny):
       x[b, u, :len(c)] = c
   s = score.make_continuation_scorer(f, prompt_len=16, cont_len=5, candidates=3)
   logp, counts = s(params, jnp.asarray(generate.left_pad(prompts, 16)), jnp.asarray(x))
-  model = f.module(params)
+  # The plain forward pass over each whole sequence, unpadded at the left (right padding is
+  # masked: causal attention never reads it).
+  seqs = [prompts[b] + conts[b][u] for b in range(2) for u in range(3)]
+  x_plain = np.zeros((len(seqs), max(map(len, seqs))), np.int32)
+  for i, q in enumerate(seqs):
+    x_plain[i, :len(q)] = q
+  lp = np.asarray(jax.nn.log_softmax(jax.jit(lambda p, x: f.module(p)(x))(
+      params, jnp.asarray(x_plain)), -1))
   for b in range(2):
     for u in range(3):
-      seq = prompts[b] + conts[b][u]
-      logits = model(jnp.asarray([seq]))[0]
-      lp = jax.nn.log_softmax(logits, -1)
-      want = sum(float(lp[len(prompts[b]) - 1 + j, t]) for j, t in enumerate(conts[b][u]))
+      row = lp[3 * b + u]
+      want = sum(float(row[len(prompts[b]) - 1 + j, t]) for j, t in enumerate(conts[b][u]))
       assert float(logp[b, u]) == pytest.approx(want, abs=1e-4)
       assert int(counts[b, u]) == len(conts[b][u])
 
@@ -96,16 +101,16 @@ def test_the_quote_scorer_is_each_units_likelihood_arguing_one_answer_minus_the_
   got = scorer.scores(task)
   assert got.shape == (2, 11)
   f = trainer.functionalize(lambda r: Decoder(tiny.config, rngs=r))
-  model = f.module(jax.tree.map(jnp.asarray, tiny.params))
-
-  def loglik(prompt, cont):
-    lp = jax.nn.log_softmax(model(jnp.asarray([prompt + cont]))[0], -1)
-    return sum(float(lp[len(prompt) - 1 + j, t]) for j, t in enumerate(cont))
-
   i = 1
   units = task.text(i)["sentences"] + task.text(i)["forgeries"]
-  for u in (0, 3, 10):
-    cont = lt.encode(units[u].strip() + "\"")
-    want = [loglik(scorer.prompt(rows[i]["passage"], rows[i]["question"], rows[i]["options"][o]),
-                   cont) for o in (0, 1)]
-    assert float(got[i, u]) == pytest.approx(want[0] - want[1], abs=2e-3)
+  pairs = [(scorer.prompt(rows[i]["passage"], rows[i]["question"], rows[i]["options"][o]),
+            lt.encode(units[u].strip() + "\"")) for u in (0, 3, 10) for o in (0, 1)]
+  x = np.zeros((len(pairs), max(len(p) + len(c) for p, c in pairs)), np.int32)
+  for k, (p, c) in enumerate(pairs):
+    x[k, :len(p) + len(c)] = p + c
+  lp = np.asarray(jax.nn.log_softmax(jax.jit(lambda q, x: f.module(q)(x))(
+      jax.tree.map(jnp.asarray, tiny.params), jnp.asarray(x)), -1))
+  loglik = [sum(float(lp[k, len(p) - 1 + j, t]) for j, t in enumerate(c))
+            for k, (p, c) in enumerate(pairs)]
+  for n, u in enumerate((0, 3, 10)):
+    assert float(got[i, u]) == pytest.approx(loglik[2 * n] - loglik[2 * n + 1], abs=2e-3)
