@@ -24,9 +24,10 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
   wd = str(tmp_path / "td")
   model = str(tmp_path / "tiny.gguf")  # a pretrained judge beside the from-scratch one
   write_gguf(model, quantize=False, std=0.05)
-  # The model's debaters too in the full (slow) case; the default case keeps the suite short.
-  arg = (f"smoke,protocols={protocols},sweep=false,learned={learned},judge={model}" +
-         (f",debaters={model}" if learned else ""))
+  # A pretrained judge and the model's debaters in the full (slow) case only: the default case
+  # keeps the suite short (judges/pretrained.py and reading_lm.py have their own tests).
+  arg = f"smoke,protocols={protocols},sweep=false,learned={learned}" + (
+      f",judge={model},debaters={model}" if learned else "")
   every = "--config.pretrained.test_per_protocol=32"
   assert _run(wd, arg, every) == 0
   res = json.load(open(os.path.join(wd, "results.json")))
@@ -50,7 +51,41 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
     assert sorted(ld["protocols"]) == sorted(n for n in names if n not in ("blind",
                                                                            "full_info"))
     assert os.path.isdir(os.path.join(wd, "population"))
-  # The pretrained judge: zero-shot and fine-tuned on every protocol's test transcripts.
+  if learned:
+    _check_pretrained(res, wd, names, report, model)
+  # Rerun: the judge's rounds resume from their checkpoints and the games from their data.
+  before = {n: m["accuracy"] for n, m in res["metrics"]["protocols"].items()}
+  assert _run(wd, arg, every) == 0
+  again = json.load(open(os.path.join(wd, "results.json")))["metrics"]
+  assert {n: m["accuracy"] for n, m in again["protocols"].items()} == before
+  if learned:  # the pretrained judge is fine-tuned again to the same verdicts
+    assert again["pretrained_judge"]["protocols"] == res["metrics"]["pretrained_judge"][
+        "protocols"]
+  # The stored games, re-judged by the run's own saved judge without playing them again: the
+  # same verdicts, game by game.
+  rj = str(tmp_path / "rj")
+  assert run.main(["--config", "configs/rejudge.py", "--workdir", rj,
+                   f"--config.games_workdir={wd}", f"--config.judge_workdir={wd}"]) == 0
+  rejudged = json.load(open(os.path.join(rj, "results.json")))["metrics"]["protocols"]
+  for name in names:
+    assert rejudged[name]["agreement"] == 1.0
+    assert rejudged[name]["accuracy"] == before[name]
+  if learned:
+    lm = res["metrics"]["pretrained_judge"]
+    # The stored transcripts, re-judged by the pretrained model zero-shot and by the run's
+    # fine-tuned top: the run's own numbers again.
+    for judge, which in ((model, "zero_shot"), ("pretrained", "finetuned")):
+      rj = str(tmp_path / f"rj_{which}")
+      assert run.main(["--config", f"configs/rejudge.py:judge={judge}", "--workdir", rj,
+                       f"--config.games_workdir={wd}", f"--config.judge_workdir={wd}"]) == 0
+      got = json.load(open(os.path.join(rj, "results.json")))["metrics"]["protocols"]
+      for name in names:
+        assert got[name]["accuracy"] == lm["protocols"][name][which]["accuracy"]
+        assert got[name]["original_accuracy"] == before[name]
+
+
+def _check_pretrained(res, wd, names, report, model):
+  """The pretrained judge: zero-shot and fine-tuned on every protocol's test transcripts."""
   lm = res["metrics"]["pretrained_judge"]
   assert sorted(lm["protocols"]) == sorted(names) and lm["layers"] == 2
   for m in lm["protocols"].values():
@@ -67,11 +102,11 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
   # quote is marked verified exactly when it is in the passage.
   from debate.games.text import verify_quote
   from debate.tasks import reading_setup
-  lmd = res["metrics"]["lm_debaters"] or {"specs": {}}
+  lmd = res["metrics"]["lm_debaters"]
   quoting = [n for n in names if n not in ("blind", "full_info")]
   test_rows = reading_setup.load_rows(reading_setup.run_config(wd, "workdir"))[1]
   passages = {i: r["passage"] for i, r in enumerate(test_rows)}
-  for spec in ("heuristic", "prior_best_of-4") if learned else ():
+  for spec in ("heuristic", "prior_best_of-4"):
     assert sorted(lmd["specs"][spec]) == sorted(quoting)
     for m in lmd["specs"][spec].values():
       assert m["from_scratch"]["games"] == m["zero_shot"]["games"] == m["finetuned"]["games"] == 8
@@ -79,32 +114,6 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
     quotes = [mv for r in lm_rows for mv in r["moves"] if "quote" in mv]
     assert quotes and all(verify_quote(passages[r["example"]], mv["quote"]) == mv["verified"]
                           for r in lm_rows for mv in r["moves"] if "quote" in mv)
-  # Rerun: the judge's rounds resume from their checkpoints and the games from their data; the
-  # pretrained judge is fine-tuned again to the same verdicts.
-  before = {n: m["accuracy"] for n, m in res["metrics"]["protocols"].items()}
-  assert _run(wd, arg, every) == 0
-  again = json.load(open(os.path.join(wd, "results.json")))["metrics"]
-  assert {n: m["accuracy"] for n, m in again["protocols"].items()} == before
-  assert again["pretrained_judge"]["protocols"] == lm["protocols"]
-  # The stored transcripts, re-judged by the pretrained model zero-shot and by the run's
-  # fine-tuned top: the run's own numbers again.
-  for judge, which in ((model, "zero_shot"),) * bool(learned) + (("pretrained", "finetuned"),):
-    rj = str(tmp_path / f"rj_{which}")
-    assert run.main(["--config", f"configs/rejudge.py:judge={judge}", "--workdir", rj,
-                     f"--config.games_workdir={wd}", f"--config.judge_workdir={wd}"]) == 0
-    got = json.load(open(os.path.join(rj, "results.json")))["metrics"]["protocols"]
-    for name in names:
-      assert got[name]["accuracy"] == lm["protocols"][name][which]["accuracy"]
-      assert got[name]["original_accuracy"] == before[name]
-  # The stored games, re-judged by the run's own saved judge without playing them again: the
-  # same verdicts, game by game.
-  rj = str(tmp_path / "rj")
-  assert run.main(["--config", "configs/rejudge.py", "--workdir", rj,
-                   f"--config.games_workdir={wd}", f"--config.judge_workdir={wd}"]) == 0
-  rejudged = json.load(open(os.path.join(rj, "results.json")))["metrics"]["protocols"]
-  for name in names:
-    assert rejudged[name]["agreement"] == 1.0
-    assert rejudged[name]["accuracy"] == before[name]
 
 
 def test_rejudge_refuses_a_run_that_is_not_text_debate(tmp_path, capsys):
