@@ -15,8 +15,21 @@ A pretrained language model re-judging the stored transcripts (`transcripts.json
       --config.games_workdir=runs/text_debate
 
 or with the top layers a text_debate run fine-tuned (`judge=pretrained`, that run as
-`judge_workdir`). Args: judge (small: judge_workdir's from-scratch judge; pretrained: its
-fine-tuned pretrained judge; smollm2 or a .gguf / safetensors path: that model zero-shot).
+`judge_workdir`). Any stored transcript file of the run may be judged (`transcripts`, e.g. the
+language-model debaters' `transcripts_lm_heuristic.jsonl`).
+
+Select-then-argue's second half: with `arguments=smollm2` (or a model path) a language model first
+writes an argument around every quote of the first `arguments.per_protocol` transcripts of each of
+`arguments.protocols`, and the judge judges those games twice, quotes only and with the arguments:
+
+  python -m experiments.run --config configs/rejudge.py:judge=pretrained,arguments=smollm2 \
+      --workdir runs/rejudge_argued --config.games_workdir=runs/text_lm_debaters \
+      --config.judge_workdir=runs/text_smollm2 \
+      --config.transcripts=transcripts_lm_heuristic.jsonl
+
+Args: judge (small: judge_workdir's from-scratch judge; pretrained: its fine-tuned pretrained
+judge; smollm2 or a .gguf / safetensors path: that model zero-shot); arguments (none, smollm2 or a
+model path; pretrained judges only: they read text).
 """
 import ml_collections
 from ml_collections import config_dict
@@ -26,7 +39,7 @@ from debate.config import parse_arg
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, judge="small")
+  arg = parse_arg(arg, judge="small", arguments="none")
   c = ml_collections.ConfigDict()
   c.experiment = "rejudge"
   c.judge = arg.judge
@@ -37,6 +50,12 @@ def get_config(arg=None):
   c.seed = 0
   c.steps = 0
   common.add_run_keys(c)
+  c.transcripts = "transcripts.jsonl"  # the file of games_workdir a pretrained judge reads
+  c.arguments = ml_collections.ConfigDict({
+      "model": config_dict.placeholder(str), "layers": config_dict.placeholder(int),
+      "tokens": 48, "batch_size": 8, "per_protocol": 100,
+      "protocols": ("consultancy", "debate")})
+  c.arguments.model = None if arg.arguments == "none" else arg.arguments
   c.games_workdir = config_dict.placeholder(str)
   c.judge_workdir = config_dict.placeholder(str)
   return c

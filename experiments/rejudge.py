@@ -12,23 +12,45 @@ from debate import io, judging
 from debate import metrics as metrics_lib
 from debate import runs as common
 from debate.config import check, check_int
-from debate.tasks import reading_pretrained
+from debate.tasks import reading_pretrained, reading_speech
 from debate.tasks import reading_setup as setup
 
 SAME_QUESTIONS = ("data", "sizes", "protocols", "rounds", "simultaneous", "forgeries")
 
 
+def _validate_arguments(config, games_cfg) -> None:
+  from models import llama_weights
+  A = config.arguments
+  if A.model is None:
+    return
+  check(config.judge != "small", "arguments", A.model, "none with judge=small (the from-scratch "
+        "judge reads quote tokens, not text)")
+  llama_weights.resolve(A.model)
+  for k in ("tokens", "batch_size", "per_protocol"):
+    check_int(config, f"arguments.{k}", 1)
+  if A.layers is not None:
+    check_int(config, "arguments.layers", 1)
+  quoting = [p for p in games_cfg.protocols if p not in ("blind", "full_info")]
+  for p in A.protocols:
+    check(p in quoting, "arguments.protocols", A.protocols, f"protocols of the run that quote: "
+          f"{quoting}")
+
+
 def validate(config) -> tuple:
   games_cfg = setup.run_config(config.games_workdir, "games_workdir")
+  _validate_arguments(config, games_cfg)
   if config.judge not in ("small", "pretrained"):
     from models import llama_weights
     llama_weights.resolve(config.judge)  # one line naming the value when it is not a model
-    check(os.path.exists(os.path.join(config.games_workdir, "transcripts.jsonl")),
-          "games_workdir", config.games_workdir, "a finished text_debate run (it holds no "
-          "transcripts.jsonl)")
     if config.layers is not None:
       check_int(config, "layers", 1)
     check_int(config, "batch_size", 1)
+  if config.judge != "small":
+    check(os.path.basename(config.transcripts) == config.transcripts and os.path.exists(
+        os.path.join(config.games_workdir, config.transcripts)), "transcripts",
+        config.transcripts, f"a transcript file of games_workdir (one of "
+        f"{sorted(f for f in os.listdir(config.games_workdir) if f.endswith('.jsonl'))})")
+  if config.judge not in ("small", "pretrained"):
     return games_cfg, None, []
   judge_cfg = setup.run_config(config.judge_workdir, "judge_workdir")
   if config.judge == "pretrained":
@@ -87,7 +109,10 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
   """The stored transcripts judged by a pretrained model: zero-shot (`judge`: the model), or with
   the top layers `judge_workdir`'s run fine-tuned (`judge=pretrained`)."""
   import ml_collections
-  transcripts = io.read_jsonl(os.path.join(config.games_workdir, "transcripts.jsonl"))
+  transcripts = io.read_jsonl(os.path.join(config.games_workdir, config.transcripts))
+  A = config.arguments
+  if A.model is not None:
+    transcripts = reading_speech.pick(transcripts, A.protocols, A.per_protocol)
   for t in transcripts:
     row = test_rows[t["example"]] if t["example"] < len(test_rows) else {}
     check(row.get("question") == t["question"], "games_workdir", config.games_workdir,
@@ -117,9 +142,14 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
     before = np.array([t["winner"] == "honest" for t in transcripts if t["protocol"] == name])
     out[name] = {**m[which], "original_accuracy": float(before.mean()),
                  "agreement": float(np.mean((p_true[name][which] > 0.5) == before))}
+  argued = None
+  if A.model is not None:
+    argued = reading_speech.argue_and_judge(_with_arguments(settings, A), judge, transcripts,
+                                            test_rows, finetuned, workdir, p_true)
   described = reading_pretrained.describe(judge)
   metrics = {"protocols": out, "judge": described, "games_workdir": config.games_workdir,
-             "judge_workdir": config.judge_workdir}
+             "judge_workdir": config.judge_workdir, "transcripts": config.transcripts,
+             "arguments": argued}
   results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
                                  resumed_from_step=0, wall_seconds=time.time() - t0)
   rows = [[n, metrics_lib.fmt_pct(m["original_accuracy"]),
@@ -129,13 +159,21 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
           if finetuned else "zero-shot")
   common.write_report(workdir, "\n".join([
       "# Stored debates, judged again by a pretrained model", "",
-      f"Transcripts of `{config.games_workdir}` judged by `{described['source']}` "
+      f"Transcripts of `{config.games_workdir}` (`{config.transcripts}`) judged by `{described['source']}` "
       f"({described['layers']} layers, {described['params']:,} parameters), {what}: "
       f"{reading_pretrained.READOUT_TEXT[described['readout']]}, with the question, the options "
       "and the quotes (each marked verified or not); the passage only under full information.",
       "",
       common.md_table(["protocol", "original judge accuracy", "new judge accuracy [95% CI]",
                        "verdicts agree", "new judge ECE", "log score", "transcripts"], rows), "",
-      f"{described['tokens_scored']:,} prompt tokens at {described['tokens_per_second']:.0f} "
-      f"tokens/s; wall {time.time() - t0:.0f} s.", ""]))
+      *(reading_speech.report_lines(argued) if argued else []),
+      f"{described['tokens_scored']:,} prompt tokens judged at "
+      f"{described['tokens_per_second']:.0f} tokens/s; wall {time.time() - t0:.0f} s.", ""]))
   return results
+
+
+def _with_arguments(settings, arguments):
+  import ml_collections
+  out = ml_collections.ConfigDict(settings.to_dict())
+  out.arguments = ml_collections.ConfigDict(arguments.to_dict())
+  return out

@@ -1,6 +1,7 @@
 """A pretrained language model as the text-debate judge: the probability of each option read
 from the next-token logits of the option letters after a chat prompt that holds the question, the
-options and the transcript (the quotes, each marked verified or not), and the passage only under
+options and the transcript (the quotes, each marked verified or not, and any argument written
+around them with the quotes inside it marked too), and the passage only under
 full information. What the judge is shown comes from a transcript row
 (`debate.games.text.TextGame.render`), never the row's `speaker`, `honest_seat`, `winner` or
 `true_option`.
@@ -25,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from debate import quotes
 from debate.config import ConfigError
 
 LETTERS = ("A", "B")
@@ -67,6 +69,9 @@ def judge_messages(row: dict, passage: str | None = None, swap: bool = False,
       mark = "VERIFIED" if m.get("verified") else "UNVERIFIED"
       lines.append(f"Debater for {letter[int(m['argues_option'])]} quotes ({mark}): "
                    f"\"{m['quote']}\"")
+      if m.get("argument"):  # written around the quote (select-then-argue), quotes marked
+        shown = quotes.mark_quotes(m["argument"], quotes.from_json(m.get("argument_quotes", [])))
+        lines.append(f"  and argues: {shown}")
   lines += ["", "Which answer is correct? " + ("Reply with the answer only." if readout == "cloze"
                                                else "Reply with the letter A or B only.")]
   system = SYSTEM_FULL if passage is not None else SYSTEM

@@ -158,7 +158,7 @@ def test_honest_finds_forced_win(name):
   assert not weak["honest_wins_B"].any()
 
 
-@pytest.mark.parametrize("name", ["greedy", "mcts"])
+@pytest.mark.parametrize("name", ["greedy", pytest.param("mcts", marks=pytest.mark.slow)])
 def test_liar_finds_forced_win(name):
   games = games_for([image_with([A, B, C, D, E])] * 4, HONEST)
   good = named(name, sims=64)
@@ -301,7 +301,9 @@ def test_batched_search_builds_mctx_tree():
 
 @pytest.mark.parametrize("name,deltas_from", [
     pytest.param("mcts", 0, marks=pytest.mark.slow),
-    pytest.param("mcts", 10 ** 9, marks=pytest.mark.slow), ("greedy", 0)])
+    pytest.param("mcts", 10 ** 9, marks=pytest.mark.slow),
+    # Slow too: test_judge checks the incremental judge equals the network, in the default suite.
+    pytest.param("greedy", 0, marks=pytest.mark.slow)])
 def test_incremental_judge_plays_the_same_games(name, deltas_from, monkeypatch):
   """MCTS leaves (and greedy's one-move positions, legal moves only) judged incrementally from
   the root's cache: the same moves and verdicts as judging every leaf with the whole network;
@@ -326,8 +328,11 @@ def test_incremental_judge_plays_the_same_games(name, deltas_from, monkeypatch):
   np.testing.assert_array_equal(outs[0].honest_wins_B, outs[1].honest_wins_B)
 
 
+# Slow: the default suite's MCTS forced-win tests search with leaf_value's default buckets.
 @pytest.mark.parametrize("buckets", [pytest.param(1, marks=pytest.mark.slow),
-                                     pytest.param(3, marks=pytest.mark.slow), 4])
+                                     pytest.param(2, marks=pytest.mark.slow),
+                                     pytest.param(3, marks=pytest.mark.slow),
+                                     pytest.param(4, marks=pytest.mark.slow)])
 def test_leaf_value_judges_exactly_the_games_that_need_it(buckets):
   """Whatever number of games need the judge (none, one, a bucket's size and one more, all),
   `leaf_value` gives their verdicts as judging the whole batch would, and 0 elsewhere."""

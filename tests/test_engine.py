@@ -60,7 +60,8 @@ def _tiny_judge(seed=11):
 
 
 @pytest.mark.parametrize("first,precommit", [
-    (0, True), pytest.param(1, False, marks=pytest.mark.slow),
+    # All slow: the generic engine's own tests cover this in the default suite.
+    pytest.param(0, True, marks=pytest.mark.slow), pytest.param(1, False, marks=pytest.mark.slow),
     pytest.param(0, False, marks=pytest.mark.slow), pytest.param(1, True, marks=pytest.mark.slow)])
 def test_refactored_engine_plays_the_old_engines_games(first, precommit):
   apply, params = _tiny_judge()

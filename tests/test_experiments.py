@@ -44,6 +44,7 @@ def test_debate_smoke_writes_table_transcripts_and_plots(mnist_dir, tmp_path):
   assert os.path.getsize(os.path.join(wd, "examples.png")) > 0
 
 
+@pytest.mark.slow
 def test_deterministic_debaters_do_not_replay_seeds(mnist_dir, tmp_path):
   res = _run("configs/mnist_debate.py:smoke,pixels=4,first=honest,precommit=false,"
              "honest=greedy,liar=greedy,seeds=3,images=4", str(tmp_path / "g"), mnist_dir)

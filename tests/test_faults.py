@@ -262,6 +262,7 @@ def test_signal_saves_and_exits_preempted(sig, digits_dir, tmp_path):
   assert os.listdir(os.path.join(wd, "checkpoints", "judge_k6"))
 
 
+@pytest.mark.slow  # Two judge trainings and a self-play start; the refusal logic is small.
 def test_resume_with_a_replaced_judge_is_refused(digits_dir, tmp_path, capsys):
   judge, wd = tmp_path / "judge", str(tmp_path / "debate")
   argv = ["--config", DEBATE.replace(",baselines=", ",baselines=,honest=greedy,liar=greedy"),

@@ -35,6 +35,7 @@ def test_judge_output_ignores_unrevealed_pixels():
   assert np.abs(np.asarray(c) - np.asarray(a)).max() > 1e-6
 
 
+@pytest.mark.slow  # The debate smoke test trains a judge on the shipped MNIST in the default suite.
 def test_loss_falls_on_real_mnist(mnist_dir, tmp_path):
   from tests.conftest import train_small_judge
   train_small_judge(mnist_dir, str(tmp_path), k=6, steps=80)

@@ -114,3 +114,63 @@ def test_the_quote_scorer_is_each_units_likelihood_arguing_one_answer_minus_the_
             for k, (p, c) in enumerate(pairs)]
   for n, u in enumerate((0, 3, 10)):
     assert float(got[i, u]) == pytest.approx(loglik[2 * n] - loglik[2 * n + 1], abs=2e-3)
+
+
+def test_quotes_in_an_argument_are_verified_against_the_passage_and_a_forgery_is_caught():
+  from debate import quotes
+  passage = "The old captain sold his boat in May.  Nobody in the harbour knew why he left."
+  text = ("He says \u201cthe old  Captain sold his boat\u201d, and \"nobody in the harbour knew\" "
+          "proves it; but \"he sold it in June\" and \"old cap\" are not in the story.")
+  found = quotes.find_quotes(text, passage)
+  assert [q.verified for q in found] == [True, True, False, False]  # "old cap": not whole words
+  shown = quotes.mark_quotes(text, found)
+  assert shown.count("(VERIFIED)") == 2 and shown.count("(UNVERIFIED)") == 2
+  assert "\"he sold it in June\" (UNVERIFIED)" in shown
+  assert quotes.from_json(quotes.as_json(found)) == found
+
+
+def test_the_judge_reads_each_argument_with_its_quotes_marked():
+  from judges.pretrained import judge_messages
+  row = {"question": "Why did he leave?", "options": ["money", "love"], "moves": [
+      {"argues_option": 0, "quote": "He sold his boat.", "verified": True, "speaker": "liar",
+       "argument": "He says \"he was poor\" so it was money.",
+       "argument_quotes": [{"text": "he was poor", "start": 9, "end": 20, "verified": False}]}]}
+  user = judge_messages(row)[1]["content"]
+  assert "quotes (VERIFIED): \"He sold his boat.\"" in user
+  assert "argues: He says \"he was poor\" (UNVERIFIED) so it was money." in user
+  assert "liar" not in user  # who is honest is never shown
+
+
+def test_arguments_are_the_models_greedy_text_and_later_turns_read_earlier_ones(tmp_path):
+  from debate.tasks import reading_speech
+  from models import llama_tokenizer, llama_weights
+  from tests.test_llama import write_gguf
+  write_gguf(str(tmp_path / "m.gguf"), quantize=False)  # larger weights: it writes more than "\n"
+  tiny = llama_weights.load(str(tmp_path / "m.gguf"))
+  lt = llama_tokenizer.for_checkpoint(tiny)
+  passage = "the cat sat on the mat. the dog ran to the park."
+  rows = [{"question": "where did the dog go?", "options": ["park", "mat"], "moves": [
+      {"speaker": "honest", "argues_option": 0, "quote": "the dog ran to the park.",
+       "verified": True},
+      {"speaker": "liar", "argues_option": 1, "quote": "the cat sat on the mat.",
+       "verified": True}]}, {"question": "who sat?", "options": ["dog", "cat"], "moves": [
+      {"speaker": "liar", "picks_option": 0},
+      {"speaker": "liar", "argues_option": 0, "quote": "a dog sat.", "verified": False}]}]
+  arguer = reading_speech.Arguer(tiny, lt, max_new_tokens=6, batch_size=2, bucket=32)
+  out = arguer.argue(rows, [passage, passage])
+  assert "argument" not in rows[0]["moves"][0]  # the input is left as it was
+  assert "argument" not in out[1]["moves"][0]  # a side pick has no argument
+  # Each argument is what greedy decoding of its own prompt alone writes (batching and padding
+  # change nothing), and the second turn's prompt holds the first turn's argument.
+  f = trainer.functionalize(lambda r: Decoder(tiny.config, rngs=r))
+  params = jax.tree.map(jnp.asarray, tiny.params)
+  for i, t in ((0, 0), (0, 1), (1, 1)):
+    messages = reading_speech.argue_messages(passage, out[i], t)
+    if (i, t) == (0, 1):
+      assert out[0]["moves"][0]["argument"]  # (this model's first argument is not empty)
+      assert f"argued: {out[0]['moves'][0]['argument']}" in messages[1]["content"]
+    ids = lt.encode(lt.chat(messages))
+    gen = generate.make_generate(f, len(ids), 6, eos_id=lt.eos_id)
+    alone, _ = gen(params, jnp.asarray([ids], jnp.int32), jax.random.PRNGKey(0))
+    assert out[i]["moves"][t]["argument"] == arguer.text(np.asarray(alone)[0])
+  assert all(isinstance(m.get("argument_quotes", []), list) for r in out for m in r["moves"])

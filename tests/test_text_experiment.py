@@ -100,7 +100,7 @@ def _check_pretrained(res, wd, names, report, model):
         "accuracy"]
   # The model's debaters: each quoting protocol played by each spec, judged by both judges; a
   # quote is marked verified exactly when it is in the passage.
-  from debate.games.text import verify_quote
+  from debate.quotes import verify_quote
   from debate.tasks import reading_setup
   lmd = res["metrics"]["lm_debaters"]
   quoting = [n for n in names if n not in ("blind", "full_info")]

@@ -11,7 +11,7 @@ from debate.data import reading, tokenizer as tok_lib
 from debate.debaters.base import Debater, one_hot_output
 from debate.debaters import make_debater
 from debate.games import text as tg
-from debate.games.text import verify_quote
+from debate.quotes import verify_quote
 from debate.tasks.base import GameKey
 from debate.tasks.reading import ReadingTask, Sizes
 from experiments import text_debate

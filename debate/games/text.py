@@ -6,7 +6,7 @@ under full information, the ceiling).
 A move quotes one sentence of the passage (verified by construction), or one of the example's
 forgeries (sentences that would support an option but are not in the passage; they reach the
 judge marked unverified), or, in the open protocols, picks the side to argue. Free text from a
-language model is checked with `verify_quote` before it is marked.
+language model is checked with `debate.quotes.verify_quote` before it is marked.
 
 Protocols (`TextProtocol.kind`), all one game:
 - `blind`: no moves; the judge sees the question and options only.
@@ -25,8 +25,6 @@ per quote: who argues for which option ([A] or [B]), verified or not ([V] or [U]
 from __future__ import annotations
 
 import dataclasses
-import re
-import string
 from typing import NamedTuple
 
 import jax
@@ -36,26 +34,6 @@ import numpy as np
 from debate.games.base import Observation, generic_random_completion
 
 KINDS = ("blind", "full_info", "consultancy", "open_consultancy", "debate", "open_debate")
-
-_PUNCT = re.compile(f"[{re.escape(string.punctuation)}\u2018\u2019\u201c\u201d\u2014\u2013]")
-
-
-def normalise(text: str) -> str:
-  """Lower case, punctuation removed, white space collapsed."""
-  return " ".join(_PUNCT.sub(" ", text.lower()).split())
-
-
-def verify_quote(passage: str, quote: str) -> bool:
-  """Is `quote` a span of `passage`: exactly, or after normalising case, white space and
-  punctuation (`normalise`)? A paraphrase, a forged or a stitched span is not, nor one that
-  starts or ends inside a word."""
-  if not quote.strip():
-    return False
-  if re.search(rf"(?<![^\W_]){re.escape(quote)}(?![^\W_])", passage):
-    return True
-  q = normalise(quote)
-  return bool(q) and f" {q} " in f" {normalise(passage)} "
-
 
 @dataclasses.dataclass(frozen=True)
 class TextProtocol:
