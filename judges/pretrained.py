@@ -141,7 +141,7 @@ class PretrainedJudge:
     self.seconds = 0.0
 
   def _letter_id(self, letter: str) -> int:
-    ids = self.tokenizer.tokenizer.encode(letter, add_special_tokens=False).ids
+    ids = self.tokenizer.encode(letter, bos=False)
     if len(ids) != 1:
       raise ConfigError(f"option letter {letter!r} is {len(ids)} tokens for this tokenizer; "
                         "allowed: a tokenizer that writes it as one")
@@ -162,7 +162,7 @@ class PretrainedJudge:
     swaps = np.broadcast_to(np.asarray(swap, bool), (len(rows),))
     if self.readout == "letters":
       return np.tile(np.asarray(self.letter_ids, np.int32), (len(rows), 1))
-    first = lambda text: self.tokenizer.encode(" " + text.strip())[0]
+    first = lambda text: self.tokenizer.encode(" " + text.strip(), bos=False)[0]
     ids = np.array([[first(r["options"][0]), first(r["options"][1])] for r in rows], np.int32)
     return np.where(swaps[:, None], ids[:, ::-1], ids)
 

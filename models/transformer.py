@@ -27,6 +27,9 @@ class TransformerConfig:
   head_width: int = 32      # E
   mlp_width: int = 384      # F
   rope_theta: float = 10000.0
+  # Per-frequency divisors of the rotary frequencies (E/2 of them; Llama 3.1's long-context
+  # scaling, or linear scaling); empty: plain rotary.
+  rope_divisors: tuple = ()
   norm_eps: float = 1e-5
   tied: bool = True         # the embedding matrix is the output layer (else `unembed`, D x V)
   dtype: str = "float32"    # activations (bfloat16 on accelerators)
@@ -65,10 +68,14 @@ class RMSNorm(nnx.Module):
     return (x * self.scale[...]).astype(x_BxTxD.dtype)
 
 
-def rotary(x_BxTxNxE: jax.Array, positions_BxT: jax.Array, theta: float) -> jax.Array:
-  """Rotary position embedding, halves layout (the first E/2 features pair with the last)."""
+def rotary(x_BxTxNxE: jax.Array, positions_BxT: jax.Array, theta: float,
+           divisors: tuple = ()) -> jax.Array:
+  """Rotary position embedding, halves layout (the first E/2 features pair with the last); each
+  frequency divided by its entry of `divisors` when given."""
   e = x_BxTxNxE.shape[-1]
   freq = theta ** (-jnp.arange(0, e, 2, dtype=jnp.float32) / e)          # [E/2]
+  if divisors:
+    freq = freq / jnp.asarray(divisors, jnp.float32)
   angle = positions_BxT[..., None].astype(jnp.float32) * freq             # [B, T, E/2]
   sin, cos = jnp.sin(angle)[:, :, None], jnp.cos(angle)[:, :, None]
   x1, x2 = jnp.split(x_BxTxNxE.astype(jnp.float32), 2, axis=-1)
@@ -86,9 +93,10 @@ class Attention(nnx.Module):
   def _qkv(self, x_BxTxD, positions_BxT):
     c = self.cfg
     b, t, _ = x_BxTxD.shape
-    q = rotary(self.q(x_BxTxD).reshape(b, t, c.heads, c.head_width), positions_BxT, c.rope_theta)
+    q = rotary(self.q(x_BxTxD).reshape(b, t, c.heads, c.head_width), positions_BxT, c.rope_theta,
+               c.rope_divisors)
     k = rotary(self.k(x_BxTxD).reshape(b, t, c.kv_heads, c.head_width), positions_BxT,
-               c.rope_theta)
+               c.rope_theta, c.rope_divisors)
     return q, k, self.v(x_BxTxD).reshape(b, t, c.kv_heads, c.head_width)
 
   def __call__(self, x_BxTxD, positions_BxT, mask_BxTxT) -> jax.Array:

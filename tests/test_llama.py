@@ -27,10 +27,13 @@ def _rms(x, w, eps):
   return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w
 
 
-def _rope_pairs(x_TxNxE, theta):
-  """Rotary on adjacent feature pairs (2i, 2i + 1): GGUF's layout."""
+def _rope_pairs(x_TxNxE, theta, factors=None):
+  """Rotary on adjacent feature pairs (2i, 2i + 1): GGUF's layout; frequency i divided by
+  `factors[i]` (llama.cpp's rope_freqs) when given."""
   t, _, e = x_TxNxE.shape
   freq = theta ** (-np.arange(0, e, 2, dtype=np.float64) / e)
+  if factors is not None:
+    freq = freq / factors
   ang = np.arange(t)[:, None] * freq[None]
   cos, sin = np.cos(ang)[:, None], np.sin(ang)[:, None]
   a, b = x_TxNxE[..., 0::2], x_TxNxE[..., 1::2]
@@ -47,14 +50,15 @@ def reference_logits(path: str, tokens, layers: int) -> np.ndarray:
        for x in r.tensors}
   h, kv = int(f("llama.attention.head_count")), int(f("llama.attention.head_count_kv"))
   eps, theta = float(f("llama.attention.layer_norm_rms_epsilon")), float(f("llama.rope.freq_base"))
+  factors = t.get("rope_freqs.weight")
   x = t["token_embd.weight"][np.asarray(tokens)]
   n = len(tokens)
   causal = np.tril(np.ones((n, n), bool))
   for i in range(layers):
     w = lambda name: t[f"blk.{i}.{name}.weight"]
     a = _rms(x, w("attn_norm"), eps)
-    q = _rope_pairs((a @ w("attn_q").T).reshape(n, h, -1), theta)
-    k = _rope_pairs((a @ w("attn_k").T).reshape(n, kv, -1), theta)
+    q = _rope_pairs((a @ w("attn_q").T).reshape(n, h, -1), theta, factors)
+    k = _rope_pairs((a @ w("attn_k").T).reshape(n, kv, -1), theta, factors)
     v = (a @ w("attn_v").T).reshape(n, kv, -1)
     e = q.shape[-1]
     out = np.empty_like(q)
@@ -81,7 +85,7 @@ def ours(ck, tokens_BxT) -> np.ndarray:
 # A small synthetic GGUF file (always available) -------------------------------------------------
 
 def write_gguf(path, *, vocab=300, width=64, layers=2, heads=4, kv_heads=2, mlp=96, seed=0,
-               quantize=True, tied=True, std=0.3):
+               quantize=True, tied=True, std=0.3, token0_type=3, rope_freqs=None):
   """A random llama model in GGUF, query/key rows reordered as llama.cpp's converter does; one
   tensor quantised (Q8_0) when `quantize`. Also writes a byte-level BPE tokenizer. Returns the
   Hugging Face layout weights. `std`: the projections' initial scale (small: attention not yet
@@ -116,14 +120,15 @@ def write_gguf(path, *, vocab=300, width=64, layers=2, heads=4, kv_heads=2, mlp=
   w.add_rope_dimension_count(e)
   w.add_layer_norm_rms_eps(1e-5)
   chars = sorted(pre_tokenizers.ByteLevel.alphabet())
-  tokens = ["<|pad|>", "<|im_start|>", "<|im_end|>"] + chars
+  first = "<|pad|>" if token0_type == 3 else "!"  # Llama 3: id 0 is the ordinary '!'
+  tokens = [first, "<|im_start|>", "<|im_end|>"] + [c for c in chars if c != first]
   merges = ["h e", "l l", "he ll", "Ġ w"]
   tokens += [m.replace(" ", "") for m in merges]
   tokens += [f"<unused{i}>" for i in range(vocab - len(tokens))]
   w.add_tokenizer_model("gpt2")
   w.add_tokenizer_pre("smollm")
   w.add_token_list(tokens)
-  w.add_token_types([3, 3, 3] + [1] * (len(tokens) - 3))
+  w.add_token_types([token0_type, 3, 3] + [1] * (len(tokens) - 3))
   w.add_token_merges(merges)
   w.add_bos_token_id(1)
   w.add_eos_token_id(2)
@@ -150,6 +155,8 @@ def write_gguf(path, *, vocab=300, width=64, layers=2, heads=4, kv_heads=2, mlp=
       w.add_tensor(name, q, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
     else:
       w.add_tensor(name, x)
+  if rope_freqs is not None:  # llama.cpp's Llama 3.1 per-frequency factors
+    w.add_tensor("rope_freqs.weight", np.asarray(rope_freqs, np.float32))
   w.write_header_to_file()
   w.write_kv_data_to_file()
   w.write_tensors_to_file()
@@ -176,10 +183,8 @@ def test_gguf_logits_equal_the_independent_reference(tmp_path, tied):
   assert np.abs(ours(bad, np.asarray(TOKENS))[0] - want).max() > 1e-2
 
 
-def test_safetensors_directory_loads_the_same_model(tmp_path):
-  path = str(tmp_path / "m.gguf")
-  hf = write_gguf(path, quantize=False)
-  d = tmp_path / "hf"
+def write_safetensors_dir(d, hf: dict, **config):
+  """A Hugging Face llama directory (config.json, model.safetensors) of `write_gguf`'s model."""
   d.mkdir()
   header, blobs, offset = {}, [], 0
   for name, x in hf.items():
@@ -193,7 +198,15 @@ def test_safetensors_directory_loads_the_same_model(tmp_path):
   with open(d / "config.json", "w") as f:
     json.dump({"model_type": "llama", "vocab_size": 300, "hidden_size": 64, "num_hidden_layers": 2,
                "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 96,
-               "rope_theta": 5000.0, "rms_norm_eps": 1e-5, "tie_word_embeddings": True}, f)
+               "rope_theta": 5000.0, "rms_norm_eps": 1e-5, "tie_word_embeddings": True,
+               **config}, f)
+
+
+def test_safetensors_directory_loads_the_same_model(tmp_path):
+  path = str(tmp_path / "m.gguf")
+  hf = write_gguf(path, quantize=False)
+  d = tmp_path / "hf"
+  write_safetensors_dir(d, hf)
   a, b = llama_weights.load(path), llama_weights.load(str(d))
   # GGUF keeps the epsilon in float32.
   assert a.config.norm_eps == pytest.approx(b.config.norm_eps, rel=1e-6)
@@ -209,6 +222,70 @@ def test_safetensors_directory_loads_the_same_model(tmp_path):
   text = "hello world 123"
   assert dir_tok.encode(text) == gguf_tok.encode(text) and dir_tok.eos_id == gguf_tok.eos_id
   assert dir_tok.chat_template == gguf_tok.chat_template
+
+
+def _llama3_factors(head_width, theta, factor, low, high, original):
+  """Llama 3.1's rotary scaling, per frequency, as its reference code states it: wavelengths
+  shorter than original / high stay, longer than original / low are divided by `factor`, and
+  those between are blended linearly in original / wavelength."""
+  out = []
+  for i in range(0, head_width, 2):
+    f = theta ** (-i / head_width)
+    wavelength = 2 * np.pi / f
+    if wavelength < original / high:
+      new = f
+    elif wavelength > original / low:
+      new = f / factor
+    else:
+      smooth = (original / wavelength - low) / (high - low)
+      new = (1 - smooth) * f / factor + smooth * f
+    out.append(f / new)
+  return np.array(out)
+
+
+def test_llama31_rotary_scaling_from_gguf_and_safetensors_equals_the_reference(tmp_path):
+  """Llama 3.1's long-context rotary: GGUF's per-frequency factors (rope_freqs.weight) and the
+  safetensors config's rope_scaling give the same divisors and the reference's logits."""
+  scaling = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+             "high_freq_factor": 4.0, "original_max_position_embeddings": 64}
+  factors = _llama3_factors(16, 5000.0, 8.0, 1.0, 4.0, 64)
+  assert factors[0] == 1.0 and factors[-1] == 8.0 and 1.0 < factors[1] < 8.0  # all three cases
+  path = str(tmp_path / "m.gguf")
+  hf = write_gguf(path, quantize=False, rope_freqs=factors)
+  write_safetensors_dir(tmp_path / "hf", hf, rope_scaling=scaling)
+  a, b = llama_weights.load(path), llama_weights.load(str(tmp_path / "hf"))
+  np.testing.assert_allclose(a.config.rope_divisors, factors, rtol=1e-6)
+  np.testing.assert_allclose(b.config.rope_divisors, factors, rtol=1e-9)
+  want = reference_logits(path, TOKENS[0], layers=2)
+  for ck in (a, b):
+    np.testing.assert_allclose(ours(ck, np.asarray(TOKENS))[0], want, atol=1e-3, rtol=0)
+  plain = dataclasses.replace(b, config=dataclasses.replace(b.config, rope_divisors=()))
+  assert np.abs(ours(plain, np.asarray(TOKENS))[0] - want).max() > 1e-2  # the scaling matters
+  from debate.config import ConfigError
+  write_safetensors_dir(tmp_path / "yarn", hf, rope_scaling={"rope_type": "yarn", "factor": 4.0})
+  with pytest.raises(ConfigError, match="allowed: none, 'linear' or 'llama3'"):
+    llama_weights.load(str(tmp_path / "yarn"))
+
+
+def test_a_model_whose_id_0_is_ordinary_text_reads_every_id_shifted_by_one(tmp_path):
+  """Llama 3's id 0 is '!': text holds it, so the decoder (whose id 0 is padding) reads every id
+  plus one, with a zero embedding row 0; the logits of the real ids are the reference's."""
+  path = str(tmp_path / "m.gguf")
+  write_gguf(path, token0_type=1)
+  ck = llama_weights.load(path)
+  assert ck.id_offset == 1 and ck.config.vocab == 301
+  tok = llama_tokenizer.for_checkpoint(ck)
+  text = "hello world!"
+  raw = tok.tokenizer.encode(text, add_special_tokens=False).ids
+  assert 0 in raw  # '!' is the file's id 0
+  ids = tok.encode(text)
+  assert ids == [i + 1 for i in raw] and tok.decode(ids) == text
+  assert tok.eos_id == 3 and tok.token_id("<|im_end|>") == 3
+  got = ours(ck, np.asarray([ids]))[0]
+  np.testing.assert_allclose(got[:, 1:], reference_logits(path, raw, layers=2), atol=1e-3, rtol=0)
+  # Right padding (id 0) after the text changes none of its logits.
+  padded = ours(ck, np.asarray([ids + [0, 0, 0]]))[0]
+  np.testing.assert_allclose(padded[:len(ids)], got, atol=1e-4)
 
 
 def test_tokenizer_from_gguf_metadata_round_trips_and_parses_specials(tmp_path):

@@ -82,6 +82,21 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
       for name in names:
         assert got[name]["accuracy"] == lm["protocols"][name][which]["accuracy"]
         assert got[name]["original_accuracy"] == before[name]
+    # Select-then-argue: the model's debate transcripts with an argument around every quote,
+    # judged quotes-only (the run's own numbers on those games) and with the arguments.
+    rj = str(tmp_path / "rj_argued")
+    assert run.main(["--config", f"configs/rejudge.py:judge=pretrained,arguments={model}",
+                     "--workdir", rj, f"--config.games_workdir={wd}",
+                     f"--config.judge_workdir={wd}", "--config.transcripts=transcripts.jsonl",
+                     "--config.arguments.per_protocol=3", "--config.arguments.tokens=5",
+                     "--config.arguments.protocols=('debate',)"]) == 0
+    got = json.load(open(os.path.join(rj, "results.json")))["metrics"]["arguments"]
+    d = got["protocols"]["debate"]
+    assert d["games"] == 3 and d["arguments"]["honest"]["arguments"] + d["arguments"]["liar"][
+        "arguments"] == 3 * 4
+    argued = [json.loads(x) for x in open(os.path.join(rj, "transcripts_argued.jsonl"))]
+    assert all("argument" in m for r in argued for m in r["moves"])
+    assert "## Arguments around the quotes" in open(os.path.join(rj, "report.md")).read()
 
 
 def _check_pretrained(res, wd, names, report, model):
@@ -125,6 +140,34 @@ def test_rejudge_refuses_a_run_that_is_not_text_debate(tmp_path, capsys):
                    f"--config.judge_workdir={tmp_path / 'other'}"]) == 2
   err = capsys.readouterr().err
   assert "is a 'mnist_debate' run; allowed: a text_debate run" in err and err.count("\n") == 1
+  assert not os.path.exists(rj)
+
+
+@pytest.mark.parametrize("arg, extra, message", [
+    ("judge=small,arguments={model}", [], "config.arguments='{model}' is not allowed; allowed: "
+     "none with judge=small"),
+    ("judge={model},arguments={model}", ["--config.arguments.protocols=('blind',)"],
+     "config.arguments.protocols=('blind',) is not allowed; allowed: protocols of the run that "
+     "quote: ['debate']"),
+    ("judge={model}", ["--config.transcripts=../x.jsonl"],
+     "config.transcripts='../x.jsonl' is not allowed; allowed: a transcript file of "
+     "games_workdir (one of ['transcripts.jsonl'])")])
+def test_rejudge_refuses_bad_arguments_and_transcripts_in_one_line(tmp_path, capsys, arg, extra,
+                                                                    message):
+  from tests.test_llama import write_gguf
+  model = str(tmp_path / "tiny.gguf")
+  write_gguf(model, quantize=False)
+  capsys.readouterr()  # (the writer's own log lines)
+  arg, message = arg.replace("{model}", model), message.replace("{model}", model)
+  os.makedirs(tmp_path / "run")
+  json.dump({"experiment": "text_debate", "protocols": ["blind", "debate"]},
+            open(tmp_path / "run" / "config.json", "w"))
+  open(tmp_path / "run" / "transcripts.jsonl", "w").close()
+  rj = str(tmp_path / "rj")
+  assert run.main(["--config", f"configs/rejudge.py:{arg}", "--workdir", rj,
+                   f"--config.games_workdir={tmp_path / 'run'}", *extra]) == 2
+  err = capsys.readouterr().err
+  assert message in err and err.count("\n") == 1, err
   assert not os.path.exists(rj)
 
 

@@ -70,7 +70,8 @@ class QuoteScorer:
       t = task.text(i)
       texts = t["sentences"] + [""] * (sizes.sentences - len(t["sentences"]))
       texts += t["forgeries"] + [""] * (sizes.forgeries - len(t["forgeries"]))
-      units.append([self.tokenizer.encode(x.strip() + "\"") if x else [] for x in texts])
+      units.append([self.tokenizer.encode(x.strip() + "\"", bos=False) if x else []
+                    for x in texts])
     jobs = [(i, o) for i in range(n) for o in (0, 1)]
     t0 = time.time()
     last = t0
