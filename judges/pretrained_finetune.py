@@ -85,10 +85,10 @@ def finetune(judge, train_feats, train_labels: np.ndarray, val_feats, val_labels
     if val_loss < best[0]:
       best = (val_loss, k, jax.tree.map(jnp.array, top))
     rate = k / max(time.time() - t0, 1e-9)
+    pace = f"{rate:.2f} steps/s, ETA {(s.steps - k) / rate:.0f} s" if k else "starting"
     logging.info("pretrained judge step %d/%d: train loss %s, held-out loss %.4f, accuracy %.1f%%"
-                 " (%.2f steps/s, ETA %.0f s)", k, s.steps,
-                 f"{row['train_loss']:.4f}" if losses else "-", val_loss,
-                 100 * row["val_accuracy"], rate, (s.steps - k) / max(rate, 1e-9))
+                 " (%s)", k, s.steps, f"{row['train_loss']:.4f}" if losses else "-", val_loss,
+                 100 * row["val_accuracy"], pace)
     losses.clear()
 
   validate(0)
