@@ -99,12 +99,13 @@ def get_config(arg=None):
       **dict(zip(("width", "layers", "heads", "kv_heads", "head_width", "mlp_width"),
                  JUDGES["tiny"]))})
   # A pretrained judge (None: none): zero-shot, and its top `top_layers` blocks fine-tuned on
+  # (3 with the cloze readout: the recipe of docs/RESULTS.md section 5 that learns to read)
   # transcripts of the same debaters on `train_per_protocol` training questions per protocol
   # (a held-out `val_fraction` picks the step kept); scored on up to `test_per_protocol` test
   # transcripts per protocol. `layers`: keep only the first that many blocks (None: all).
   c.pretrained = ml_collections.ConfigDict({
       "model": config_dict.placeholder(str), "layers": config_dict.placeholder(int),
-      "top_layers": 2, "train_per_protocol": 400, "test_per_protocol": 600,
+      "top_layers": 3, "train_per_protocol": 400, "test_per_protocol": 600,
       "val_fraction": 0.1, "batch_size": 16, "bucket": 32, "both_orders": True,
       "readout": "cloze",  # or letters (judges.pretrained.PretrainedJudge.readout)
       "steps": 400, "finetune_batch": 16, "learning_rate": 2e-4, "warmup": 40,
