@@ -121,7 +121,7 @@ def from_directory(directory: str, offset: int = 0) -> PretrainedTokenizer:
 def for_checkpoint(checkpoint) -> PretrainedTokenizer:
   """The tokenizer a `models.llama_weights.Checkpoint` came with (GGUF metadata, or the
   safetensors directory's tokenizer files)."""
-  offset = getattr(checkpoint, "id_offset", 0)
+  offset = checkpoint.id_offset
   if "directory" in checkpoint.tokenizer_meta:
     return from_directory(checkpoint.tokenizer_meta["directory"], offset)
   return from_gguf_meta(checkpoint.tokenizer_meta, offset)
