@@ -13,9 +13,7 @@ from typing import Any, Iterable, Sequence
 
 import ml_collections
 
-
-class ConfigError(ValueError):
-  """A bad config value, with the value and what is allowed in its message."""
+from models.errors import ConfigError  # noqa: F401 (the project's one bad-input error)
 
 
 def _parse_scalar(text: str) -> Any:

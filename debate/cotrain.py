@@ -13,7 +13,6 @@ them (`rejudge`).
 """
 from __future__ import annotations
 
-import io as _io
 import logging
 import os
 from typing import Callable
@@ -95,7 +94,7 @@ def cotrain(tasks: dict, players: Players, judge_init, *, debater: str, opening:
                            f"  round {r} {name}: games")
         data = judging.views_of(task.game, task.examples(key), out)
         row[name] = judging.verdict_metrics(out)["accuracy"] if r else None
-        save_npz(path, view=data["view"][0], target=data["target"],
+        io.save_npz(path, view=data["view"][0], target=data["target"],
                  accuracy=np.nan if row[name] is None else row[name])
       datasets[name].append(data)
     res = judging.train_judge(
@@ -111,15 +110,9 @@ def cotrain(tasks: dict, players: Players, judge_init, *, debater: str, opening:
   return params, history
 
 
-def save_npz(path: str, **arrays) -> None:
-  buf = _io.BytesIO()
-  np.savez(buf, **arrays)
-  io.atomic_write_bytes(path, buf.getvalue())
-
-
 def save_games(path: str, key: task_base.GameKey, transcript: dict) -> None:
   """A played batch, whole: its keys and transcript (what `rejudge` reads)."""
-  save_npz(path, example_id=key.example_id, claims_2=key.claims_2, first=key.first,
+  io.save_npz(path, example_id=key.example_id, claims_2=key.claims_2, first=key.first,
            truth_seat=key.truth_seat, **{k: np.asarray(v) for k, v in transcript.items()})
 
 

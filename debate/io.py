@@ -84,6 +84,16 @@ def atomic_write_jsonl(path: str, rows: list[dict]) -> None:
   atomic_write_text(path, "".join(json.dumps(_to_jsonable(r), sort_keys=True) + "\n" for r in rows))
 
 
+def save_npz(path: str, **arrays) -> None:
+  """Arrays in one npz, written whole or not at all."""
+  import io as _io
+
+  import numpy as np
+  buf = _io.BytesIO()
+  np.savez(buf, **arrays)
+  atomic_write_bytes(path, buf.getvalue())
+
+
 def read_jsonl(path: str) -> list[dict]:
   """Rows of a JSONL file; a damaged line (a kill during an append leaves half a line at the
   end) is dropped with a warning instead of stopping the run."""

@@ -28,7 +28,7 @@ from debate.train.batches import BatchSource
 from debate import distill as distill_lib
 from debate import rl
 from debate import runs as common
-from debate.tasks import mnist_uses as uses
+from experiments.common import mnist_uses as uses
 from models.mnist_cnn import PolicyNet, RewardModel
 
 SOURCES = rl.SOURCES
@@ -65,7 +65,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     r_apply = lambda p, x: r_functional.module(p)(**x)
     r_params = model.params
   else:
-    apply, params = uses.judge(config, workdir, mesh)
+    judge = uses.judge(config, workdir, mesh)
+    apply, params = judge.apply, judge.params
     r_apply, r_params = None, None
   # The policy learns on images the distilled model never saw, so that its reward is a real
   # generalisation of the debate, not a lookup of verdicts it memorised.

@@ -12,7 +12,7 @@ from debate.config import check_int
 from debate.data import mnist
 from debate import classifiers
 from debate import runs as common
-from debate.tasks import mnist_uses as uses
+from experiments.common import mnist_uses as uses
 from judges import mnist_judge as judge_lib
 from models.mnist_cnn import PolicyNet
 
@@ -85,7 +85,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
   mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
-  apply, params = uses.judge(config, workdir, mesh)
+  judge = uses.judge(config, workdir, mesh)
+  apply, params = judge.apply, judge.params
   task, test_u8, labels, table = uses.table_for(config, workdir, mesh, apply, params, "test",
                                                 config.eval_images, "test")
   images = mnist.to_float(test_u8)

@@ -14,7 +14,7 @@ from debate.data import mnist
 from debate import distill as distill_lib
 from debate import runs as common
 from debate.tasks import base as task_base
-from debate.tasks import mnist_uses as uses
+from experiments.common import mnist_uses as uses
 from debate.tasks.mnist import MnistTask
 from judges import mnist_judge as judge_lib
 from models.mnist_cnn import RewardModel
@@ -97,5 +97,5 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
 def mnist_judge_arch(config, workdir) -> str:
   if config.judge_workdir:
-    return judge_lib.load_judge(config.judge_workdir.format(k=config.pixels))[0]
+    return judge_lib.MnistJudge.load(config.judge_workdir.format(k=config.pixels)).arch_name
   return config.judge.arch

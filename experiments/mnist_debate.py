@@ -18,11 +18,12 @@ from debate.debaters import DEBATERS, LEARNED, make_debater
 from debate.games import mnist_pixels as g
 from debate.selfplay import loop
 from debate.tasks.mnist import MnistTask
-from debate.tasks.mnist_table2 import pairs, report
+from experiments.common.mnist_table2 import pairs, report
 from debate.games import mnist_plots as debate_plots
 from debate import runs as common
 from judges import mnist_judge as judge_lib
-from judges import training as judge_training
+from judges import mnist_training as judge_training
+from debate.games import mnist_network
 from models import policy_value as pv
 from debate.train import preempt
 
@@ -67,7 +68,7 @@ def learned_network(config, k: int):
   if not {config.honest, config.liar, *config.baselines} & set(LEARNED):
     return None, None, "net"
   guide, params, meta = loop.latest_network(
-      config.selfplay_workdir, lambda meta: pv.make_guide(pv.get_arch(meta["net_arch"])))
+      config.selfplay_workdir, lambda meta: mnist_network.make_guide(pv.get_arch(meta["net_arch"])))
   if meta.get("pixels") != k:
     raise ConfigError(f"selfplay_workdir={config.selfplay_workdir!r} trained k={meta.get('pixels')} "
                       f"debaters, not k={k}; allowed: a self-play run with the same k")
@@ -243,7 +244,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   n_cells = len(config.pixels) * len(pairs(config)) * len(config.first) * len(config.precommit)
   for k in config.pixels:
     logging.info("judge k=%d: loading or training", k)
-    apply, params, arch, source = judge_training.get_judge(config, workdir, mesh, k)
+    judge = judge_training.get_judge(config, workdir, mesh, k)
+    apply, params, arch, source = judge.apply, judge.params, judge.arch_name, judge.source
     fingerprint = judge_training.fingerprint(params)
     jm = judge_training.evaluate_judge(config, apply, params, k, config.judge_eval_masks)
     judge_info[str(k)] = {"arch": arch, "source": source, "accuracy": jm["test_accuracy"],

@@ -11,7 +11,7 @@ from debate.data import mnist
 from debate.config import check, check_float, check_int
 from debate import runs as common
 from judges import mnist_judge as judge_lib
-from judges.training import evaluate_judge, train_judge
+from judges.mnist_training import evaluate_judge, train_mnist_judge
 
 
 def validate(config) -> None:
@@ -35,19 +35,19 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
         f"at most the {n - config.holdout} training images it trains on")
   mesh = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
-  result = train_judge(config, workdir, mesh, pixels=config.pixels, steps=config.steps,
+  result = train_mnist_judge(config, workdir, mesh, pixels=config.pixels, steps=config.steps,
                        arch=config.judge.arch, batch_size=config.batch_size,
                        learning_rate=config.learning_rate, holdout=config.holdout,
                        log_every=config.log_every,
                        checkpoint_every=config.checkpoint_every, keep=config.keep_checkpoints,
                        stop_after=stop_after)
   train_seconds = time.time() - t0
-  judge_lib.save_judge(workdir, result.params, config.judge.arch, config.pixels,
-                       {"steps": config.steps, "seed": config.seed, "holdout": config.holdout})
-  apply = judge_lib.make_apply(judge_lib.get_arch(config.judge.arch))
+  judge = judge_lib.MnistJudge.create(config.judge.arch, result.params, config.pixels, workdir)
+  judge.save(workdir, {"steps": config.steps, "seed": config.seed, "holdout": config.holdout})
   rows = trainer_metrics(workdir, f"judge_k{config.pixels}")
   metrics = {
-      **evaluate_judge(config, apply, result.params, config.pixels, config.eval.masks_per_image),
+      **evaluate_judge(config, judge.apply, judge.params, config.pixels,
+                       config.eval.masks_per_image),
       # As logged: the mean loss over the last logging interval (the last row of the metrics).
       "final_train_loss": rows[-1]["loss"] if rows else result.last_metrics.get("loss"),
       "train_steps_per_second": result.steps_per_second,

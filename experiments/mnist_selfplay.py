@@ -13,7 +13,8 @@ from debate.search.evaluators import EVALUATORS
 from debate.selfplay import learner, loop
 from debate.tasks.mnist import MnistTask
 from debate import runs as common
-from judges import training as judge_training
+from judges import mnist_training as judge_training
+from debate.games import mnist_network
 from models import policy_value as pv
 
 
@@ -67,8 +68,9 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
   slots = g.slots_for(images)
   task = MnistTask(images[:-n_eval], train["label"][:-n_eval], config.pixels, slots)
   held_out = MnistTask(images[-n_eval:], train["label"][-n_eval:], config.pixels, slots)
-  apply, params, arch, source = judge_training.get_judge(config, workdir, mesh, config.pixels)
-  network = pv.network(pv.get_arch(config.net.arch))
+  judge = judge_training.get_judge(config, workdir, mesh, config.pixels)
+  apply, params, arch, source = judge.apply, judge.params, judge.arch_name, judge.source
+  network = mnist_network.network(pv.get_arch(config.net.arch))
   protos = [protocols.Protocol(precommit=p, first=0 if f == "honest" else 1)
             for p in config.precommit for f in config.first]
   batch_axes = tuple(config.sharding.batch_axes)

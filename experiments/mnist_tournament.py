@@ -17,7 +17,8 @@ from debate.selfplay import loop
 from debate.tasks.mnist import MnistTask
 from debate import runs as common
 from judges import mnist_judge as judge_lib
-from judges import training as judge_training
+from judges import mnist_training as judge_training
+from debate.games import mnist_network
 from models import policy_value as pv
 
 _SPEC = re.compile(r"^(random|greedy|learned|mcts-[1-9]\d*|learned_mcts-[1-9]\d*)$")
@@ -59,7 +60,7 @@ def _entrants(config, game, protocol, judge_apply) -> tournament.Entrants:
     if meta.get("pixels") != game.k:
       raise ConfigError(f"selfplay_workdir={config.selfplay_workdir!r} trained k={meta.get('pixels')}"
                         f" debaters; allowed: a self-play run with k={game.k}")
-    guide = pv.make_guide(pv.get_arch(meta["net_arch"]))
+    guide = mnist_network.make_guide(pv.get_arch(meta["net_arch"]))
     members = loop.population(config.selfplay_workdir)
     evaluator = config.evaluator or meta.get("evaluator", "net")
   latest = loop.load_member(members[-1])[0] if members else None
@@ -94,7 +95,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   t0 = time.time()
   images, labels = mnist.to_float(test["image"][:config.images]), test["label"][:config.images]
   slots = g.slots_for(images)
-  apply, jparams = _judge(config, workdir, mesh, k)
+  judge = _judge(config, workdir, mesh, k)
+  apply, jparams = judge.apply, judge.params
   protocol = protocols.Protocol(precommit=config.precommit,
                                 first=0 if config.first == "honest" else 1)
   task = MnistTask(images, labels, k, slots)
@@ -129,8 +131,5 @@ def train_and_evaluate(config, workdir: str) -> dict:
 def _judge(config, workdir, mesh, k):
   if not config.judge_workdir and config.selfplay_workdir:
     source = io.read_json(os.path.join(config.selfplay_workdir, "net.json"))["judge"]
-    _, _, params, _ = judge_lib.load_judge(source)
-    arch = io.read_json(os.path.join(source, "judge", "judge.json"))["arch"]
-    return judge_lib.make_apply(judge_lib.get_arch(arch)), params
-  apply, params, _, _ = judge_training.get_judge(config, workdir, mesh, k)
-  return apply, params
+    return judge_lib.MnistJudge.load(source)
+  return judge_training.get_judge(config, workdir, mesh, k)

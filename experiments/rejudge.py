@@ -12,8 +12,9 @@ from debate import io, judging
 from debate import metrics as metrics_lib
 from debate import runs as common
 from debate.config import check, check_int
-from debate.tasks import reading_pretrained, reading_speech
-from debate.tasks import reading_setup as setup
+from experiments.common import text_arguments as reading_speech
+from experiments.common import text_pretrained as reading_pretrained
+from experiments.common import text_setup as setup
 
 SAME_QUESTIONS = ("data", "sizes", "protocols", "rounds", "simultaneous", "forgeries")
 
@@ -76,7 +77,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   mesh = common.prepare_workdir(config, workdir)
   t0 = time.time()
   tok = setup.tokenizer(judge_cfg, config.judge_workdir, [])
-  apply, params, tcfg = setup.load_judge(judge_cfg, config.judge_workdir, tok)
+  judge = setup.judge(judge_cfg, tok).load(config.judge_workdir)
+  apply, params, tcfg = judge.apply, judge.params, judge.cfg
   tasks = setup.tasks(games_cfg, test_rows, tok)
   out = {}
   for name in names:

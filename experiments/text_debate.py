@@ -17,8 +17,10 @@ from debate.debaters import LEARNED, make_debater
 from debate.selfplay import loop
 from debate.debaters.simple import make_by_role, make_lookahead
 from debate.games import text as text_game
-from debate.tasks import reading_lm, reading_pretrained
-from debate.tasks import reading_setup as setup
+from experiments.common import text_lm as reading_lm
+from experiments.common import text_pretrained as reading_pretrained
+from debate.tasks import reading
+from experiments.common import text_setup as setup
 from debate.train.writers import MetricWriter
 
 PRECOMMIT = protocols.Protocol(precommit=True)
@@ -113,7 +115,7 @@ def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
   for name, task in tasks.items():
     key = cotrain_lib.balanced_keys(task, np.arange(len(task)), None)
     out = players.play(task, key, config.debater, params, config.seed + 7, f"  test {name}")
-    m = {**judging.verdict_metrics(out), **setup.quote_stats(task, out)}
+    m = {**judging.verdict_metrics(out), **reading.quote_stats(task, out)}
     if task.protocol.open:
       claims = np.asarray(out["claims_Bx2"])
       picked = claims[np.arange(len(claims)), key.first]
@@ -122,7 +124,7 @@ def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
           key.example_id)).sum(), len(picked)))
     out_metrics[name] = m
     cotrain_lib.save_games(os.path.join(workdir, f"games_{name}.npz"), key, out)
-    rows += setup.transcript_rows(name, task, key, out)
+    rows += reading.transcript_rows(name, task, key, out)
     logging.info("%s: judge accuracy %s", name, metrics_lib.fmt_pct(m["accuracy"], m["ci95"]))
   io.atomic_write_jsonl(os.path.join(workdir, "transcripts.jsonl"), rows)
   return out_metrics, rows
@@ -162,7 +164,7 @@ def train_debaters(config, workdir, train_tasks, test_tasks, players, judge_appl
     key = cotrain_lib.balanced_keys(task, np.arange(len(task)), None)
     out = players.play(task, key, "learned", params, config.seed + 13, f"  learned {p}",
                        net_params=net_params)
-    by_protocol[p] = {**judging.verdict_metrics(out), **setup.quote_stats(task, out)}
+    by_protocol[p] = {**judging.verdict_metrics(out), **reading.quote_stats(task, out)}
     logging.info("learned debaters, %s: judge accuracy %s", p,
                  metrics_lib.fmt_pct(by_protocol[p]["accuracy"], by_protocol[p]["ci95"]))
   return net_params, res["history"], by_protocol
@@ -179,7 +181,7 @@ def stress(config, tasks, players, params) -> dict:
       if name in tasks:
         key = cotrain_lib.balanced_keys(tasks[name], np.arange(len(tasks[name])), None)
         tr = players.play(tasks[name], key, spec, params, config.seed + 17, f"  {name} {spec}")
-        out[spec][name] = {**judging.verdict_metrics(tr), **setup.quote_stats(tasks[name], tr)}
+        out[spec][name] = {**judging.verdict_metrics(tr), **reading.quote_stats(tasks[name], tr)}
         logging.info("%s with %s debaters: judge accuracy %s", name, spec,
                      metrics_lib.fmt_pct(out[spec][name]["accuracy"], out[spec][name]["ci95"]))
   return out
@@ -210,20 +212,22 @@ def train_and_evaluate(config, workdir: str) -> dict:
   tok = setup.tokenizer(config, workdir, train_rows)
   train_tasks, test_tasks = setup.tasks(config, train_rows, tok), setup.tasks(config, test_rows,
                                                                               tok)
-  judge_init, judge_apply, tcfg = setup.judge_model(config, tok)
+  judge = setup.judge(config, tok)
+  judge_apply, tcfg = judge.apply, judge.cfg
   network_for, dcfg = setup.debater_network(config, tok)
   players = cotrain_lib.Players(lambda task, spec: debater(task, judge_apply, spec, network_for),
                                 judge_apply, mesh, config.sharding.batch_axes, config.play_batch)
   logging.info("judge: %s parameters (%s)", f"{tcfg.params():,}", tcfg)
   j = config.judge
   params, history = cotrain_lib.cotrain(
-      train_tasks, players, judge_init, debater=config.debater, opening=j.opening,
+      train_tasks, players, judge.init, debater=config.debater, opening=j.opening,
       rounds=j.rounds,
       games_per_round=j.games_per_round, steps_per_round=j.steps_per_round,
       batch_size=j.batch_size, learning_rate=j.learning_rate, seed=config.seed, mesh=mesh,
       rules=list(config.sharding.rules), batch_axes=tuple(config.sharding.batch_axes),
       workdir=workdir, log_every=config.log_every, checkpoint_every=config.checkpoint_every)
-  setup.save_judge(workdir, params)
+  judge = judge.with_params(params)
+  judge.save(workdir)
   by_protocol, rows = evaluate(config, workdir, test_tasks, players, params, test_rows)
   pretrained, lm_judge, lm = {}, None, {}
   if config.pretrained.model is not None:

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from judges import mnist_judge as jl
+from models import sparse_cnn as jl
 
 H = jl.H
 CELLS = H // 2  # Pooled conv1 grid (14 x 14); conv2 runs on it.

@@ -1,99 +1,25 @@
-"""The sparse MNIST judge of Irving, Christiano and Amodei (2018), section 3.1.
-
-The judge sees two planes: a 0/1 mask of revealed pixels and the revealed pixel values (zeros
-elsewhere). It never sees an unrevealed pixel: `judge_input` zeroes them before the network.
+"""The sparse MNIST judge of Irving, Christiano and Amodei (2018), section 3.1, as a
+`judges.base.ArrayJudge`: the network (`models.sparse_cnn`) over the pixel game's view (the mask
+and the image; it never sees an unrevealed pixel), its loss on random k-pixel masks, evaluation,
+save and load, and its exact incremental form for search leaves (`judges.incremental`,
+`judges.mnist_leaves`). Training from a config: `judges.mnist_training`.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from debate.config import ConfigError
-
-H = W = 28
-NUM_CLASSES = 10
-
-
-@dataclasses.dataclass(frozen=True)
-class JudgeArch:
-  conv1: int
-  conv2: int
-  dense: int
-  dropout: float
-  kernel: int = 5
-
-
-ARCHS = {
-    # The paper's network (the TensorFlow MNIST tutorial CNN on two input planes).
-    "paper": JudgeArch(conv1=32, conv2=64, dense=1024, dropout=0.4),
-    # A cheaper judge for quick experiments and tests.
-    "small": JudgeArch(conv1=16, conv2=32, dense=128, dropout=0.4),
-    "tiny": JudgeArch(conv1=4, conv2=8, dense=32, dropout=0.0, kernel=3),
-}
-
-
-def get_arch(name: str) -> JudgeArch:
-  if name not in ARCHS:
-    raise ConfigError(f"judge.arch={name!r}; allowed: {sorted(ARCHS)}")
-  return ARCHS[name]
-
-
-class SparseJudge(nnx.Module):
-  """conv-relu-pool, conv-relu-pool, dense-relu, dropout, 10 logits."""
-
-  def __init__(self, arch: JudgeArch, *, rngs: nnx.Rngs):
-    k = (arch.kernel, arch.kernel)
-    self.arch = arch
-    self.conv1 = nnx.Conv(2, arch.conv1, k, padding="SAME", rngs=rngs)
-    self.conv2 = nnx.Conv(arch.conv1, arch.conv2, k, padding="SAME", rngs=rngs)
-    self.dense = nnx.Linear(7 * 7 * arch.conv2, arch.dense, rngs=rngs)
-    self.drop = nnx.Dropout(arch.dropout)
-    self.out = nnx.Linear(arch.dense, NUM_CLASSES, rngs=rngs)
-
-  def features(self, x_BxHxWx2: jax.Array) -> jax.Array:
-    h = nnx.relu(self.conv1(x_BxHxWx2))
-    h = nnx.max_pool(h, (2, 2), (2, 2))
-    h = nnx.relu(self.conv2(h))
-    h = nnx.max_pool(h, (2, 2), (2, 2))
-    return h.reshape(h.shape[0], -1)
-
-  def __call__(self, x_BxHxWx2: jax.Array, *, train: bool = False,
-               rngs: nnx.Rngs | None = None) -> jax.Array:
-    h = nnx.relu(self.dense(self.features(x_BxHxWx2)))
-    h = self.drop(h, deterministic=not train, rngs=rngs)
-    return self.out(h)
-
-
-def judge_input(mask_BxHxW: jax.Array, image_BxHxW: jax.Array) -> jax.Array:
-  """The judge's view: the mask plane and the image restricted to the mask."""
-  mask = mask_BxHxW.astype(jnp.float32)
-  return jnp.stack([mask, mask * image_BxHxW.astype(jnp.float32)], axis=-1)
-
-
-def sample_nonzero_mask(rng: jax.Array, image_HxW: jax.Array, k: int) -> jax.Array:
-  """A mask of exactly k distinct nonzero pixels, uniformly at random (Gumbel top-k)."""
-  flat = image_HxW.reshape(-1)
-  scores = jax.random.gumbel(rng, flat.shape)
-  scores = jnp.where(flat > 0, scores, -jnp.inf)
-  _, idx = jax.lax.top_k(scores, k)
-  return jnp.zeros(flat.shape, jnp.bool_).at[idx].set(True).reshape(image_HxW.shape)
-
-
-def sample_masks(rng: jax.Array, image_BxHxW: jax.Array, k: int) -> jax.Array:
-  return jax.vmap(sample_nonzero_mask, in_axes=(0, 0, None))(
-      jax.random.split(rng, image_BxHxW.shape[0]), image_BxHxW, k)
-
-
-def flops_per_example(arch: JudgeArch) -> int:
-  """Multiply-adds x 2 of one forward pass (conv padding SAME, 28x28 input)."""
-  k2 = arch.kernel ** 2
-  conv1 = 28 * 28 * k2 * 2 * arch.conv1
-  conv2 = 14 * 14 * k2 * arch.conv1 * arch.conv2
-  dense = 7 * 7 * arch.conv2 * arch.dense + arch.dense * NUM_CLASSES
-  return 2 * (conv1 + conv2 + dense)
+from debate.games.mnist_pixels import sample_masks  # noqa: F401 (re-exported)
+from judges.base import ArrayJudge
+from judges.incremental import Incremental
+from judges.mnist_leaves import MnistLeafJudge
+from models.sparse_cnn import (ARCHS, NUM_CLASSES, H, JudgeArch, SparseJudge,  # noqa: F401
+                               W, flops_per_example, get_arch, judge_input)
 
 
 # Training, evaluation, save and load ------------------------------------------------------------
@@ -121,8 +47,9 @@ def make_apply(arch: JudgeArch):
 
   def apply(params, mask_BxHxW, image_BxHxW):
     return functional.module(params)(judge_input(mask_BxHxW, image_BxHxW))
-  from judges.incremental import Incremental
   apply.incremental = Incremental(arch)  # Tree search evaluates leaves with it (exactly).
+  # The pixel game asks the judge for its leaf judge (`Game.leaf_judge`).
+  apply.leaf_judge = lambda game: MnistLeafJudge(apply.incremental, game.k)
   return apply
 
 
@@ -150,7 +77,6 @@ def random_mask_accuracy(apply, params, images_f32, labels, k: int, seed: int,
 
 def save_judge(directory: str, params, arch_name: str, pixels: int, extra: dict | None = None):
   from debate import io
-  import os
   path = os.path.abspath(os.path.join(directory, "judge"))
   from debate.train.checkpoint import save_params
   save_params(os.path.join(path, "params"), params)
@@ -158,17 +84,30 @@ def save_judge(directory: str, params, arch_name: str, pixels: int, extra: dict 
                        {"arch": arch_name, "pixels": pixels, **(extra or {})})
 
 
+def read_meta(meta_path: str) -> dict:
+  """A judge.json, or one line saying it is damaged."""
+  from debate import io
+  try:
+    meta = io.read_json(meta_path)
+    if not isinstance(meta, dict) or not isinstance(meta.get("arch"), str):
+      raise ValueError(f"no 'arch' in {str(meta)[:60]!r}")
+    meta["pixels"] = int(meta["pixels"])
+  except (ValueError, KeyError, TypeError, OSError) as e:
+    raise ConfigError(f"{meta_path} is damaged ({type(e).__name__}: {str(e)[:80]}); allowed: "
+                      "the judge.json a finished configs/mnist_judge.py run writes (rerun it)")
+  get_arch(meta["arch"])
+  return meta
+
+
 def load_judge(workdir: str):
   """Loads a judge saved by `configs/mnist_judge.py`: returns (arch_name, pixels, params, meta)."""
-  import os
   import orbax.checkpoint as ocp
   path = os.path.abspath(os.path.join(workdir, "judge"))
   meta_path = os.path.join(path, "judge.json")
   if not os.path.exists(meta_path):
     raise ConfigError(f"judge_workdir={workdir!r} holds no trained judge ({meta_path} is missing); "
                       "allowed: a workdir of a finished configs/mnist_judge.py run")
-  from judges.training import _read_meta
-  meta = _read_meta(meta_path)
+  meta = read_meta(meta_path)
   try:
     params = ocp.StandardCheckpointer().restore(os.path.join(path, "params"))
   except (ValueError, OSError, KeyError, TypeError) as e:
@@ -177,3 +116,31 @@ def load_judge(workdir: str):
                       "allowed: a finished configs/mnist_judge.py run (rerun it to rewrite them)")
   params = jax.tree.map(jnp.asarray, params)
   return meta["arch"], int(meta["pixels"]), params, meta
+
+
+@dataclasses.dataclass
+class MnistJudge(ArrayJudge):
+  """The sparse judge as the engine plays it: `apply(params, mask_BxHxW, image_BxHxW)`, its
+  parameters, its architecture and k, and where it came from (a workdir, or '' when fresh)."""
+  arch_name: str = "small"
+  pixels: int = 6
+  source: str = ""
+
+  @classmethod
+  def create(cls, arch_name: str, params, pixels: int, source: str = "") -> "MnistJudge":
+    return cls(name=f"mnist_{arch_name}_k{pixels}", apply=make_apply(get_arch(arch_name)),
+               params=params, arch_name=arch_name, pixels=pixels, source=source)
+
+  @classmethod
+  def load(cls, workdir: str) -> "MnistJudge":
+    """The judge a finished `configs/mnist_judge.py` run saved (one line when it cannot)."""
+    arch_name, pixels, params, _ = load_judge(workdir)
+    return cls.create(arch_name, params, pixels, workdir)
+
+  def save(self, directory: str, extra: dict | None = None) -> None:
+    save_judge(directory, self.params, self.arch_name, self.pixels, extra)
+
+  def mask_probs(self, images_f32, rng, masks: int = 16):
+    """[N, 10]: its mean probability of each digit over random k-pixel masks (no debate)."""
+    from debate.tasks.mnist import mask_probs
+    return mask_probs(self.apply, self.params, images_f32, self.pixels, rng, masks)

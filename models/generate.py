@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from debate.config import ConfigError
+from models.errors import ConfigError
 
 
 def left_pad(seqs: list[list[int]], length: int | None = None, pad: int = 0) -> np.ndarray:

@@ -11,7 +11,7 @@ import dataclasses
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-from debate.config import ConfigError
+from models.errors import ConfigError
 
 CONTROL = 3  # GGUF token type of special (control) tokens.
 # Pre-tokenizer names whose digits are split one at a time (llama.cpp's table).

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from debate.config import ConfigError
+from models.errors import ConfigError
 from models.transformer import TransformerConfig
 
 SMOLLM2 = "smollm2"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from debate.config import ConfigError
+from models.errors import ConfigError
 
 
 def make_continuation_scorer(functional, prompt_len: int, cont_len: int, candidates: int):

@@ -9,6 +9,7 @@ from debate.debaters import make_debater
 from debate.games import mnist_pixels as g
 from debate.train import trainer
 from judges import mnist_judge as judge_lib
+from debate.games import mnist_network
 from models import policy_value as pv
 
 # Played by the engine before it became game-generic (commit 2bc0fe4, `rollout.make_player` with
@@ -87,7 +88,7 @@ def test_learned_policy_never_puts_mass_on_illegal_moves(name):
   images, labels, lies = _golden_games()
   examples = jax.tree.map(jnp.asarray, g.make_examples(images, labels, lies, 0, 32))
   arch = pv.get_arch("tiny")
-  guide = pv.make_guide(arch)
+  guide = mnist_network.make_guide(arch)
   net = trainer.init_params(lambda r: pv.PolicyValueNet(arch, rngs=r), jax.random.PRNGKey(0))
   game = g.MnistPixels(4, 32)
   d = make_debater(name, game, protocols.Protocol(), apply, sims=8, guide=guide)

@@ -156,7 +156,7 @@ def test_a_replaced_judge_never_reuses_cached_verdict_tables(tmp_path):
   refused, not silently served the old judge's verdicts."""
   from debate import verdicts
   from debate.config import ConfigError
-  from judges import training
+  from judges import mnist_training as training
   path = str(tmp_path / "verdicts_train.npz")
   key_a = {"judge": "runs/judge", "judge_fingerprint": training.fingerprint({"w": np.zeros(3)})}
   key_b = {"judge": "runs/judge", "judge_fingerprint": training.fingerprint({"w": np.ones(3)})}
@@ -230,7 +230,7 @@ def test_selfplay_refuses_a_judge_that_trained_on_its_evaluation_images(digits_d
            "holds out 0 training images from its judge, fewer than the 16 evaluation images",
            capsys, wd)
   # A judge that held out enough is accepted as far as this check goes.
-  from judges import training
+  from judges import mnist_training as training
   meta = {"arch": "tiny", "pixels": k, "holdout": 16}
   (tmp_path / "judge" / "judge" / "judge.json").write_text(json.dumps(meta))
   training.check_judge_holdout(load_config("configs/mnist_selfplay.py:smoke",

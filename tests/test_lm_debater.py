@@ -89,7 +89,7 @@ def test_the_quote_scorer_is_each_units_likelihood_arguing_one_answer_minus_the_
   from debate.data import reading
   from debate.data import tokenizer as tok_lib
   from debate.games import text as tg
-  from debate.tasks import reading_lm
+  from experiments.common import text_lm as reading_lm
   from debate.tasks.reading import ReadingTask, Sizes
   from models import llama_tokenizer
   rows = reading.generate(2, seed=1, cfg=reading.ReadingConfig(sentences=10, distractors=1))
@@ -142,7 +142,7 @@ def test_the_judge_reads_each_argument_with_its_quotes_marked():
 
 
 def test_arguments_are_the_models_greedy_text_and_later_turns_read_earlier_ones(tmp_path):
-  from debate.tasks import reading_speech
+  from experiments.common import text_arguments as reading_speech
   from models import llama_tokenizer, llama_weights
   from tests.test_llama import write_gguf
   write_gguf(str(tmp_path / "m.gguf"), quantize=False)  # larger weights: it writes more than "\n"

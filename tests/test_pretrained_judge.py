@@ -95,7 +95,7 @@ def test_finetuning_fits_a_label_carried_by_one_token_anywhere_in_the_prompt(tin
 def test_the_finetuning_label_is_the_letter_that_shows_the_true_option(tiny, monkeypatch):
   """Training prompts list the options in a random order; each one's label follows its
   option."""
-  from debate.tasks import reading_pretrained
+  from experiments.common import text_pretrained as reading_pretrained
   _, ck, tok = tiny
   judge = PretrainedJudge(ck, tok, top_layers=1, batch_size=4)
   seen = {}
@@ -135,7 +135,7 @@ def test_a_nan_loss_stops_finetuning_naming_the_step(tiny):
 
 
 def test_the_judge_reads_the_passage_only_under_full_information(tiny):
-  from debate.tasks import reading_pretrained
+  from experiments.common import text_pretrained as reading_pretrained
   _, ck, tok = tiny
   judge = PretrainedJudge(ck, tok, top_layers=1)
   questions = [{"question": ROW["question"], "passage": "Lea's hat was red. Lea dyed it orange."}]

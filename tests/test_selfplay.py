@@ -10,6 +10,7 @@ from debate.selfplay import loop
 from debate.tasks.mnist import MnistTask
 from debate.train import mesh as mesh_lib
 from debate.train import trainer
+from debate.games import mnist_network
 from models import policy_value as pv
 
 
@@ -53,7 +54,7 @@ def _run(tmp, iterations, algorithm="alphazero", stop_after=None, evaluate=None,
   return loop.train(task=task, protocols=[protocols.Protocol(True, 0),
                                           protocols.Protocol(True, 1)],
                     judge_apply=brightness_judge, judge_params=jnp.zeros(()),
-                    network=pv.network(arch), settings=settings,
+                    network=mnist_network.network(arch), settings=settings,
                     mesh=mesh_lib.make_mesh({"data": 2, "model": 1},
                                             jax.devices()[:2]), rules=[],
                     workdir=str(tmp), evaluate=evaluate, eval_every=eval_every,
@@ -66,7 +67,7 @@ def test_short_selfplay_beats_random_more_often(tmp_path):
   arch = pv.get_arch("tiny")
   mesh = mesh_lib.make_mesh({"data": 2, "model": 1}, jax.devices()[:2])
   evaluate = loop.make_evaluator(task, protocols.Protocol(True, 0), brightness_judge,
-                                 jnp.zeros(()), pv.make_guide(arch), mesh, 64,
+                                 jnp.zeros(()), mnist_network.make_guide(arch), mesh, 64,
                                  against=("random",))
   net0 = trainer.init_params(lambda r: pv.PolicyValueNet(arch, rngs=r), jax.random.PRNGKey(0))
   before = evaluate(net0, 0)
@@ -129,7 +130,7 @@ def test_a_network_that_reads_move_hints_trains_on_the_hints_of_its_positions(tm
   env = Env(task.game, protocols.Protocol(True, 0), brightness_judge, jnp.zeros(()))
   np.testing.assert_allclose(buf["hints"][:n], np.asarray(move_hints(env, ex, st)), atol=1e-5)
   from debate.debaters.learned import make_learned
-  net = pv.network(pv.get_arch("tiny_greedy"))
+  net = mnist_network.network(pv.get_arch("tiny_greedy"))
   d = make_learned(net.guide, game=task.game, protocol=protocols.Protocol(True, 0),
                    judge_apply=brightness_judge)
   from debate.games.base import Observation

@@ -116,7 +116,7 @@ def _check_pretrained(res, wd, names, report, model):
   # The model's debaters: each quoting protocol played by each spec, judged by both judges; a
   # quote is marked verified exactly when it is in the passage.
   from debate.quotes import verify_quote
-  from debate.tasks import reading_setup
+  from experiments.common import text_setup as reading_setup
   lmd = res["metrics"]["lm_debaters"]
   quoting = [n for n in names if n not in ("blind", "full_info")]
   test_rows = reading_setup.load_rows(reading_setup.run_config(wd, "workdir"))[1]

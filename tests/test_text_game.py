@@ -236,7 +236,7 @@ def test_the_heuristic_needs_a_game_with_a_prior():
 def test_a_learned_debater_reads_its_view_and_never_picks_illegal_moves(corpus):
   # Open consultancy: a side pick, then quotes, all from the network.
   import ml_collections
-  from debate.tasks import reading_setup
+  from experiments.common import text_setup as reading_setup
   from debate.train import trainer
   task = task_for(corpus, "open_consultancy", rounds=2)
   cfg = ml_collections.ConfigDict({"learned": dict(width=16, layers=1, heads=2, kv_heads=1,

@@ -14,7 +14,7 @@ LEARNED = ("learned", "learned_mcts")  # Need a trained network (`guide`, and `n
 
 def make_debater(name: str, game, protocol, judge_apply, *, sims: int = 100,
                  c_puct: float = 1.0, guide=None, evaluator: str = "net") -> Debater:
-  """`guide`: the learned network (`models.policy_value.make_guide`), for the learned ones;
+  """`guide`: the learned network (the game's `make_guide`, `Network.guide`), for the learned ones;
   `evaluator`: how the network-guided search values leaves (`debate.search.evaluators`)."""
   if name in LEARNED and guide is None:
     raise ConfigError(f"debater {name!r} needs a trained network; allowed: set selfplay_workdir "

@@ -39,6 +39,23 @@ class State(NamedTuple):
 # A debater sees everything (`Observation`): the whole image, both claims, the reveals, its seat.
 
 
+# Random views: what the judge sees of an image without debate (training it, and the strongest
+# lie before a game).
+
+def sample_nonzero_mask(rng: jax.Array, image_HxW: jax.Array, k: int) -> jax.Array:
+  """A mask of exactly k distinct nonzero pixels, uniformly at random (Gumbel top-k)."""
+  flat = image_HxW.reshape(-1)
+  scores = jax.random.gumbel(rng, flat.shape)
+  scores = jnp.where(flat > 0, scores, -jnp.inf)
+  _, idx = jax.lax.top_k(scores, k)
+  return jnp.zeros(flat.shape, jnp.bool_).at[idx].set(True).reshape(image_HxW.shape)
+
+
+def sample_masks(rng: jax.Array, image_BxHxW: jax.Array, k: int) -> jax.Array:
+  return jax.vmap(sample_nonzero_mask, in_axes=(0, 0, None))(
+      jax.random.split(rng, image_BxHxW.shape[0]), image_BxHxW, k)
+
+
 def candidates(image_HxW: np.ndarray, slots: int) -> tuple[np.ndarray, int]:
   """Nonzero pixels of an image, in raster order, padded with 0 to `slots`."""
   idx = np.flatnonzero(np.asarray(image_HxW).reshape(-1) > 0)
@@ -163,11 +180,10 @@ class MnistPixels:
     return State(random_completion(rng, example, state, self.k), jnp.int32(self.k))
 
   def leaf_judge(self, judge_apply):
-    inc = getattr(judge_apply, "incremental", None)
-    if inc is None:
-      return None
-    from judges.mnist_leaves import MnistLeafJudge
-    return MnistLeafJudge(inc, self.k)
+    """The judge's own exact leaf judge for this game, when it offers one
+    (`judge_apply.leaf_judge(game)`, e.g. the sparse judge's incremental form)."""
+    make = getattr(judge_apply, "leaf_judge", None)
+    return None if make is None else make(self)
 
   def pixels(self, example: Example, actions_BxT) -> np.ndarray:
     """The flat pixel index of each move."""

@@ -55,12 +55,10 @@ class MnistTask(base.TaskDefaults):
 def mask_probs(judge_apply, judge_params, images_f32, k: int, rng, masks: int = 16,
                batch: int = 500) -> np.ndarray:
   """[N, 10]: the judge's mean probability of each digit over random k-pixel masks."""
-  from judges import mnist_judge as judge_lib
-
   @jax.jit
   def mean_probs(params, rng, image_BxHxW):
     def one(r):
-      mask = judge_lib.sample_masks(r, image_BxHxW, k)
+      mask = g.sample_masks(r, image_BxHxW, k)
       return jax.nn.softmax(judge_apply(params, mask, image_BxHxW))
     return jax.lax.map(one, jax.random.split(rng, masks)).mean(0)
 

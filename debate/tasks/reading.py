@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from debate import judging
 from debate.games import text as text_game
 from debate.tasks import base
 from debate.tasks.base import GameKey
@@ -136,3 +137,25 @@ def _report_cuts(rows, tok, sizes: Sizes) -> None:
                     "sentences, the first %d for the rest); raise config.sizes to keep it", cut,
                     len(sample))
 
+
+def transcript_rows(name: str, task, key, out) -> list[dict]:
+  """Each game of `out` as a readable JSON row (`TextGame.render`), with its protocol and
+  question index."""
+  ex = task.examples(key)
+  return [{"protocol": name, "example": int(key.example_id[i]),
+           **task.game.render(ex, out, i, task.text(int(key.example_id[i])))}
+          for i in range(len(key.example_id))]
+
+
+def quote_stats(task, out: dict) -> dict:
+  """Verified share of quotes (by honest and liar), and in the open protocols how often the
+  side-picker chose the true option."""
+  s, f = task.game.sentences, task.game.fakes
+  actions, seats, moved = (np.asarray(out[k]) for k in ("actions_BxT", "seats_BxT", "moved_BxT"))
+  quote = moved & (actions >= 0) & (actions < s + f)
+  honest_seat = np.where(judging.truth_in_seat0(out), 0, 1)[:, None]
+  stats = {}
+  for who, sel in (("all", quote), ("honest", quote & (seats == honest_seat)),
+                   ("liar", quote & (seats != honest_seat))):
+    stats[f"verified_share_{who}"] = float((actions[sel] < s).mean()) if sel.any() else None
+  return stats

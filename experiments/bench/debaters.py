@@ -95,9 +95,10 @@ def bench_imitation(judge_workdir: str | None, data_dir: str, k: int, games: int
   from debate.games import mnist_pixels as g
   from debate.selfplay import diagnostics, loop
   apply, params, gm, _, arch_name = debate_setup(judge_workdir, data_dir, k, games)
+  from debate.games import mnist_network
   from models import policy_value as pv
   guide, net, meta = loop.latest_network(
-      selfplay_workdir, lambda meta: pv.make_guide(pv.get_arch(meta["net_arch"])))
+      selfplay_workdir, lambda meta: mnist_network.make_guide(pv.get_arch(meta["net_arch"])))
   game = g.MnistPixels(k, gm.cand_P.shape[1])
   out = diagnostics.imitation_gap(game, protocols.Protocol(precommit=True, first=0), apply,
                                   params, guide, net, gm)

@@ -143,7 +143,7 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
   from debate.tasks.reading import ReadingTask, Sizes
   from debate.train import mesh as mesh_lib
   from debate.train import trainer
-  from debate.tasks import reading_setup as td
+  from experiments.common import text_setup as td
   cfg = get_config()
   # The task this counter-experiment was designed on: one changed fact, questions drawn like
   # any other (the config's default is now two changed facts, half the questions about one).
@@ -156,7 +156,8 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
       [o for r in train for o in r["options"]] + [f for r in train for f in r["forgeries"]],
       cfg.sizes.vocab)
   sizes = Sizes(**{k: v for k, v in cfg.sizes.items() if k != "vocab"})
-  init, apply, tcfg = td.judge_model(cfg, tok)
+  judge = td.judge(cfg, tok)
+  init, apply, tcfg = judge.init, judge.apply, judge.cfg
   params0 = trainer.init_params(init, jax.random.PRNGKey(0))
 
   def decisive(r) -> int:

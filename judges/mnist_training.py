@@ -1,4 +1,5 @@
-"""Judge training, evaluation and load-or-train, shared by every experiment that needs a judge."""
+"""The sparse MNIST judge from a config: trained on random k-pixel masks (`train_mnist_judge`),
+evaluated, checked before a run, loaded or trained (`get_judge`), fingerprinted."""
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ from debate.train import trainer
 from judges import mnist_judge as judge_lib
 
 
-def train_judge(config, workdir: str, mesh, *, pixels: int, steps: int, arch: str,
+def train_mnist_judge(config, workdir: str, mesh, *, pixels: int, steps: int, arch: str,
                 batch_size: int, learning_rate: float, holdout: int = 0, log_every: int = 200,
                 checkpoint_every: int = 1000, keep: int = 3, stop_after=None):
   """Trains a judge on random k-pixel masks of the config's training split, less its last
@@ -70,7 +71,7 @@ def check_judge_source(config, k: int) -> None:
       raise ConfigError(f"judge_workdir={path!r} holds no finished judge ({meta_path} is "
                         "missing: still training, or not a judge run); allowed: the workdir of a "
                         "finished configs/mnist_judge.py run")
-    meta = _read_meta(meta_path)
+    meta = judge_lib.read_meta(meta_path)
     if meta["pixels"] != k:
       raise ConfigError(f"judge_workdir={path!r} holds a judge for k={meta['pixels']}, not "
                         f"k={k}; allowed: a judge trained with the same pixels (use '{{k}}' in "
@@ -92,21 +93,6 @@ def check_judge_source(config, k: int) -> None:
                         f"1..{n - holdout}")
 
 
-def _read_meta(meta_path: str) -> dict:
-  """A judge.json, or one line saying it is damaged."""
-  from debate import io
-  try:
-    meta = io.read_json(meta_path)
-    if not isinstance(meta, dict) or not isinstance(meta.get("arch"), str):
-      raise ValueError(f"no 'arch' in {str(meta)[:60]!r}")
-    meta["pixels"] = int(meta["pixels"])
-  except (ValueError, KeyError, TypeError, OSError) as e:
-    raise ConfigError(f"{meta_path} is damaged ({type(e).__name__}: {str(e)[:80]}); allowed: "
-                      "the judge.json a finished configs/mnist_judge.py run writes (rerun it)")
-  judge_lib.get_arch(meta["arch"])
-  return meta
-
-
 def fingerprint(params) -> str:
   """A short SHA-256 of a judge's parameters: which judge played is recorded with every result,
   and a resumed run refuses to mix two judges."""
@@ -124,7 +110,7 @@ def fingerprint(params) -> str:
 def judge_meta(source: str) -> dict:
   """What a saved judge's judge.json says about its training (steps, seed), for reports."""
   path = os.path.join(source, "judge", "judge.json")
-  meta = _read_meta(path) if os.path.exists(path) else {}
+  meta = judge_lib.read_meta(path) if os.path.exists(path) else {}
   return {"steps": meta.get("steps"), "seed": meta.get("seed"), "holdout": meta.get("holdout", 0)}
 
 
@@ -144,27 +130,22 @@ def check_judge_holdout(config, k: int, unseen: int) -> None:
                       f"smaller eval_games")
 
 
-def get_judge(config, workdir: str, mesh, k: int):
-  """(apply, params, arch, source) of the k-pixel judge: from `config.judge_workdir` (which may
-  contain '{k}'), or trained with `config.judge` into `workdir/judge_k{k}` (reused when there)."""
+def get_judge(config, workdir: str, mesh, k: int) -> judge_lib.MnistJudge:
+  """The k-pixel judge: from `config.judge_workdir` (which may contain '{k}'), or trained with
+  `config.judge` into `workdir/judge_k{k}` (reused when there)."""
   if config.judge_workdir:
     path = config.judge_workdir.format(k=k)
-    arch, pixels, params, _ = judge_lib.load_judge(path)
-    if pixels != k:
-      raise ConfigError(f"judge_workdir={path!r} holds a judge for k={pixels}, not k={k}")
-    source = path
-  else:
-    jdir = os.path.join(workdir, f"judge_k{k}")
-    arch = config.judge.arch
-    if os.path.exists(os.path.join(jdir, "judge", "judge.json")):
-      _, _, params, _ = judge_lib.load_judge(jdir)
-    else:
-      holdout = int(config.judge.get("holdout", 0))
-      result = train_judge(config, jdir, mesh, pixels=k, steps=config.judge.steps, arch=arch,
-                           batch_size=config.judge.batch_size,
-                           learning_rate=config.judge.learning_rate, holdout=holdout)
-      params = result.params
-      judge_lib.save_judge(jdir, params, arch, k, {"steps": config.judge.steps,
-                                                   "holdout": holdout})
-    source = jdir
-  return judge_lib.make_apply(judge_lib.get_arch(arch)), params, arch, source
+    judge = judge_lib.MnistJudge.load(path)
+    if judge.pixels != k:
+      raise ConfigError(f"judge_workdir={path!r} holds a judge for k={judge.pixels}, not k={k}")
+    return judge
+  jdir = os.path.join(workdir, f"judge_k{k}")
+  if os.path.exists(os.path.join(jdir, "judge", "judge.json")):
+    return judge_lib.MnistJudge.load(jdir)
+  holdout = int(config.judge.get("holdout", 0))
+  result = train_mnist_judge(config, jdir, mesh, pixels=k, steps=config.judge.steps,
+                             arch=config.judge.arch, batch_size=config.judge.batch_size,
+                             learning_rate=config.judge.learning_rate, holdout=holdout)
+  judge = judge_lib.MnistJudge.create(config.judge.arch, result.params, k, jdir)
+  judge.save(jdir, {"steps": config.judge.steps, "holdout": holdout})
+  return judge

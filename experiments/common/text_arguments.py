@@ -161,7 +161,7 @@ def argue_and_judge(settings, judge, transcripts: list[dict], question_rows: lis
   import os
 
   from debate import io
-  from debate.tasks import reading_pretrained
+  from experiments.common import text_pretrained as reading_pretrained
   from judges import pretrained as pj
   path = os.path.join(workdir, "transcripts_argued.jsonl")
   arguer, argued = None, io.read_jsonl(path) if os.path.exists(path) else None

@@ -10,7 +10,7 @@ from debate.config import check, check_choice, check_int
 from debate.data import mnist
 from debate.debaters import DEBATERS
 from debate.tasks.mnist import MnistTask
-from judges import training as judge_training
+from judges import mnist_training as judge_training
 
 # The reward model, policy and classifiers of the MNIST uses (`debate.rewards.ScoredRewardModel`
 # reads `module`).
@@ -65,8 +65,8 @@ def settings(config) -> rewards.DebateSettings:
 
 
 def judge(config, workdir, mesh):
-  apply, params, arch, source = judge_training.get_judge(config, workdir, mesh, config.pixels)
-  return apply, params
+  """The run's k-pixel judge (`judges.mnist_judge.MnistJudge`)."""
+  return judge_training.get_judge(config, workdir, mesh, config.pixels)
 
 
 def split_task(config, split: str, count: int, offset: int = 0):
@@ -104,11 +104,11 @@ def judge_alone(judge_apply, k: int):
   """`(params, inputs, rng) -> logits_BxC`: the judge shown k random nonzero pixels of each
   image, no debate (the RL reward's and the runtime check's baseline)."""
   import jax.numpy as jnp
-  from judges import mnist_judge as judge_lib
+  from debate.games.mnist_pixels import sample_masks
 
   def fn(params, inputs, rng):
     image = inputs["image"].astype(jnp.float32) / 255.0
-    return judge_apply(params, judge_lib.sample_masks(rng, image, k), image)
+    return judge_apply(params, sample_masks(rng, image, k), image)
 
   return fn
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from debate import cotrain
 from debate.config import check, check_int
-from debate.tasks import reading_setup as setup
+from debate.tasks import reading
 from judges import pretrained as pj
 from judges import pretrained_finetune as ft
 
@@ -63,7 +63,7 @@ def passages(transcripts: list[dict], question_rows: list[dict]) -> list:
 
 
 def save_top(workdir: str, top) -> None:
-  from debate.cotrain import save_npz
+  from debate.io import save_npz
   leaves, _ = jax.tree_util.tree_flatten_with_path(jax.device_get(top))
   save_npz(os.path.join(workdir, DIR, "top.npz"),
            **{jax.tree_util.keystr(p): np.asarray(x) for p, x in leaves})
@@ -224,7 +224,7 @@ def fine_tune_and_judge(config, workdir, train_tasks, players, params, train_row
     ids = (np.arange(P.train_per_protocol) + k * P.train_per_protocol) % len(task)
     key = cotrain.balanced_keys(task, ids, np.random.default_rng(config.seed + 19 + k))
     out = players.play(task, key, config.debater, params, config.seed + 19, f"  train {name}")
-    train += setup.transcript_rows(name, task, key, out)
+    train += reading.transcript_rows(name, task, key, out)
   info = finetune(config, workdir, judge, train, train_rows, writer)
   by_protocol, p_true = evaluate(config, judge, test_transcripts, test_rows, True)
   save_verdicts(workdir, test_transcripts, p_true)
