@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 
 import jax
@@ -11,7 +10,7 @@ import numpy as np
 from debate import io, protocols, tournament
 from debate.config import ConfigError, check, check_int
 from debate.data import mnist
-from debate.debaters import make_debater
+from debate.debaters import spec as debater_spec
 from debate.games import mnist_pixels as g
 from debate.selfplay import loop
 from debate.tasks.mnist import MnistTask
@@ -21,13 +20,13 @@ from judges import mnist_training as judge_training
 from debate.games import mnist_network
 from models import policy_value as pv
 
-_SPEC = re.compile(r"^(random|greedy|learned|mcts-[1-9]\d*|learned_mcts-[1-9]\d*)$")
+KINDS = ("random", "greedy", "learned", "mcts", "learned_mcts")
 
 
 def validate(config) -> None:
   check(len(config.debaters) >= 1, "debaters", config.debaters, "at least one debater")
   for d in config.debaters:
-    check(bool(_SPEC.match(d)), "debaters", config.debaters,
+    check(debater_spec.valid(d, KINDS, pairs=False), "debaters", config.debaters,
           "names from random, greedy, learned, mcts-N, learned_mcts-N with N >= 1 "
           "('+'-separated)")
   check(len(set(config.debaters)) == len(config.debaters), "debaters", config.debaters,
@@ -66,9 +65,8 @@ def _entrants(config, game, protocol, judge_apply) -> tournament.Entrants:
   latest = loop.load_member(members[-1])[0] if members else None
 
   def make(spec):
-    kind, _, sims = spec.partition("-")
-    return make_debater(kind, game, protocol, judge_apply, sims=int(sims or 1),
-                        c_puct=config.c_puct, guide=guide, evaluator=evaluator)
+    return debater_spec.build(spec, game, protocol, judge_apply, guide=guide,
+                              c_puct=config.c_puct, evaluator=evaluator)
 
   entrants = tournament.Entrants(make)
   for spec in config.debaters:

@@ -13,9 +13,9 @@ from debate import io, judging, protocols
 from debate import metrics as metrics_lib
 from debate import runs as common
 from debate.config import check, check_int
-from debate.debaters import LEARNED, make_debater
+from debate.debaters import spec as debater_spec
 from debate.selfplay import loop
-from debate.debaters.simple import make_by_role, make_lookahead
+from debate.debaters.simple import make_lookahead
 from debate.games import text as text_game
 from experiments.common import text_lm as reading_lm
 from experiments.common import text_pretrained as reading_pretrained
@@ -33,7 +33,7 @@ def validate(config) -> None:
     check(p in text_game.KINDS, "protocols", config.protocols,
           f"'+'-separated names from {list(text_game.KINDS)}")
   check_int(config, "rounds", 1, 16)
-  check(_valid_spec(config.debater, 0), "debater", config.debater,
+  check(_valid_spec(config.debater), "debater", config.debater,
         "random, heuristic, greedy, best_of-N, prior_best_of-N or mcts-N (N >= 1), or "
         "honest/liar: two of them")
   check(config.judge.opening in ("random", "heuristic"), "judge.opening", config.judge.opening,
@@ -73,38 +73,22 @@ def validate(config) -> None:
   for n in config.sweep_n:
     check(isinstance(n, int) and n >= 1, "sweep_n", config.sweep_n, "positive integers")
   for spec in config.stress:
-    check(_valid_spec(spec, 0), "stress", config.stress, "debater specs (see debater)")
+    check(_valid_spec(spec), "stress", config.stress, "debater specs (see debater)")
   check_int(config, "transcripts_per_protocol", 0)
   reading_pretrained.validate(config)
-  reading_lm.validate(config, lambda spec: _valid_spec(spec, 0))
+  reading_lm.validate(config, _valid_spec)
 
 
-def _valid_spec(spec: str, learned: int) -> bool:
-  parts = spec.split("/")
-  if len(parts) > 2:
-    return False
-  for part in parts:
-    kind, _, n = part.partition("-")
-    if kind == "learned" and n == "" and learned > 0:
-      continue
-    if not (kind in DEBATER_KINDS and (n == "" or n.isdigit() and int(n) >= 1) and
-            (kind not in ("best_of", "prior_best_of", "mcts") or n != "")):
-      return False
-  return True
+def _valid_spec(spec: str) -> bool:
+  return debater_spec.valid(spec, DEBATER_KINDS)
 
 
 def debater(task, judge_apply, spec: str, network_for=None):
   """Both seats' debater by spec (`best_of-8`, `greedy`, `learned`, ...; `honest/liar`, e.g.
-  `heuristic/greedy`: the seat with the true claim plays the first, the other the second); the
-  learned ones read the network `network_for(game)` builds. Open protocols pick their side by
-  playing each out."""
-  def one(s):
-    kind, _, n = s.partition("-")
-    guide = network_for(task.game).guide if kind in LEARNED else None
-    return make_debater(kind, task.game, PRECOMMIT, judge_apply, sims=int(n or 1), guide=guide)
-
-  honest, _, liar = spec.partition("/")
-  d = make_by_role(task.game, one(honest), one(liar)) if liar else one(honest)
+  `heuristic/greedy`, `debate.debaters.spec`); the learned ones read the network
+  `network_for(game)` builds. Open protocols pick their side by playing each out."""
+  guide = network_for(task.game).guide if network_for and "learned" in spec else None
+  d = debater_spec.build(spec, task.game, PRECOMMIT, judge_apply, guide=guide)
   return make_lookahead(task.game, PRECOMMIT, judge_apply, d) if task.protocol.open else d
 
 

@@ -140,6 +140,11 @@ class PretrainedJudge:
     self.tokens_scored = 0
     self.seconds = 0.0
 
+  @property
+  def name(self) -> str:
+    import os
+    return f"pretrained:{os.path.basename(str(self.checkpoint.source))}"
+
   def _letter_id(self, letter: str) -> int:
     ids = self.tokenizer.encode(letter, bos=False)
     if len(ids) != 1:
@@ -205,10 +210,15 @@ class PretrainedJudge:
     self.seconds += time.time() - t0
     return out
 
-  def probs(self, rows: list[dict], passages: list, tops=None) -> list[np.ndarray]:
+  def probs(self, rows: list[dict], passages: list | None = None) -> np.ndarray:
+    """The Judge interface: [N, 2], P(option 0), P(option 1) per row with the current top;
+    `passages[i]` (under full information) or None per row."""
+    return self.probs_by_top(rows, passages, [self.top])[0]
+
+  def probs_by_top(self, rows: list[dict], passages: list | None, tops) -> list[np.ndarray]:
     """P(option 0), P(option 1) per row (the options in the row's order), one [N, 2] array per
-    top in `tops` (default: [the current top]); the bottom runs once for all of them."""
-    tops = [self.top] if tops is None else tops
+    top in `tops`; the bottom runs once for all of them."""
+    passages = [None] * len(rows) if passages is None else passages
     orders = (False, True) if self.both_orders else (False,)
     out = [0.0] * len(tops)
     for swap in orders:

@@ -116,7 +116,7 @@ def evaluate(config, judge, test_transcripts: list[dict], test_rows: list[dict],
     rows = [t for t in test_transcripts if t["protocol"] == name][:P.test_per_protocol]
     tops = [judge.zero_shot] + ([judge.top] if finetuned else [])
     t0 = time.time()
-    probs = judge.probs(rows, passages(rows, test_rows), tops)
+    probs = judge.probs_by_top(rows, passages(rows, test_rows), tops)
     truth = np.array([r["true_option"] for r in rows])
     p_true[name] = {k: p[np.arange(len(rows)), truth]
                     for k, p in zip(("zero_shot", "finetuned"), probs)}
@@ -234,12 +234,14 @@ def fine_tune_and_judge(config, workdir, train_tasks, players, params, train_row
 
 def save_verdicts(workdir: str, transcripts: list[dict], p_true: dict) -> None:
   """Each judged transcript's P(true option) by each judge, as JSONL beside the top
-  (`pretrained_judge/verdicts.jsonl`: protocol, example, and one key per judge)."""
+  (`pretrained_judge/verdicts.jsonl`: protocol, example, true option, and one key per judge;
+  `judges.base.RecordedJudge.from_jsonl(path, field="finetuned")` reads them back as a judge)."""
   from debate import io
   rows = []
   for name, by_judge in p_true.items():
     mine = [t for t in transcripts if t["protocol"] == name]
     for i in range(len(next(iter(by_judge.values())))):
       rows.append({"protocol": name, "example": mine[i]["example"],
+                   "true_option": int(mine[i]["true_option"]),
                    **{k: float(v[i]) for k, v in by_judge.items()}})
   io.atomic_write_jsonl(os.path.join(workdir, DIR, "verdicts.jsonl"), rows)
