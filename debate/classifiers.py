@@ -10,7 +10,7 @@ from debate.train import trainer
 from debate.train.batches import BatchSource
 
 
-def train_classifier(config, workdir, mesh, inputs: dict, labels, make_model, *, steps: int,
+def train_classifier(config, workdir, runtime, inputs: dict, labels, make_model, *, steps: int,
                      name: str, lr: float = 1e-3, batch: int = 64):
   """A supervised classifier `make_model(rngs)` on (inputs, labels), on the one trainer."""
   def loss_fn(model, b, rng, aux):
@@ -22,7 +22,7 @@ def train_classifier(config, workdir, mesh, inputs: dict, labels, make_model, *,
                            data=BatchSource({"inputs": inputs, "label": labels},
                                             min(batch, len(labels)), config.seed),
                            name=name)
-  return trainer.train(task, mesh=mesh, rules=list(config.sharding.rules), steps=steps,
+  return trainer.train(task, runtime=runtime, steps=steps,
                        seed=config.seed, workdir=workdir, log_every=max(steps // 5, 1),
                        checkpoint_every=max(steps, 1))
 

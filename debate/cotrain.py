@@ -48,10 +48,10 @@ class Players:
   """Compiled players by (game, debater spec), both seats the same debater; `make(task, spec)`
   builds the debater."""
 
-  def __init__(self, make: Callable, judge_apply, mesh, batch_axes, play_batch: int):
-    self.make, self.judge_apply, self.mesh = make, judge_apply, mesh
-    self.batch_axes, self.play_batch, self._cache = tuple(batch_axes), play_batch, {}
-    self.ndata = int(np.prod([mesh.shape[a] for a in self.batch_axes]))
+  def __init__(self, make: Callable, judge_apply, runtime, play_batch: int):
+    self.make, self.judge_apply, self.runtime = make, judge_apply, runtime
+    self.play_batch, self._cache = play_batch, {}
+    self.ndata = runtime.shards
 
   def play(self, task, key, spec: str, judge_params, seed: int, label: str,
            net_params=None) -> dict:
@@ -59,8 +59,8 @@ class Players:
     if (task.game, spec) not in self._cache:
       d = self.make(task, spec)
       self._cache[task.game, spec] = rollout.make_player(
-          self.mesh, game=task.game, protocol=PRECOMMIT, debaters=(d, d),
-          judge_apply=self.judge_apply, batch_axes=self.batch_axes)
+          self.runtime, game=task.game, protocol=PRECOMMIT, debaters=(d, d),
+          judge_apply=self.judge_apply)
     return rollout.run_batched(self._cache[task.game, spec], jax.random.PRNGKey(seed),
                                judge_params, task.examples(key), self.play_batch, self.ndata,
                                seat_params=(net_params, net_params), label=label)
@@ -68,7 +68,7 @@ class Players:
 
 def cotrain(tasks: dict, players: Players, judge_init, *, debater: str, opening: str, rounds: int,
             games_per_round: int, steps_per_round: int, batch_size: int, learning_rate: float,
-            seed: int, mesh, rules, batch_axes, workdir: str, log_every: int = 100,
+            seed: int, runtime, workdir: str, log_every: int = 100,
             checkpoint_every: int = 500) -> tuple:
   """(judge params, history): per round, the debaters' spec and the judge's accuracy in each
   protocol's new games before it retrains on them (round 0: None)."""
@@ -98,8 +98,8 @@ def cotrain(tasks: dict, players: Players, judge_init, *, debater: str, opening:
                  accuracy=np.nan if row[name] is None else row[name])
       datasets[name].append(data)
     res = judging.train_judge(
-        judge_init, [judging.merge(d) for d in datasets.values()], mesh=mesh, rules=rules,
-        batch_axes=batch_axes, steps=steps_per_round, batch_size=batch_size,
+        judge_init, [judging.merge(d) for d in datasets.values()], runtime=runtime,
+        steps=steps_per_round, batch_size=batch_size,
         learning_rate=learning_rate, seed=seed + r, workdir=workdir, name=f"judge_round{r}",
         start_params=params, log_every=log_every, checkpoint_every=checkpoint_every)
     params = res.params

@@ -34,7 +34,7 @@ def reward_loss(model, batch, rng, aux):
   return loss, {"agreement": ((logits > 0) == batch["table"]).mean()}
 
 
-def train_reward_model(config, workdir, mesh, inputs: dict, table, meta: dict):
+def train_reward_model(config, workdir, runtime, inputs: dict, table, meta: dict):
   """Trains the reward model that `meta` names (`module`, `kwargs`) on (inputs, table)."""
   cls, kwargs = rewards._module_class(meta), dict(meta.get("kwargs", {}))
   task = trainer.TrainTask(
@@ -42,8 +42,7 @@ def train_reward_model(config, workdir, mesh, inputs: dict, table, meta: dict):
       optimizer=optax.adam(config.learning_rate),
       data=BatchSource({"inputs": inputs, "table": table}, config.batch_size, config.seed),
       name="reward_model")
-  return trainer.train(task, mesh=mesh, rules=list(config.sharding.rules),
-                       batch_axes=tuple(config.sharding.batch_axes), steps=config.steps,
+  return trainer.train(task, runtime=runtime, steps=config.steps,
                        seed=config.seed, workdir=workdir, log_every=config.log_every,
                        checkpoint_every=config.checkpoint_every)
 
@@ -70,7 +69,7 @@ def evaluate(model: rewards.ScoredRewardModel, inputs: dict, truth, table) -> di
   }
 
 
-def distill(config, workdir, mesh, train_inputs: dict, train_table, meta: dict):
+def distill(config, workdir, runtime, train_inputs: dict, train_table, meta: dict):
   """(reward model, train result): trained on the tables here, or reused from `tables_from`
   when that run trained the same model (same `meta`) on the same tables."""
   source = config.get("tables_from")
@@ -79,9 +78,9 @@ def distill(config, workdir, mesh, train_inputs: dict, train_table, meta: dict):
     model = rewards.load_reward_model(source)
     result = trainer.TrainResult(params=model.params, state=None, steps=config.steps,
                                  resumed_from_step=config.steps, wall_seconds=0.0,
-                                 last_metrics={}, eval_history=[], mesh=mesh,
+                                 last_metrics={}, eval_history=[], mesh=runtime.mesh,
                                  steps_per_second=0.0)
     return model, result
-  result = train_reward_model(config, workdir, mesh, train_inputs, train_table, meta)
+  result = train_reward_model(config, workdir, runtime, train_inputs, train_table, meta)
   rewards.save_reward_model(workdir, result.params, meta)
   return rewards.load_reward_model(workdir), result

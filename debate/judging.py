@@ -97,7 +97,7 @@ def judge_loss(model, batch, rng, aux):
   return loss, {"accuracy": (logits.argmax(-1) == batch["target"]).mean()}
 
 
-def train_judge(init_model, data, *, mesh, rules, batch_axes, steps: int, batch_size: int,
+def train_judge(init_model, data, *, runtime, steps: int, batch_size: int,
                 learning_rate: float, seed: int, workdir: str, name: str, start_params=None,
                 log_every: int = 50, checkpoint_every: int = 500) -> trainer.TrainResult:
   """Fits a judge (`init_model(rngs)`, called as `model(*view) -> logits`) to the true claims:
@@ -110,7 +110,7 @@ def train_judge(init_model, data, *, mesh, rules, batch_axes, steps: int, batch_
                            data=GroupedBatches(data if isinstance(data, list) else [data],
                                                batch_size, seed),
                            name=name, start_params=start_params)
-  return trainer.train(task, mesh=mesh, rules=rules, batch_axes=batch_axes, steps=steps,
+  return trainer.train(task, runtime=runtime, steps=steps,
                        seed=seed, workdir=workdir, log_every=log_every,
                        checkpoint_every=checkpoint_every)
 

@@ -44,7 +44,7 @@ def strongest_alternative(truth, answers, best_lie) -> np.ndarray:
 
 
 def debate_verdicts(task, judge_apply, judge_params, ids, claim_a, claim_b,
-                    settings: DebateSettings, mesh=None, seed: int = 0) -> dict[str, np.ndarray]:
+                    settings: DebateSettings, runtime=None, seed: int = 0) -> dict[str, np.ndarray]:
   """Plays one precommit debate per row on example `ids[i]`: `a` (seat 0, moving first) against
   `b` (who has the last word in an alternating game).
 
@@ -58,20 +58,20 @@ def debate_verdicts(task, judge_apply, judge_params, ids, claim_a, claim_b,
   # The precommit verdict reads only the two claims; which one is true matters to the metrics.
   truth_seat = np.where(claim_a == task.truth(ids), 0, 1).astype(np.int32)
   key = task_base.GameKey(ids, np.stack([claim_a, claim_b], 1), np.zeros_like(ids), truth_seat)
-  player, d = debate_player(task.game, judge_apply, settings, mesh)
-  ndata = 1 if mesh is None else mesh.shape["data"]
+  player, d = debate_player(task.game, judge_apply, settings, runtime)
+  ndata = 1 if runtime is None else runtime.shards
   out = rollout.run_batched(player, jax.random.PRNGKey(seed), judge_params, task.examples(key),
                             settings.batch_size, multiple=ndata)
   calls = task.game.max_turns * (d.judge_calls(task.game.num_actions) + 1)
   return {"a_wins": out["seat0_wins_B"], "margin": out["seat0_margin_B"], "judge_calls": calls}
 
 
-def debate_player(game, judge_apply, settings: DebateSettings, mesh=None):
+def debate_player(game, judge_apply, settings: DebateSettings, runtime=None):
   """(jitted player, debater): precommit games, seat 0 (claim a) first, both seats the same
   debater; the player takes `(rng, judge_params, seat_params, examples)`."""
   protocol = protocols.Protocol(precommit=True, first=0)
   d = make_debater(settings.debater, game, protocol, judge_apply, sims=settings.sims)
-  return rollout.make_player(mesh, game=game, protocol=protocol, debaters=(d, d),
+  return rollout.make_player(runtime, game=game, protocol=protocol, debaters=(d, d),
                              judge_apply=judge_apply), d
 
 
@@ -95,7 +95,7 @@ def with_truth_rule(table_NxC, truth_N, best_lie_N, truth_rule: str) -> np.ndarr
   return table
 
 
-def verdict_table(task, judge_apply, judge_params, ids, settings: DebateSettings, mesh=None,
+def verdict_table(task, judge_apply, judge_params, ids, settings: DebateSettings, runtime=None,
                   seed: int = 0, rng=None, truth_rule: str = "paper") -> dict[str, np.ndarray]:
   """Debate verdict for every (example, claim): V[i, a] = 1 if claim a wins against the strongest
   alternative. `num_claims - 1` games per example (each wrong claim, moving first, against the
@@ -109,7 +109,7 @@ def verdict_table(task, judge_apply, judge_params, ids, settings: DebateSettings
   best = task_base.best_wrong(task.judge_probs(judge_apply, judge_params, ids, rng), truth)
   lies = task_base.wrong_claims(truth, c)  # [N, C - 1]
   res = debate_verdicts(task, judge_apply, judge_params, np.repeat(ids, c - 1),
-                        lies.reshape(-1), np.repeat(truth, c - 1), settings, mesh, seed)
+                        lies.reshape(-1), np.repeat(truth, c - 1), settings, runtime, seed)
   lie_wins = res["a_wins"].reshape(n, c - 1)
   table = np.zeros((n, c), bool)
   table[np.arange(n)[:, None], lies] = lie_wins

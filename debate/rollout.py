@@ -121,17 +121,18 @@ def _typed(out: DebaterOutput) -> DebaterOutput:
                        out.value_B.astype(jnp.float32))
 
 
-def make_player(mesh: Mesh | None, *, game: Game, protocol: Protocol,
-                debaters: tuple[Debater, Debater], judge_apply, batch_axes=("data",)):
+def make_player(runtime, *, game: Game, protocol: Protocol, debaters: tuple[Debater, Debater],
+                judge_apply):
   """A jitted `(rng, judge_params, seat_params, examples) -> Transcript`, games sharded over
   `batch_axes`. Games are independent, so each shard plays its own games with no communication
   (`shard_map`): every device runs its own searches, and on a CPU every core its own games.
   Per-game random draws are the whole batch's rows (`Env.split`), so the moves and verdicts
   equal a single-device run's. The batch must divide by the shards' count."""
   kw = dict(game=game, protocol=protocol, debaters=tuple(debaters), judge_apply=judge_apply)
+  mesh = None if runtime is None else runtime.mesh
   if mesh is None:
     return jax.jit(functools.partial(play, **kw))
-  axes = tuple(batch_axes)
+  axes = tuple(runtime.batch_axes)
   fn = jax.shard_map(functools.partial(play, **kw, batch_axes=axes), mesh=mesh,
                      in_specs=(P(), P(), P(), P(axes)), out_specs=P(axes), check_vma=False)
   data = NamedSharding(mesh, P(axes))

@@ -13,6 +13,7 @@ import ml_collections
 from debate import io, lock
 from debate.config import ConfigError, validate_common
 from debate.train import mesh as mesh_lib
+from debate.train.runtime import Runtime
 
 # Keys that may change between a run and its resume: training longer is a continuation, and a
 # checkpoint restores onto any mesh.
@@ -38,7 +39,8 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, check_data=
   """Validates shared keys and (`check_data(config)`, the task's) the data, builds the mesh,
   refuses a workdir holding a different config.
 
-  Returns the mesh. Nothing is written before every check has passed.
+  Returns the run's `Runtime` (the mesh, the config's sharding rules and batch axes). Nothing is
+  written before every check has passed.
   """
   validate_common(config)
   check_workdir(workdir)
@@ -77,7 +79,7 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, check_data=
   _STARTED[os.path.abspath(workdir)] = time.time()
   logging.getLogger().setLevel(logging.INFO)
   logging.getLogger("absl").setLevel(logging.WARNING)
-  return mesh
+  return Runtime.from_config(config, mesh)
 
 
 DIVERGED = "diverged.json"  # Written when a run diverges: its rerun may change learning rates.
@@ -133,12 +135,12 @@ def _invocations(workdir: str, wall_seconds: float) -> dict:
           "wall_seconds_all_invocations": float(sum(r["wall_seconds"] for r in rows))}
 
 
-def write_results(workdir: str, config, *, metrics: dict, mesh, steps: int,
+def write_results(workdir: str, config, *, metrics: dict, runtime, steps: int,
                   resumed_from_step: int, wall_seconds: float, **extra: Any) -> dict:
   results = {
       "config": config_to_dict(config),
       "metrics": metrics,
-      "mesh": mesh_lib.mesh_shape(mesh),
+      "mesh": mesh_lib.mesh_shape(runtime.mesh),
       "num_devices": jax.device_count(),
       "num_processes": jax.process_count(),
       "backend": jax.default_backend(),

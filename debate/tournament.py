@@ -47,14 +47,14 @@ class Entrants:
             for n in self.nets]
 
 
-def play(entrants: Entrants, *, game, protocol, judge_apply, judge_params, examples, mesh,
-         batch_axes, batch_size: int, seed: int, workdir: str) -> dict:
+def play(entrants: Entrants, *, game, protocol, judge_apply, judge_params, examples, runtime,
+         batch_size: int, seed: int, workdir: str) -> dict:
   """Every pairing (honest i against liar j) on `examples`: {"wins", "games", "seconds"} as
   [P, P] arrays. Resumes from `workdir/matches.json`; SIGTERM stops between pairings."""
   switch = make_switch(entrants.branches)
-  player = rollout.make_player(mesh, game=game, protocol=protocol, debaters=(switch, switch),
-                               judge_apply=judge_apply, batch_axes=tuple(batch_axes))
-  ndata = int(np.prod([mesh.shape[a] for a in batch_axes])) if mesh is not None else 1
+  player = rollout.make_player(runtime, game=game, protocol=protocol, debaters=(switch, switch),
+                               judge_apply=judge_apply)
+  ndata = runtime.shards if runtime is not None else 1
   names, nets = entrants.names, entrants.seat_params()
   n, n_games = len(names), len(jax.tree.leaves(examples)[0])
   out = {k: np.zeros((n, n)) for k in ("wins", "games", "seconds")}

@@ -38,7 +38,7 @@ def cached_table(path: str, compute, key: dict) -> dict:
   return out
 
 
-def table_for(task, ids, judge_apply, judge_params, settings: rewards.DebateSettings, *, mesh,
+def table_for(task, ids, judge_apply, judge_params, settings: rewards.DebateSettings, *, runtime,
               seed: int, workdir: str, name: str, key: dict,
               tables_from: str | None = None) -> dict:
   """The verdict table (`rewards.verdict_table`) of examples `ids` of `task`: read from
@@ -51,4 +51,4 @@ def table_for(task, ids, judge_apply, judge_params, settings: rewards.DebateSett
     shared = os.path.join(tables_from, f"verdicts_{name}.npz")
     path = shared if os.path.exists(shared) else path
   return cached_table(path, lambda: rewards.verdict_table(
-      task, judge_apply, judge_params, ids, settings, mesh, seed=seed), key)
+      task, judge_apply, judge_params, ids, settings, runtime, seed=seed), key)

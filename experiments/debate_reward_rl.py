@@ -55,23 +55,23 @@ def validate(config) -> None:
 
 def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
-  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
+  rt = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
   need_distilled = "distilled" in config.sources
   if need_distilled:
-    apply, params, model, _, _, _ = uses.distill(config, workdir, mesh)
+    apply, params, model, _, _, _ = uses.distill(config, workdir, rt)
     r_functional = trainer.functionalize(
         lambda r: RewardModel(config.width, config.dense, rngs=r))
     r_apply = lambda p, x: r_functional.module(p)(**x)
     r_params = model.params
   else:
-    judge = uses.judge(config, workdir, mesh)
+    judge = uses.judge(config, workdir, rt)
     apply, params = judge.apply, judge.params
     r_apply, r_params = None, None
   # The policy learns on images the distilled model never saw, so that its reward is a real
   # generalisation of the debate, not a lookup of verdicts it memorised.
   _, train_u8, train_labels, train_t = uses.table_for(
-      config, workdir, mesh, apply, params, "train", config.rl.images,
+      config, workdir, rt, apply, params, "train", config.rl.images,
       f"rl_{config.rl.image_offset}", offset=config.rl.image_offset)
   # The truth's entry under the rule asked for, from the same games (the table stores the lies').
   table = rewards.with_truth_rule(train_t["table_NxC"], train_labels, train_t["best_lie"],
@@ -96,8 +96,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
           optimizer=optax.adam(config.rl.learning_rate),
           data=BatchSource(data, config.rl.batch_size, config.seed + s), aux=aux,
           eval_fn=eval_fn, name=f"policy_{source}_seed{s}")
-      res = trainer.train(task, mesh=mesh, rules=list(config.sharding.rules),
-                          batch_axes=tuple(config.sharding.batch_axes), steps=config.rl.steps,
+      res = trainer.train(task, runtime=rt, steps=config.rl.steps,
                           seed=config.seed + s, workdir=workdir, log_every=config.rl.eval_every,
                           checkpoint_every=config.rl.steps, eval_every=config.rl.eval_every)
       resumed = max(resumed, res.resumed_from_step)
@@ -121,7 +120,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
        "debate_reward_lie_wins": float(table[~truth_table].mean()),
        "test_images": int(len(test_labels))}
   wall = time.time() - t0
-  common.write_results(workdir, config, metrics=m, mesh=mesh, steps=config.rl.steps,
+  common.write_results(workdir, config, metrics=m, runtime=rt, steps=config.rl.steps,
                        resumed_from_step=resumed, wall_seconds=wall)
   series = {}
   for source, runs in curves.items():

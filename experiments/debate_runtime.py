@@ -27,15 +27,15 @@ def validate(config) -> None:
   check_int(config, "strong.steps", 1)
 
 
-def untrusted_models(config, workdir, mesh, test_u8):
+def untrusted_models(config, workdir, rt, test_u8):
   """Answers of a weak classifier and of a strong one that lies on `lie_digit` on purpose."""
   train = mnist.load_from_config(config, "train")
   make = lambda r: PolicyNet(rngs=r)
   n_weak = config.weak.train_images
   weak = classifiers.train_classifier(
-      config, workdir, mesh, {"image": train["image"][:n_weak]}, train["label"][:n_weak], make,
+      config, workdir, rt, {"image": train["image"][:n_weak]}, train["label"][:n_weak], make,
       steps=config.weak.steps, name="weak_model")
-  strong = classifiers.train_classifier(config, workdir, mesh, {"image": train["image"]},
+  strong = classifiers.train_classifier(config, workdir, rt, {"image": train["image"]},
                                         train["label"], make, steps=config.strong.steps,
                                         name="strong_model")
   weak_logits = classifiers.predict(make, weak.params, {"image": test_u8})
@@ -66,16 +66,16 @@ def judge_alone_accepts(apply, params, images_f32, answers, k, masks: int, seed:
   return probs.argmax(1) == answers, probs / masks
 
 
-def tournament(task, apply, params, cands_NxC, settings, mesh, seed) -> np.ndarray:
+def tournament(task, apply, params, cands_NxC, settings, rt, seed) -> np.ndarray:
   """Knockout over candidates: each match is two debates (both first-mover orders), decided by
   the sum of the judge's final margins."""
   champ = cands_NxC[:, 0].copy()
   ids = np.arange(len(champ))
   for j in range(1, cands_NxC.shape[1]):
     other = cands_NxC[:, j]
-    m1 = rewards.debate_verdicts(task, apply, params, ids, champ, other, settings, mesh,
+    m1 = rewards.debate_verdicts(task, apply, params, ids, champ, other, settings, rt,
                                  seed + j)["margin"]
-    m2 = rewards.debate_verdicts(task, apply, params, ids, other, champ, settings, mesh,
+    m2 = rewards.debate_verdicts(task, apply, params, ids, other, champ, settings, rt,
                                  seed + 100 + j)["margin"]
     champ = np.where(m1 - m2 >= 0, champ, other).astype(np.int32)
   return champ
@@ -83,14 +83,14 @@ def tournament(task, apply, params, cands_NxC, settings, mesh, seed) -> np.ndarr
 
 def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
-  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
+  rt = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
-  judge = uses.judge(config, workdir, mesh)
+  judge = uses.judge(config, workdir, rt)
   apply, params = judge.apply, judge.params
-  task, test_u8, labels, table = uses.table_for(config, workdir, mesh, apply, params, "test",
+  task, test_u8, labels, table = uses.table_for(config, workdir, rt, apply, params, "test",
                                                 config.eval_images, "test")
   images = mnist.to_float(test_u8)
-  weak_logits, strong_logits = untrusted_models(config, workdir, mesh, test_u8)
+  weak_logits, strong_logits = untrusted_models(config, workdir, rt, test_u8)
   models = {"weak": weak_logits.argmax(1).astype(np.int32),
             "saboteur": saboteur_answers(strong_logits, config.lie_digit)}
   calls = int(table["judge_calls_per_game"])
@@ -120,7 +120,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   # Best-of-n by debate among the weak model's top-n labels.
   cands = np.argsort(-weak_logits, axis=1)[:, :config.best_of].astype(np.int32)
   t1 = time.time()
-  picked = tournament(task, apply, params, cands, uses.settings(config), mesh, config.seed)
+  picked = tournament(task, apply, params, cands, uses.settings(config), rt, config.seed)
   bo_seconds = time.time() - t1
   _, judge_probs = judge_alone_accepts(apply, params, images, cands[:, 0], config.pixels, calls,
                                        config.seed)
@@ -133,7 +133,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
              "debates_per_image": 2 * (config.best_of - 1), "seconds": bo_seconds}
   m = {"checks": checks, "best_of_n": best_of, "judge_calls_per_debate": calls,
        "seconds_per_debate": sec_per_debate, "images": int(len(labels))}
-  common.write_results(workdir, config, metrics=m, mesh=mesh, steps=0, resumed_from_step=0,
+  common.write_results(workdir, config, metrics=m, runtime=rt, steps=0, resumed_from_step=0,
                        wall_seconds=time.time() - t0)
   n = len(labels)
   bo_rows = [[f"weak model top-1", metrics_lib.fmt_pct(best_of["weak_top1"])],

@@ -25,7 +25,7 @@ def validate(config) -> None:
   distill_lib.validate_keys(config)
 
 
-def time_costs(config, mesh, apply, params, model, images_u8, batch: int) -> dict:
+def time_costs(config, rt, apply, params, model, images_u8, batch: int) -> dict:
   """Measured seconds for one batch: R forward vs full debates, same batch size."""
   images = mnist.to_float(images_u8[:batch])
   labels = np.arange(batch, dtype=np.int32) % 10
@@ -50,16 +50,16 @@ def time_costs(config, mesh, apply, params, model, images_u8, batch: int) -> dic
 
 def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
-  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
+  rt = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
-  apply, params, model, result, train, held = uses.distill(config, workdir, mesh)
+  apply, params, model, result, train, held = uses.distill(config, workdir, rt)
   _, eval_u8, eval_labels, eval_t = held
   m = distill_lib.evaluate(model, {"image": eval_u8}, eval_labels, eval_t["table_NxC"])
   judge_arch = judge_lib.get_arch(mnist_judge_arch(config, workdir))
   calls = int(eval_t["judge_calls_per_game"])
   debate_flops = calls * judge_lib.flops_per_example(judge_arch)
   r_flops = RewardModel.flops(config.width, config.dense)
-  timing = time_costs(config, mesh, apply, params, model, eval_u8,
+  timing = time_costs(config, rt, apply, params, model, eval_u8,
                       min(config.debate_batch_size, len(eval_labels)))
   m.update({"flops_debate": debate_flops, "flops_reward_model": r_flops,
             "flops_ratio": debate_flops / r_flops, "cost_ratio": timing["time_ratio"],
@@ -69,7 +69,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
             "train_table_debate_accuracy": float(
                 (train[3]["table_NxC"] == (np.arange(10)[None] == train[2][:, None])).mean())})
   wall = time.time() - t0
-  common.write_results(workdir, config, metrics=m, mesh=mesh, steps=config.steps,
+  common.write_results(workdir, config, metrics=m, runtime=rt, steps=config.steps,
                        resumed_from_step=result.resumed_from_step, wall_seconds=wall)
   rows = [["agreement with debate verdict", metrics_lib.fmt_pct(m["agreement"],
                                                                m["agreement_ci95"])],

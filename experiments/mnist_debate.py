@@ -75,7 +75,7 @@ def learned_network(config, k: int):
   return guide, params, config.evaluator or meta.get("evaluator", "net")
 
 
-def play_cell(config, mesh, apply, params, images, labels, *, k, protocol, seed, slots,
+def play_cell(config, rt, apply, params, images, labels, *, k, protocol, seed, slots,
               honest: str, liar: str) -> dict:
   """One cell of the table for one seed: games, transcripts and per-game verdicts."""
   rng = jax.random.PRNGKey(seed)
@@ -87,10 +87,9 @@ def play_cell(config, mesh, apply, params, images, labels, *, k, protocol, seed,
   guide, net, evaluator = learned_network(config, k)
   make = lambda name: make_debater(name, game, protocol, apply, sims=config.sims,
                                    c_puct=config.c_puct, guide=guide, evaluator=evaluator)
-  player = rollout.make_player(mesh, game=game, protocol=protocol,
-                               debaters=(make(honest), make(liar)), judge_apply=apply,
-                               batch_axes=tuple(config.sharding.batch_axes))
-  ndata = int(np.prod([mesh.shape[a] for a in config.sharding.batch_axes]))
+  player = rollout.make_player(rt, game=game, protocol=protocol,
+                               debaters=(make(honest), make(liar)), judge_apply=apply)
+  ndata = rt.shards
   seat_params = tuple(net if name in LEARNED else None for name in (honest, liar))
   stats = {}
   out = rollout.run_batched(player, jax.random.fold_in(rng, 2), params, examples,
@@ -170,7 +169,7 @@ def load_cell_extras(cells_dir: str, cells: list[dict]):
   return rows, examples, lie_success
 
 
-def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_dir, key: dict,
+def play_table_cell(config, rt, apply, params, images, labels, slots, cells_dir, key: dict,
                     honest: str, liar: str) -> dict:
   """Every seed of one cell: per-image verdicts under the protocol's rule, cost, last word."""
   k, first = key["pixels"], key["first"]
@@ -186,7 +185,7 @@ def play_table_cell(config, mesh, apply, params, images, labels, slots, cells_di
   wins, margins, seconds, games_played, flips, gids = [], [], 0.0, 0, [], None
   compile_seconds = 0.0
   for s in range(1 if deterministic else config.seeds):
-    played = play_cell(config, mesh, apply, params, images, labels, k=k, protocol=protocol,
+    played = play_cell(config, rt, apply, params, images, labels, k=k, protocol=protocol,
                        seed=config.seed + s, slots=slots, honest=honest, liar=liar)
     out, gids = played["out"], played["game_image_ids"]
     wins.append(out["honest_wins_B"])
@@ -230,7 +229,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
                       f"{len(test['label'])} images; allowed: 1..{len(test['label'])}")
   for k in config.pixels:
     judge_training.check_judge_source(config, k)
-  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
+  rt = common.prepare_workdir(config, workdir, mnist.check_config)
   images = mnist.to_float(test["image"][:config.images])
   labels = test["label"][:config.images]
   slots = g.slots_for(images)
@@ -244,7 +243,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   n_cells = len(config.pixels) * len(pairs(config)) * len(config.first) * len(config.precommit)
   for k in config.pixels:
     logging.info("judge k=%d: loading or training", k)
-    judge = judge_training.get_judge(config, workdir, mesh, k)
+    judge = judge_training.get_judge(config, workdir, rt, k)
     apply, params, arch, source = judge.apply, judge.params, judge.arch_name, judge.source
     fingerprint = judge_training.fingerprint(params)
     jm = judge_training.evaluate_judge(config, apply, params, k, config.judge_eval_masks)
@@ -280,7 +279,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
             raise preempt.Preempted(f"debate: stopped before cell {name}; finished cells are "
                                     f"kept in {cells_dir}, rerun the same command to resume")
           logging.info("cell %d of %d: %s", len(cells) + 1, n_cells, name)
-          cell = play_table_cell(config, mesh, apply, params, images, labels, slots, cells_dir,
+          cell = play_table_cell(config, rt, apply, params, images, labels, slots, cells_dir,
                                  key, honest, liar)
           cell.update(judge_fingerprint=fingerprint, played_at=time.strftime("%Y-%m-%d %H:%M:%S"),
                       **({"network": network} if network and "learned" in honest + liar else {}))
@@ -304,7 +303,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     metrics[f"{prefix}honest_win_rate/k{c['pixels']}/"
             f"{'precommit' if c['precommit'] else 'noprecommit'}/{c['first']}"] = \
         c["honest_win_rate"]
-  results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
+  results = common.write_results(workdir, config, metrics=metrics, runtime=rt, steps=0,
                                  resumed_from_step=0, wall_seconds=wall, debate=cells,
                                  judge=judge_info, cells_loaded=loaded, network=network)
   common.write_report(workdir, report(config, cells, judge_info, wall, network))

@@ -33,9 +33,9 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
   check(config.holdout < n, "holdout", config.holdout, f"fewer than the {n} training images")
   check(config.batch_size <= n - config.holdout, "batch_size", config.batch_size,
         f"at most the {n - config.holdout} training images it trains on")
-  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
+  rt = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
-  result = train_mnist_judge(config, workdir, mesh, pixels=config.pixels, steps=config.steps,
+  result = train_mnist_judge(config, workdir, rt, pixels=config.pixels, steps=config.steps,
                        arch=config.judge.arch, batch_size=config.batch_size,
                        learning_rate=config.learning_rate, holdout=config.holdout,
                        log_every=config.log_every,
@@ -54,7 +54,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
       "train_seconds": train_seconds,
   }
   wall = time.time() - t0
-  common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=config.steps,
+  common.write_results(workdir, config, metrics=metrics, runtime=rt, steps=config.steps,
                        resumed_from_step=result.resumed_from_step, wall_seconds=wall)
   if rows:
     common.plot_curves(os.path.join(workdir, "train_loss.png"),
@@ -73,7 +73,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
       "Paper (Irving et al. 2018, 60k training images): 59.4% at k=6 (30k batches), "
       "48.2% at k=4 (50k batches).", "",
       f"Data: {'TFDS mnist' if config.data.source == 'tfds' else config.data.dir}; "
-      f"mesh {common.mesh_lib.mesh_shape(mesh)}; "
+      f"mesh {common.mesh_lib.mesh_shape(rt.mesh)}; "
       f"resumed from step {result.resumed_from_step}.", "",
       "![training loss](train_loss.png)", ""]))
   logging.info("judge k=%d: test accuracy %.4f", config.pixels, metrics["test_accuracy"])

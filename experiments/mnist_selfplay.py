@@ -61,28 +61,27 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
         f"fewer than the {len(train['label'])} training images")
   judge_training.check_judge_source(config, config.pixels)
   judge_training.check_judge_holdout(config, config.pixels, config.eval_games)
-  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
+  rt = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
   images = mnist.to_float(train["image"])
   n_eval = config.eval_games
   slots = g.slots_for(images)
   task = MnistTask(images[:-n_eval], train["label"][:-n_eval], config.pixels, slots)
   held_out = MnistTask(images[-n_eval:], train["label"][-n_eval:], config.pixels, slots)
-  judge = judge_training.get_judge(config, workdir, mesh, config.pixels)
+  judge = judge_training.get_judge(config, workdir, rt, config.pixels)
   apply, params, arch, source = judge.apply, judge.params, judge.arch_name, judge.source
   network = mnist_network.network(pv.get_arch(config.net.arch))
   protos = [protocols.Protocol(precommit=p, first=0 if f == "honest" else 1)
             for p in config.precommit for f in config.first]
-  batch_axes = tuple(config.sharding.batch_axes)
-  evaluate = loop.make_evaluator(held_out, protos[0], apply, params, network.guide, mesh, n_eval,
-                                 batch_axes, against=tuple(config.eval_opponents))
+  evaluate = loop.make_evaluator(held_out, protos[0], apply, params, network.guide, rt, n_eval,
+                                 against=tuple(config.eval_opponents))
   meta = {"net_arch": config.net.arch, "pixels": config.pixels, "slots": slots,
           "judge": source, "algorithm": config.selfplay.algorithm,
           "evaluator": config.selfplay.evaluator, "sims": config.selfplay.sims}
   io.atomic_write_json(os.path.join(workdir, "net.json"), meta)
   out = loop.train(task=task, protocols=protos, judge_apply=apply, judge_params=params,
-                   network=network, settings=settings_of(config), mesh=mesh, rules=list(config.sharding.rules),
-                   workdir=workdir, batch_axes=batch_axes, evaluate=evaluate,
+                   network=network, settings=settings_of(config), runtime=rt, workdir=workdir,
+                   evaluate=evaluate,
                    eval_every=config.eval_every, meta=meta, stop_after=stop_after)
   from debate.train.writers import read_metrics
   history = read_metrics(os.path.join(workdir, "metrics_selfplay.jsonl"))
@@ -95,7 +94,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after: int | None = None) -
              "final_loss": history[-1]["loss"] if history else None,
              "population": [os.path.relpath(p, workdir) for p in loop.population(workdir)],
              "iterations": config.selfplay.iterations}
-  results = common.write_results(workdir, config, metrics=metrics, mesh=mesh,
+  results = common.write_results(workdir, config, metrics=metrics, runtime=rt,
                                  steps=config.selfplay.iterations,
                                  resumed_from_step=out["resumed_from"], wall_seconds=wall,
                                  judge={"arch": arch, "source": source})

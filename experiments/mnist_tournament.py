@@ -89,11 +89,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
   check(isinstance(k, int) and k >= 1, "selfplay_workdir", config.selfplay_workdir,
         "a self-play run whose net.json names its pixels (k)")
   judge_training.check_judge_source(config, k)
-  mesh = common.prepare_workdir(config, workdir, mnist.check_config)
+  rt = common.prepare_workdir(config, workdir, mnist.check_config)
   t0 = time.time()
   images, labels = mnist.to_float(test["image"][:config.images]), test["label"][:config.images]
   slots = g.slots_for(images)
-  judge = _judge(config, workdir, mesh, k)
+  judge = _judge(config, workdir, rt, k)
   apply, jparams = judge.apply, judge.params
   protocol = protocols.Protocol(precommit=config.precommit,
                                 first=0 if config.first == "honest" else 1)
@@ -103,14 +103,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
   game = task.game
   entrants = _entrants(config, game, protocol, apply)
   played = tournament.play(entrants, game=game, protocol=protocol, judge_apply=apply,
-                           judge_params=jparams, examples=examples, mesh=mesh,
-                           batch_axes=tuple(config.sharding.batch_axes),
+                           judge_params=jparams, examples=examples, runtime=rt,
                            batch_size=config.batch_size, seed=config.seed, workdir=workdir)
   names = entrants.names
   metrics = tournament.summarize(names, played, config.bootstrap, config.seed)
   tournament.plots(workdir, names, metrics)
   wall = time.time() - t0
-  results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
+  results = common.write_results(workdir, config, metrics=metrics, runtime=rt, steps=0,
                                  resumed_from_step=0, wall_seconds=wall, debaters=names,
                                  network=network)
   common.write_report(workdir, "\n".join([
@@ -126,8 +125,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   return results
 
 
-def _judge(config, workdir, mesh, k):
+def _judge(config, workdir, rt, k):
   if not config.judge_workdir and config.selfplay_workdir:
     source = io.read_json(os.path.join(config.selfplay_workdir, "net.json"))["judge"]
     return judge_lib.MnistJudge.load(source)
-  return judge_training.get_judge(config, workdir, mesh, k)
+  return judge_training.get_judge(config, workdir, rt, k)

@@ -74,7 +74,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   _, test_rows = setup.load_rows(games_cfg)
   if judge_cfg is None or config.judge == "pretrained":
     return _pretrained(config, workdir, games_cfg, judge_cfg, test_rows)
-  mesh = common.prepare_workdir(config, workdir)
+  rt = common.prepare_workdir(config, workdir)
   t0 = time.time()
   tok = setup.tokenizer(judge_cfg, config.judge_workdir, [])
   judge = setup.judge(judge_cfg, tok).load(config.judge_workdir)
@@ -92,7 +92,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     out[name] = m
   metrics = {"protocols": out, "judge_params": tcfg.params(), "games_workdir":
              config.games_workdir, "judge_workdir": config.judge_workdir}
-  results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
+  results = common.write_results(workdir, config, metrics=metrics, runtime=rt, steps=0,
                                  resumed_from_step=0, wall_seconds=time.time() - t0)
   rows = [[n, metrics_lib.fmt_pct(m["original_accuracy"]),
            metrics_lib.fmt_pct(m["accuracy"], m["ci95"]), f"{m['agreement']:.1%}",
@@ -130,7 +130,7 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
         "batch_size": config.batch_size, "bucket": 32, "both_orders": config.both_orders,
         "readout": config.readout,
         "test_per_protocol": len(transcripts)}})
-  mesh = common.prepare_workdir(config, workdir)
+  rt = common.prepare_workdir(config, workdir)
   t0 = time.time()
   judge = reading_pretrained.load_judge(settings)
   finetuned = config.judge == "pretrained"
@@ -152,7 +152,7 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
   metrics = {"protocols": out, "judge": described, "games_workdir": config.games_workdir,
              "judge_workdir": config.judge_workdir, "transcripts": config.transcripts,
              "arguments": argued}
-  results = common.write_results(workdir, config, metrics=metrics, mesh=mesh, steps=0,
+  results = common.write_results(workdir, config, metrics=metrics, runtime=rt, steps=0,
                                  resumed_from_step=0, wall_seconds=time.time() - t0)
   rows = [[n, metrics_lib.fmt_pct(m["original_accuracy"]),
            metrics_lib.fmt_pct(m["accuracy"], m["ci95"]), f"{m['agreement']:.1%}",

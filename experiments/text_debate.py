@@ -115,7 +115,7 @@ def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
 
 
 def train_debaters(config, workdir, train_tasks, test_tasks, players, judge_apply, params,
-                   network_for, mesh) -> tuple:
+                   network_for, rt) -> tuple:
   """Learned debaters: one transformer policy trained by self-play (policy gradient with a
   value baseline, both seats the same network) against the final judge in debate, measured
   while it trains against the heuristic and greedy debaters; then every protocol played by it.
@@ -130,15 +130,13 @@ def train_debaters(config, workdir, train_tasks, test_tasks, players, judge_appl
       replay_capacity=L.games * max(train_tasks[name].game.max_turns, 1),
       algorithm="policy_gradient", seed=config.seed, play_batch=config.play_batch,
       population_every=L.iterations, checkpoint_every=max(1, L.iterations // 4))
-  evaluate = loop.make_evaluator(test_tasks[name], PRECOMMIT, judge_apply, params, net.guide, mesh,
+  evaluate = loop.make_evaluator(test_tasks[name], PRECOMMIT, judge_apply, params, net.guide, rt,
                                  games=min(len(test_tasks[name]), 300),
-                                 batch_axes=tuple(config.sharding.batch_axes),
                                  batch_size=config.play_batch, against=("heuristic", "greedy"))
   res = loop.train(task=train_tasks[name], protocols=[protocols.Protocol(precommit=True, first=f)
                                                       for f in (0, 1)],
                    judge_apply=judge_apply, judge_params=params, network=net, settings=settings,
-                   mesh=mesh, rules=list(config.sharding.rules), workdir=workdir,
-                   batch_axes=tuple(config.sharding.batch_axes), evaluate=evaluate,
+                   runtime=rt, workdir=workdir, evaluate=evaluate,
                    eval_every=L.eval_every, meta={"protocol": name})
   net_params = res["params"]
   by_protocol = {}
@@ -191,7 +189,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   validate(config)
   # Bad data: one line, before anything is written.
   train_rows, test_rows = setup.load_rows(config)
-  mesh = common.prepare_workdir(config, workdir)
+  rt = common.prepare_workdir(config, workdir)
   t0 = time.time()
   tok = setup.tokenizer(config, workdir, train_rows)
   train_tasks, test_tasks = setup.tasks(config, train_rows, tok), setup.tasks(config, test_rows,
@@ -200,15 +198,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
   judge_apply, tcfg = judge.apply, judge.cfg
   network_for, dcfg = setup.debater_network(config, tok)
   players = cotrain_lib.Players(lambda task, spec: debater(task, judge_apply, spec, network_for),
-                                judge_apply, mesh, config.sharding.batch_axes, config.play_batch)
+                                judge_apply, rt, config.play_batch)
   logging.info("judge: %s parameters (%s)", f"{tcfg.params():,}", tcfg)
   j = config.judge
   params, history = cotrain_lib.cotrain(
       train_tasks, players, judge.init, debater=config.debater, opening=j.opening,
       rounds=j.rounds,
       games_per_round=j.games_per_round, steps_per_round=j.steps_per_round,
-      batch_size=j.batch_size, learning_rate=j.learning_rate, seed=config.seed, mesh=mesh,
-      rules=list(config.sharding.rules), batch_axes=tuple(config.sharding.batch_axes),
+      batch_size=j.batch_size, learning_rate=j.learning_rate, seed=config.seed, runtime=rt,
       workdir=workdir, log_every=config.log_every, checkpoint_every=config.checkpoint_every)
   judge = judge.with_params(params)
   judge.save(workdir)
@@ -227,7 +224,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   learned = {}
   if config.learned.iterations:
     _, history_l, learned_protocols = train_debaters(
-        config, workdir, train_tasks, test_tasks, players, judge_apply, params, network_for, mesh)
+        config, workdir, train_tasks, test_tasks, players, judge_apply, params, network_for, rt)
     last = history_l[-1] if history_l else {}
     learned = {"protocols": learned_protocols, "params": dcfg.params(),
                "selfplay": [{k: v for k, v in h.items() if not isinstance(v, (list, dict))}
@@ -240,7 +237,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
              "judge_params": tcfg.params(), "test_questions": len(test_rows),
              "train_questions": len(train_rows)}
   _plots(workdir, config, by_protocol, history, curves)
-  results = common.write_results(workdir, config, metrics=metrics, mesh=mesh,
+  results = common.write_results(workdir, config, metrics=metrics, runtime=rt,
                                  steps=config.judge.rounds * config.judge.steps_per_round,
                                  resumed_from_step=0, wall_seconds=wall)
   common.write_report(workdir, _report(config, metrics, rows, tcfg, wall))

@@ -14,7 +14,7 @@ from debate.train import trainer
 from judges import mnist_judge as judge_lib
 
 
-def train_mnist_judge(config, workdir: str, mesh, *, pixels: int, steps: int, arch: str,
+def train_mnist_judge(config, workdir: str, runtime, *, pixels: int, steps: int, arch: str,
                 batch_size: int, learning_rate: float, holdout: int = 0, log_every: int = 200,
                 checkpoint_every: int = 1000, keep: int = 3, stop_after=None):
   """Trains a judge on random k-pixel masks of the config's training split, less its last
@@ -30,8 +30,7 @@ def train_mnist_judge(config, workdir: str, mesh, *, pixels: int, steps: int, ar
       data=source, name=f"judge_k{pixels}")
   # At least ~50 points on the loss curve, whatever the run's length.
   log_every = max(1, min(log_every, steps // 50))
-  return trainer.train(task, mesh=mesh, rules=list(config.sharding.rules),
-                       batch_axes=tuple(config.sharding.batch_axes), steps=steps,
+  return trainer.train(task, runtime=runtime, steps=steps,
                        seed=config.seed, workdir=workdir, log_every=log_every,
                        checkpoint_every=checkpoint_every, keep=keep, stop_after=stop_after)
 
@@ -130,7 +129,7 @@ def check_judge_holdout(config, k: int, unseen: int) -> None:
                       f"smaller eval_games")
 
 
-def get_judge(config, workdir: str, mesh, k: int) -> judge_lib.MnistJudge:
+def get_judge(config, workdir: str, runtime, k: int) -> judge_lib.MnistJudge:
   """The k-pixel judge: from `config.judge_workdir` (which may contain '{k}'), or trained with
   `config.judge` into `workdir/judge_k{k}` (reused when there)."""
   if config.judge_workdir:
@@ -143,7 +142,7 @@ def get_judge(config, workdir: str, mesh, k: int) -> judge_lib.MnistJudge:
   if os.path.exists(os.path.join(jdir, "judge", "judge.json")):
     return judge_lib.MnistJudge.load(jdir)
   holdout = int(config.judge.get("holdout", 0))
-  result = train_mnist_judge(config, jdir, mesh, pixels=k, steps=config.judge.steps,
+  result = train_mnist_judge(config, jdir, runtime, pixels=k, steps=config.judge.steps,
                              arch=config.judge.arch, batch_size=config.judge.batch_size,
                              learning_rate=config.judge.learning_rate, holdout=holdout)
   judge = judge_lib.MnistJudge.create(config.judge.arch, result.params, k, jdir)

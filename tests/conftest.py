@@ -21,6 +21,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from debate.train.runtime import Runtime
 
 logging.getLogger("absl").setLevel(logging.WARNING)
 
@@ -71,7 +72,7 @@ def train_small_judge(data_dir: str, workdir: str, k: int, steps: int, arch: str
                            loss_fn=judge_lib.make_loss(k), optimizer=optax.adam(1e-3),
                            data=mnist.BatchSource(train, 64, 0), name="judge")
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
-  result = trainer.train(task, mesh=mesh, rules=[], steps=steps, seed=0, workdir=workdir,
+  result = trainer.train(task, runtime=Runtime(mesh), steps=steps, seed=0, workdir=workdir,
                          log_every=10, checkpoint_every=1000)
   return judge_lib.make_apply(spec), result
 

@@ -10,6 +10,7 @@ from debate.debaters import make_debater
 from debate.debaters.base import Debater, Env, one_hot_output
 from debate.games import mnist_pixels as g
 from debate.train import mesh as mesh_lib
+from debate.train.runtime import Runtime
 
 
 def linear_judge(params, mask_BxHxW, image_BxHxW):
@@ -54,7 +55,7 @@ def player_for(games, honest, liar, k, precommit=True, mesh=None, judge=None):
   game = g.MnistPixels(k, games.cand_P.shape[1])
   protocol = protocols.Protocol(precommit=precommit, first=int(games.first[0]))
   judge = judge or linear_judge
-  return rollout.make_player(mesh, game=game, protocol=protocol,
+  return rollout.make_player(Runtime(mesh), game=game, protocol=protocol,
                              debaters=(honest(game, protocol, judge), liar(game, protocol, judge)),
                              judge_apply=judge)
 

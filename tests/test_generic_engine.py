@@ -19,6 +19,7 @@ from debate.selfplay import loop
 from debate.train import mesh as mesh_lib
 from debate.train import trainer
 from debate.train.batches import BatchSource
+from debate.train.runtime import Runtime
 from tests import toy_game as toy
 
 PRECOMMIT = protocols.Protocol(precommit=True, first=0)
@@ -99,7 +100,7 @@ def test_selfplay_trains_the_games_own_network_and_never_picks_illegal_moves(tmp
   mesh = mesh_lib.make_mesh({"data": 2, "model": 1}, jax.devices()[:2])
   out = loop.train(task=task, protocols=[PRECOMMIT, protocols.Protocol(True, 1)],
                    judge_apply=toy.judge_apply, judge_params=SCALE, network=toy.network(),
-                   settings=settings, mesh=mesh, rules=[], workdir=str(tmp_path))
+                   settings=settings, runtime=Runtime(mesh), workdir=str(tmp_path))
   buf = out["replay"]
   n = int(buf["size"])
   # One position per move made (games of 3, 4 and 5 moves): the games each iteration drew.
@@ -128,7 +129,7 @@ def test_tournament_with_elo_on_the_toy_game(tmp_path):
   mesh = mesh_lib.make_mesh({"data": 2, "model": 1}, jax.devices()[:2])
   played = tournament.play(entrants, game=task.game, protocol=PRECOMMIT,
                            judge_apply=toy.judge_apply, judge_params=SCALE, examples=examples,
-                           mesh=mesh, batch_axes=("data",), batch_size=40, seed=0,
+                           runtime=Runtime(mesh), batch_size=40, seed=0,
                            workdir=str(tmp_path))
   m = tournament.summarize(entrants.names, played, bootstrap=20, seed=0)
   assert m["elo"]["random"] == 0.0
@@ -137,7 +138,7 @@ def test_tournament_with_elo_on_the_toy_game(tmp_path):
   # A rerun reads every pairing from matches.json and plays nothing.
   again = tournament.play(entrants, game=task.game, protocol=PRECOMMIT,
                           judge_apply=toy.judge_apply, judge_params=SCALE, examples=examples,
-                          mesh=mesh, batch_axes=("data",), batch_size=40, seed=0,
+                          runtime=Runtime(mesh), batch_size=40, seed=0,
                           workdir=str(tmp_path))
   np.testing.assert_array_equal(again["seconds"], played["seconds"])
 
@@ -164,7 +165,7 @@ def test_verdict_table_feeds_the_rl_reward_and_distillation(tmp_path):
                        "sharding": {"rules": [], "batch_axes": ("data",)}})
   mesh = mesh_lib.make_mesh({"data": 2, "model": 1}, jax.devices()[:2])
   meta = {"module": "tests.toy_game:Scorer", "kwargs": {}}
-  model, _ = distill_lib.distill(config, str(tmp_path), mesh, task.inputs(ids), table, meta)
+  model, _ = distill_lib.distill(config, str(tmp_path), Runtime(mesh), task.inputs(ids), table, meta)
   m = distill_lib.evaluate(model, task.inputs(ids), truth, table)
   assert m["agreement"] > 0.95, m
 
@@ -182,8 +183,7 @@ def test_rl_on_the_toy_task_learns_from_the_debate_reward(tmp_path):
                          loss_fn=rl.make_rl_loss("debate", None, None, 0.0),
                          optimizer=optax.adam(0.05), data=BatchSource(data, 64, 0), eval_fn=acc,
                          name="rl_toy")
-  res = trainer.train(tt, mesh=mesh_lib.make_mesh({"data": 2, "model": 1}, jax.devices()[:2]),
-                      rules=[], steps=150, seed=0, workdir=str(tmp_path), log_every=50,
+  res = trainer.train(tt, runtime=Runtime.local(data=2), steps=150, seed=0, workdir=str(tmp_path), log_every=50,
                       checkpoint_every=1000, eval_every=150)
   assert res.eval_history[-1]["accuracy"] > 0.85
 

@@ -10,6 +10,7 @@ from debate import protocols, rollout, tournament
 from debate.debaters import make_debater
 from debate.selfplay import loop
 from debate.train import mesh as mesh_lib
+from debate.train.runtime import Runtime
 from tests import bisection_toy as bt
 
 PRECOMMIT = protocols.Protocol(precommit=True, first=0)
@@ -95,7 +96,7 @@ def test_selfplay_on_the_recursive_game_never_picks_illegal_moves(tmp_path):
   mesh = mesh_lib.make_mesh({"data": 2, "model": 1}, jax.devices()[:2])
   out = loop.train(task=task, protocols=[PRECOMMIT, protocols.Protocol(True, 1)],
                    judge_apply=bt.judge_apply, judge_params=SCALE, network=bt.network(),
-                   settings=settings, mesh=mesh, rules=[], workdir=str(tmp_path))
+                   settings=settings, runtime=Runtime(mesh), workdir=str(tmp_path))
   buf = out["replay"]
   n = int(buf["size"])
   assert n > 0
@@ -122,7 +123,7 @@ def test_tournament_and_elo_on_the_recursive_game(tmp_path):
   mesh = mesh_lib.make_mesh({"data": 2, "model": 1}, jax.devices()[:2])
   played = tournament.play(entrants, game=task.game, protocol=PRECOMMIT,
                            judge_apply=bt.judge_apply, judge_params=SCALE, examples=examples,
-                           mesh=mesh, batch_axes=("data",), batch_size=len(examples.x0),
+                           runtime=Runtime(mesh), batch_size=len(examples.x0),
                            seed=0, workdir=str(tmp_path))
   m = tournament.summarize(entrants.names, played, bootstrap=20, seed=0)
   assert m["elo"]["random"] == 0.0 and m["elo"]["heuristic"] > 100

@@ -14,6 +14,7 @@ from debate import distill as distill_lib
 from debate import rl
 from debate.tasks.mnist import MnistTask
 from debate.train.batches import BatchSource
+from debate.train.runtime import Runtime
 from models.mnist_cnn import PolicyNet
 from tests.test_debate import A, B, C, D, E, HONEST_FORCED, image_with, linear_judge
 
@@ -64,7 +65,7 @@ def _rl_accuracy(digits_dir, tmp_path, source, steps=60):
                            optimizer=optax.adam(3e-3), data=BatchSource(data, 64, 0),
                            eval_fn=acc, name=f"rl_{source}")
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
-  res = trainer.train(task, mesh=mesh, rules=[], steps=steps, seed=0,
+  res = trainer.train(task, runtime=Runtime(mesh), steps=steps, seed=0,
                       workdir=str(tmp_path / source), log_every=20, checkpoint_every=1000,
                       eval_every=steps)
   return acc(trainer.init_params(lambda r: PolicyNet(rngs=r), jax.random.PRNGKey(0)),
@@ -104,7 +105,7 @@ def test_distilled_model_learns_the_verdicts_and_round_trips(real_table, tmp_pat
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
   n_train = 800
   meta = {"module": "models.mnist_cnn:RewardModel", "kwargs": {"width": 16, "dense": 64}}
-  res = distill_lib.train_reward_model(config, str(tmp_path), mesh,
+  res = distill_lib.train_reward_model(config, str(tmp_path), Runtime(mesh),
                                        {"image": images_u8[:n_train]}, table[:n_train], meta)
   from debate.train.writers import read_metrics
   rows = read_metrics(str(tmp_path / "metrics_reward_model.jsonl"))

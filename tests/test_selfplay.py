@@ -11,6 +11,7 @@ from debate.tasks.mnist import MnistTask
 from debate.train import mesh as mesh_lib
 from debate.train import trainer
 from debate.games import mnist_network
+from debate.train.runtime import Runtime
 from models import policy_value as pv
 
 
@@ -55,8 +56,7 @@ def _run(tmp, iterations, algorithm="alphazero", stop_after=None, evaluate=None,
                                           protocols.Protocol(True, 1)],
                     judge_apply=brightness_judge, judge_params=jnp.zeros(()),
                     network=mnist_network.network(arch), settings=settings,
-                    mesh=mesh_lib.make_mesh({"data": 2, "model": 1},
-                                            jax.devices()[:2]), rules=[],
+                    runtime=Runtime.local(data=2),
                     workdir=str(tmp), evaluate=evaluate, eval_every=eval_every,
                     stop_after=stop_after)
 
@@ -67,7 +67,7 @@ def test_short_selfplay_beats_random_more_often(tmp_path):
   arch = pv.get_arch("tiny")
   mesh = mesh_lib.make_mesh({"data": 2, "model": 1}, jax.devices()[:2])
   evaluate = loop.make_evaluator(task, protocols.Protocol(True, 0), brightness_judge,
-                                 jnp.zeros(()), mnist_network.make_guide(arch), mesh, 64,
+                                 jnp.zeros(()), mnist_network.make_guide(arch), Runtime(mesh), 64,
                                  against=("random",))
   net0 = trainer.init_params(lambda r: pv.PolicyValueNet(arch, rngs=r), jax.random.PRNGKey(0))
   before = evaluate(net0, 0)

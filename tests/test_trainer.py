@@ -12,6 +12,7 @@ from debate.data import mnist
 from debate.train import checkpoint as ckpt_lib
 from debate.train import mesh as mesh_lib
 from debate.train import trainer
+from debate.train.runtime import Runtime
 from judges import mnist_judge as judge_lib
 
 RULES = [(r"kernel$", ("model",)), (r"bias$", ("model",))]
@@ -29,8 +30,8 @@ def _task(data_dir, batch=32, seed=0, loss_fn=None, data=None, arch="tiny"):
 def _train(task, workdir, mesh_cfg, steps, **kw):
   mesh = mesh_lib.make_mesh(mesh_cfg, devices=kw.pop("devices", None))
   kw.setdefault("checkpoint_every", 5)
-  return trainer.train(task, mesh=mesh, rules=RULES, steps=steps, seed=0, workdir=workdir,
-                       log_every=5, **kw)
+  return trainer.train(task, runtime=Runtime(mesh, tuple(RULES)), steps=steps, seed=0,
+                       workdir=workdir, log_every=5, **kw)
 
 
 def test_mesh_fills_the_minus_one_axis_and_refuses_sizes_that_do_not_fit():
@@ -49,7 +50,7 @@ def test_mesh_fills_the_minus_one_axis_and_refuses_sizes_that_do_not_fit():
 
 def test_parameters_sharded_as_rules_say(digits_dir):
   mesh = mesh_lib.make_mesh({"data": 4, "model": 2})
-  _, state, _ = trainer.make_state(_task(digits_dir, arch="small"), mesh, RULES, seed=0)
+  _, state, _ = trainer.make_state(_task(digits_dir, arch="small"), Runtime(mesh, RULES), seed=0)
   kernel = state["params"]["dense"]["kernel"]  # (7*7*32, 128)
   assert kernel.sharding.spec == jax.sharding.PartitionSpec(None, "model")
   assert {s.data.shape for s in kernel.addressable_shards} == {(7 * 7 * 32, 64)}
@@ -64,7 +65,7 @@ def test_parameters_sharded_as_rules_say(digits_dir):
 def test_rule_that_does_not_divide_is_a_clear_error(digits_dir):
   mesh = mesh_lib.make_mesh({"data": 1, "model": 8})
   with pytest.raises(ConfigError, match="dim 4 on mesh axis .model. of size 8, which does not divide"):
-    trainer.make_state(_task(digits_dir), mesh, RULES, seed=0)
+    trainer.make_state(_task(digits_dir), Runtime(mesh, RULES), seed=0)
 
 
 def test_bad_mesh_is_a_clear_error():
@@ -107,7 +108,7 @@ def test_damaged_newest_checkpoint_falls_back(digits_dir, tmp_path):
       with open(os.path.join(root, f), "wb") as fh:
         fh.write(b"garbage")
   mesh = mesh_lib.make_mesh({"data": 8, "model": 1})
-  _, state, shardings = trainer.make_state(_task(digits_dir), mesh, RULES, seed=0)
+  _, state, shardings = trainer.make_state(_task(digits_dir), Runtime(mesh, RULES), seed=0)
   step, _, extra = ckpt_lib.Checkpointer(ckdir).restore(
       ckpt_lib.abstract_with_shardings(state, shardings))
   assert step == 5 and extra["data_step"] == 5

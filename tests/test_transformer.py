@@ -7,6 +7,7 @@ import numpy as np
 from debate import judging
 from debate.train import mesh as mesh_lib
 from debate.train import trainer
+from debate.train.runtime import Runtime
 from models.transformer import SHARDING_RULES, ChoiceHead, TransformerConfig
 
 CFG = TransformerConfig(vocab=64, width=32, layers=2, heads=4, kv_heads=2, head_width=8,
@@ -28,7 +29,7 @@ def _steps(mesh, steps=3):
   task = trainer.TrainTask(init_model=_init, loss_fn=judging.judge_loss,
                            optimizer=__import__("optax").adam(1e-2),
                            data=judging.GroupedBatches([_data()], 32, 0), name="judge")
-  functional, state, shardings = trainer.make_state(task, mesh, list(SHARDING_RULES), seed=0)
+  functional, state, shardings = trainer.make_state(task, Runtime(mesh, tuple(SHARDING_RULES)), seed=0)
   step = trainer.make_step(task, functional, shardings, mesh_lib.batch_sharding(mesh), None)
   for s in range(steps):
     batch = mesh_lib.to_global(task.data.batch(s), mesh_lib.batch_sharding(mesh))

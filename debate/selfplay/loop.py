@@ -59,7 +59,7 @@ class Settings:
   teacher_temperature: float = 0.5
 
 
-def _player(mesh, task, protocol, judge_apply, guide, s: Settings, batch_axes,
+def _player(runtime, task, protocol, judge_apply, guide, s: Settings,
             teacher: bool = False):
   game = task.game
   if teacher:
@@ -69,8 +69,8 @@ def _player(mesh, task, protocol, judge_apply, guide, s: Settings, batch_axes,
                           sample=True)
   else:
     d = make_learned(guide, sample=True, game=game, protocol=protocol, judge_apply=judge_apply)
-  return rollout.make_player(mesh, game=game, protocol=protocol, debaters=(d, d),
-                             judge_apply=judge_apply, batch_axes=batch_axes)
+  return rollout.make_player(runtime, game=game, protocol=protocol, debaters=(d, d),
+                             judge_apply=judge_apply)
 
 
 def _hints_fn(game, protocol, judge_apply, chunk: int = 256):
@@ -160,7 +160,7 @@ def population(workdir: str) -> list[str]:
 
 
 def train(*, task, protocols: list, judge_apply, judge_params, network: learner.Network,
-          settings: Settings, mesh, rules, workdir: str, batch_axes=("data",),
+          settings: Settings, runtime, workdir: str,
           evaluate: Callable[[Any, int], dict] | None = None, eval_every: int = 0,
           meta: dict | None = None, stop_after: int | None = None) -> dict:
   """Runs (or resumes) self-play; returns the final network parameters and the history."""
@@ -170,8 +170,8 @@ def train(*, task, protocols: list, judge_apply, judge_params, network: learner.
   tt = trainer.TrainTask(init_model=network.init,
                          loss_fn=learner.make_loss(s.algorithm, network.evaluate),
                          optimizer=optax.adam(s.learning_rate), data=None, name="selfplay")
-  functional, state, shardings = trainer.make_state(tt, mesh, rules, s.seed)
-  batch_sharding = mesh_lib.batch_sharding(mesh, batch_axes)
+  functional, state, shardings = trainer.make_state(tt, runtime, s.seed)
+  batch_sharding = runtime.batch_sharding()
   step_fn = trainer.make_step(tt, functional, shardings, batch_sharding, None)
   key0 = task.sample_keys(np.random.default_rng(0), 1, True, 0)
   ex0 = task.examples(key0)
@@ -189,17 +189,17 @@ def train(*, task, protocols: list, judge_apply, judge_params, network: learner.
     state, buf = tree["train"], jax.tree.map(np.asarray, tree["replay"])
     logging.info("self-play: resumed from iteration %d", start)
   writer = MetricWriter(workdir, name="metrics_selfplay", resume_step=start)
-  ndata = int(np.prod([mesh.shape[a] for a in batch_axes]))
+  ndata = runtime.shards
   players = {}
-  judge_params = jax.device_put(judge_params, mesh_lib.replicated(mesh))
+  judge_params = jax.device_put(judge_params, runtime.replicated())
   history, t_loop = [], time.time()
   for it in range(start + 1, s.iterations + 1):
     rng = np.random.default_rng([s.seed, it])
     protocol = protocols[it % len(protocols)]
     teacher = it <= s.teacher_iterations
     if (protocol, teacher) not in players:
-      players[protocol, teacher] = _player(mesh, task, protocol, judge_apply, guide, s,
-                                           batch_axes, teacher)
+      players[protocol, teacher] = _player(runtime, task, protocol, judge_apply, guide, s,
+                                           teacher)
     key = task.sample_keys(rng, s.games, protocol.precommit, protocol.first)
     examples = task.examples(key)
     t_act = time.time()
@@ -268,8 +268,8 @@ def opponents(task, protocol, judge_apply, names=("random", "greedy")):
   return {name: make_debater(name, task.game, protocol, judge_apply) for name in names}
 
 
-def make_evaluator(task, protocol, judge_apply, judge_params, guide, mesh, games: int,
-                   batch_axes=("data",), seed: int = 12345, batch_size: int = 256,
+def make_evaluator(task, protocol, judge_apply, judge_params, guide, runtime, games: int,
+                   seed: int = 12345, batch_size: int = 256,
                    against=("random", "greedy")):
   """`evaluate(net_params, iteration) -> metrics`: the network alone (its most likely move)
   against random and greedy on `games` fixed games of `task`, as honest (seat 0) and as liar:
@@ -281,15 +281,15 @@ def make_evaluator(task, protocol, judge_apply, judge_params, guide, mesh, games
   examples = task.examples(key)
   protocol = Protocol(precommit=protocol.precommit, first=protocol.first)
   learned = make_learned(guide, game=game, protocol=protocol, judge_apply=judge_apply)
-  ndata = int(np.prod([mesh.shape[a] for a in batch_axes]))
+  ndata = runtime.shards
   players = {}
   for name, opp in opponents(task, protocol, judge_apply, against).items():
-    players[name, "honest"] = rollout.make_player(mesh, game=game, protocol=protocol,
+    players[name, "honest"] = rollout.make_player(runtime, game=game, protocol=protocol,
                                                   debaters=(learned, opp),
-                                                  judge_apply=judge_apply, batch_axes=batch_axes)
-    players[name, "liar"] = rollout.make_player(mesh, game=game, protocol=protocol,
+                                                  judge_apply=judge_apply)
+    players[name, "liar"] = rollout.make_player(runtime, game=game, protocol=protocol,
                                                 debaters=(opp, learned),
-                                                judge_apply=judge_apply, batch_axes=batch_axes)
+                                                judge_apply=judge_apply)
 
   def evaluate(net_params, iteration):
     out = {}

@@ -86,7 +86,7 @@ class TrainResult:
   steps_per_second: float
 
 
-def make_state(task: TrainTask, mesh, rules, seed: int):
+def make_state(task: TrainTask, runtime, seed: int):
   """Creates the train state directly sharded; returns (functional, state, shardings)."""
   functional = functionalize(task.init_model)
 
@@ -98,7 +98,7 @@ def make_state(task: TrainTask, mesh, rules, seed: int):
   rng = jax.random.PRNGKey(seed)
   start = None if task.start_params is None else jax.tree.map(jnp.asarray, task.start_params)
   abstract = jax.eval_shape(init, rng, start)
-  shardings = mesh_lib.tree_shardings(abstract, mesh, rules)
+  shardings = mesh_lib.tree_shardings(abstract, runtime.mesh, runtime.rules)
   state = jax.jit(init, out_shardings=shardings)(rng, start)
   return functional, state, shardings
 
@@ -149,16 +149,18 @@ def _fmt_eta(seconds: float) -> str:
   return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def train(task: TrainTask, *, mesh, rules, batch_axes=("data",), steps: int, seed: int,
+def train(task: TrainTask, *, runtime, steps: int, seed: int,
           workdir: str, log_every: int = 100, checkpoint_every: int = 1000, keep: int = 3,
           eval_every: int = 0, stop_after: int | None = None) -> TrainResult:
   """Trains `task` for `steps` steps, resuming from the newest good checkpoint in `workdir`.
 
+  `runtime`: the mesh, parameter sharding rules and batch axes (`debate.train.runtime`).
   `stop_after` stops (with a checkpoint) after that many steps of this call, as a test hook that
   behaves like a kill followed by a restart.
   """
   t0 = time.time()
-  functional, state, shardings = make_state(task, mesh, rules, seed)
+  functional, state, shardings = make_state(task, runtime, seed)
+  mesh = runtime.mesh
   ckpt_dir = os.path.join(workdir, "checkpoints", task.name)
   ckpt = ckpt_lib.Checkpointer(ckpt_dir, keep=keep)
   abstract = ckpt_lib.abstract_with_shardings(state, shardings)
@@ -169,7 +171,7 @@ def train(task: TrainTask, *, mesh, rules, batch_axes=("data",), steps: int, see
     if extra.get("data_step", start) != start:
       raise RuntimeError(f"checkpoint {start} has data step {extra['data_step']}")
     logging.info("%s: resumed from step %d (%s)", task.name, start, ckpt_dir)
-  batch_sharding = mesh_lib.batch_sharding(mesh, batch_axes)
+  batch_sharding = runtime.batch_sharding()
   aux_sharding = jax.tree.map(lambda _: mesh_lib.replicated(mesh), task.aux)
   aux = jax.device_put(task.aux, aux_sharding) if task.aux is not None else None
   step_fn = make_step(task, functional, shardings, batch_sharding, aux_sharding)

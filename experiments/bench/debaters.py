@@ -45,8 +45,10 @@ def bench_greedy(judge_workdir: str | None, data_dir: str, k: int, games: int,
   from debate.debaters import make_debater
   from debate.games import mnist_pixels as g
   from debate.train import mesh as mesh_lib
+  from debate.train.runtime import Runtime
   apply, params, gm, _, arch_name = debate_setup(judge_workdir, data_dir, k, games)
   mesh = mesh_lib.make_mesh({"data": -1, "model": 1})
+  rt = Runtime(mesh)
   game = g.MnistPixels(k, gm.cand_P.shape[1])
   protocol = protocols.Protocol(precommit=True, first=0)
   quoted = QUOTED_REPRODUCTION_GREEDY_GAMES_PER_SECOND
@@ -56,7 +58,7 @@ def bench_greedy(judge_workdir: str | None, data_dir: str, k: int, games: int,
   for name, judge in (("incremental_judge", apply),
                       ("whole_network_judge", lambda p, m, i: apply(p, m, i))):
     d = make_debater("greedy", game, protocol, judge)
-    player = rollout.make_player(mesh, game=game, protocol=protocol, debaters=(d, d),
+    player = rollout.make_player(rt, game=game, protocol=protocol, debaters=(d, d),
                                  judge_apply=judge)
     t0 = time.perf_counter()
     fn = player.lower(jax.random.PRNGKey(0), params, (None, None), gm).compile()

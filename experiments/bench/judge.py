@@ -22,6 +22,7 @@ def bench_judge(arch_name: str = "paper") -> dict:
   import numpy as np
   import optax
   from debate.train import mesh as mesh_lib, trainer
+  from debate.train.runtime import Runtime
   from judges import mnist_judge as jl
   arch = jl.get_arch(arch_name)
   flops = jl.flops_per_example(arch)
@@ -43,7 +44,7 @@ def bench_judge(arch_name: str = "paper") -> dict:
   mesh = mesh_lib.make_mesh({"data": -1, "model": 1})
   task = trainer.TrainTask(init_model=lambda r: jl.SparseJudge(arch, rngs=r),
                            loss_fn=jl.make_loss(6), optimizer=optax.adam(1e-4), data=None)
-  functional, state, shardings = trainer.make_state(task, mesh, [], 0)
+  functional, state, shardings = trainer.make_state(task, Runtime(mesh), 0)
   bs = mesh_lib.batch_sharding(mesh)
   step = trainer.make_step(task, functional, shardings, bs, None)
   batch = mesh_lib.to_global({"image": rng.integers(0, 255, (128, 28, 28)).astype(np.uint8),

@@ -72,11 +72,13 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
   from debate.debaters import make_debater
   from debate.games import mnist_pixels as g
   from debate.train import mesh as mesh_lib
+  from debate.train.runtime import Runtime
   from judges import mnist_judge as jl
   variants = set(variants) | {"incremental_judge"}  # Ours: always run.
   apply, params, gm, (images, labels, lies), arch_name = debate_setup(judge_workdir, data_dir,
                                                                        k, games)
   mesh = mesh_lib.make_mesh({"data": -1, "model": 1})
+  rt = Runtime(mesh)
   game = g.MnistPixels(k, gm.cand_P.shape[1])
   protocol = protocols.Protocol(precommit=True, first=0)
   sims_per_game = k * (sims + 1) + k  # Simulations, a root rollout per move, the verdict.
@@ -93,7 +95,7 @@ def bench_debate(judge_workdir: str | None, data_dir: str, sims: int, k: int, ga
     if name not in variants:
       continue
     d = make_debater("mcts", game, protocol, judge, sims=sims)
-    player = rollout.make_player(mesh, game=game, protocol=protocol, debaters=(d, d),
+    player = rollout.make_player(rt, game=game, protocol=protocol, debaters=(d, d),
                                  judge_apply=judge)
     t0 = time.perf_counter()
     players[name] = player.lower(jax.random.PRNGKey(1), params, (None, None),

@@ -141,7 +141,7 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
   from debate.debaters.base import Debater, one_hot_output
   from debate.games import text as tg
   from debate.tasks.reading import ReadingTask, Sizes
-  from debate.train import mesh as mesh_lib
+  from debate.train.runtime import Runtime
   from debate.train import trainer
   from experiments.common import text_setup as td
   cfg = get_config()
@@ -188,8 +188,8 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
 
   train_views, test_views = views(train, 1, evidence_rate), views(test, 2, 1.0)
   t0 = time.time()
-  res = judging.train_judge(init, [train_views], mesh=mesh_lib.make_mesh({"data": 1, "model": 1}),
-                            rules=[], batch_axes=("data",), steps=steps, batch_size=64,
+  res = judging.train_judge(init, [train_views], runtime=Runtime.local(), steps=steps,
+                            batch_size=64,
                             learning_rate=cfg.judge.learning_rate, seed=0, workdir=workdir,
                             name="judge_evidence", log_every=100)
   logits = np.asarray(jax.jit(apply)(res.params, *test_views["view"]))

@@ -64,9 +64,9 @@ def settings(config) -> rewards.DebateSettings:
                                 batch_size=config.debate_batch_size)
 
 
-def judge(config, workdir, mesh):
+def judge(config, workdir, rt):
   """The run's k-pixel judge (`judges.mnist_judge.MnistJudge`)."""
-  return judge_training.get_judge(config, workdir, mesh, config.pixels)
+  return judge_training.get_judge(config, workdir, rt, config.pixels)
 
 
 def split_task(config, split: str, count: int, offset: int = 0):
@@ -81,7 +81,7 @@ def split_task(config, split: str, count: int, offset: int = 0):
   return MnistTask(mnist.to_float(images_u8), labels, config.pixels), images_u8, labels
 
 
-def table_for(config, workdir, mesh, apply, params, split: str, count: int, name: str,
+def table_for(config, workdir, rt, apply, params, split: str, count: int, name: str,
               offset: int = 0):
   """(task, images_u8, labels, verdict table) of `count` images of `split` from `offset`."""
   task, images_u8, labels = split_task(config, split, count, offset)
@@ -92,7 +92,7 @@ def table_for(config, workdir, mesh, apply, params, split: str, count: int, name
          "judge_fingerprint": judge_training.fingerprint(params)}
   if offset:
     key["offset"] = offset
-  table = verdicts.table_for(task, np.arange(count), apply, params, settings(config), mesh=mesh,
+  table = verdicts.table_for(task, np.arange(count), apply, params, settings(config), runtime=rt,
                              seed=config.seed, workdir=workdir, name=name, key=key,
                              tables_from=config.get("tables_from"))
   if "table_Nx10" in table:  # Tables cached before the engine took any task.
@@ -121,13 +121,14 @@ def reward_model_meta(config) -> dict:
           "learning_rate": config.learning_rate}
 
 
-def distill(config, workdir, mesh):
+def distill(config, workdir, rt):
   """The judge, the distilled reward model and its train result, and (task, images_u8, labels,
   table) of the train and held-out splits; shared by the distillation and RL experiments."""
   from debate import distill as distill_lib
-  apply, params = judge(config, workdir, mesh)
-  train = table_for(config, workdir, mesh, apply, params, "train", config.train_images, "train")
-  held = table_for(config, workdir, mesh, apply, params, "test", config.eval_images, "test")
-  model, result = distill_lib.distill(config, workdir, mesh, {"image": train[1]},
+  j = judge(config, workdir, rt)
+  apply, params = j.apply, j.params
+  train = table_for(config, workdir, rt, apply, params, "train", config.train_images, "train")
+  held = table_for(config, workdir, rt, apply, params, "test", config.eval_images, "test")
+  model, result = distill_lib.distill(config, workdir, rt, {"image": train[1]},
                                       train[3]["table_NxC"], reward_model_meta(config))
   return apply, params, model, result, train, held
