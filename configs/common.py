@@ -1,14 +1,10 @@
 """Pieces shared by the experiment configs."""
 from __future__ import annotations
 
-import os
-
 import ml_collections
 from ml_collections import config_dict
 
-# The 10,000 real MNIST images shipped with the repository (data/mnist/README.md).
-SHIPPED_MNIST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             "data", "mnist")
+from debate.data.mnist import SHIPPED as SHIPPED_MNIST  # data/mnist (data/mnist/README.md)
 
 
 def data_config() -> ml_collections.ConfigDict:

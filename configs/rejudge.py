@@ -29,7 +29,9 @@ writes an argument around every quote of the first `arguments.per_protocol` tran
 
 Args: judge (small: judge_workdir's from-scratch judge; pretrained: its fine-tuned pretrained
 judge; smollm2 or a .gguf / safetensors path: that model zero-shot); arguments (none, smollm2 or a
-model path; pretrained judges only: they read text).
+model path; pretrained judges only: they read text), smoke (seconds: a model judge or arguer
+keeps its first 2 blocks, 4 transcripts per protocol get arguments of at most 8 tokens; still
+needs `games_workdir`, e.g. a `configs/text_debate.py:smoke` run).
 """
 import ml_collections
 from ml_collections import config_dict
@@ -39,7 +41,7 @@ from debate.config import parse_arg
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, judge="small", arguments="none")
+  arg = parse_arg(arg, judge="small", arguments="none", smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "rejudge"
   c.judge = arg.judge
@@ -58,4 +60,9 @@ def get_config(arg=None):
   c.arguments.model = None if arg.arguments == "none" else arg.arguments
   c.games_workdir = config_dict.placeholder(str)
   c.judge_workdir = config_dict.placeholder(str)
+  if arg.smoke:
+    c.batch_size = 4
+    if arg.judge not in ("small", "pretrained"):
+      c.layers = 2
+    c.arguments.update(layers=2, tokens=8, per_protocol=4, batch_size=4)
   return c

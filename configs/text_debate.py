@@ -3,7 +3,10 @@ judge trained from scratch on the debaters' transcripts, judge accuracy per prot
 
   python -m experiments.run --config configs/text_debate.py --workdir runs/text_debate
 
-With a QuALITY v1.0.1 file (or any passage/question/options/label JSONL, `data.format=jsonl`):
+With a QuALITY v1.0.1 file (`source=quality`), or any JSONL file of one question per line
+(`source=jsonl`: {"passage": str, "question": str, "options": [str, str], "label": 0 or 1};
+other column names through `--config.data.fields.passage=story` and so on; labels counted from
+1 with `--config.data.label_base=1`; the last `data.test_fraction` of the rows is the test set):
 
   python -m experiments.run --config configs/text_debate.py:source=quality \
       --workdir runs/text_quality --config.data.path=/path/to/QuALITY.v1.0.1.htmlstripped.train
@@ -17,12 +20,14 @@ with its top layers fine-tuned on the run's transcripts:
 
 Args: protocols ('+'-separated from blind, full_info, consultancy, open_consultancy, debate,
 open_debate), rounds, debater (best_of-N, greedy, random, mcts-N), source (synthetic|quality|
-jsonl), seed (the generator's), hops, overrides, tricky (-1: none), distractors,
+jsonl), data_seed (the synthetic generator's; the run's own seed is the key `seed`), hops,
+overrides, tricky (-1: none), distractors,
 judge (micro|tiny|small|base: the from-scratch judge's size; smollm2 or a model path: a
 pretrained judge beside a tiny from-scratch one), debaters (none, smollm2 or a model path: that
-model's debaters played too, judged by both judges), learned (self-play iterations of the
-learned debaters; 0: none),
-smoke.
+model's debaters played too, judged by both judges), learned_iterations (self-play iterations
+of the learned debaters, the key learned.iterations; 0: none), sweep (best-of-N and stronger
+liars against the final judge), smoke (seconds: every size shrunk, except the from-scratch judge
+when `judge` is given: then its size is kept).
 """
 import ml_collections
 from ml_collections import config_dict
@@ -39,9 +44,10 @@ JUDGES = {  # width, layers, heads, kv_heads, head_width, mlp_width
 
 
 def get_config(arg=None):
+  given = {item.partition("=")[0].strip() for item in (arg or "").split(",")}
   arg = parse_arg(arg, protocols="blind+full_info+consultancy+open_consultancy+debate+open_debate",
-                  rounds=2, debater="heuristic", source="synthetic", seed=0, hops=1, overrides=2,
-                  tricky=0.5, distractors=3, judge="tiny", sweep=True, learned=24,
+                  rounds=2, debater="heuristic", source="synthetic", data_seed=0, hops=1, overrides=2,
+                  tricky=0.5, distractors=3, judge="tiny", sweep=True, learned_iterations=24,
                   debaters="none", smoke=False)
   c = ml_collections.ConfigDict()
   c.experiment = "text_debate"
@@ -55,7 +61,7 @@ def get_config(arg=None):
   common.add_run_keys(c)
   c.data = ml_collections.ConfigDict({  # Replaces MNIST's data keys.
       "source": arg.source,     # synthetic | quality | jsonl
-      "seed": arg.seed,         # the synthetic generator's seed
+      "seed": arg.data_seed,    # the synthetic generator's seed
       # Training questions: enough for every co-training round and protocol to play questions
       # of its own (3 x 6 x 1,000); test questions are never trained on.
       "train": 18000, "test": 600,
@@ -94,7 +100,7 @@ def get_config(arg=None):
   # Learned debaters: a transformer policy (the tiny judge's sizes) trained by self-play policy
   # gradient against the final judge in debate, then played in every protocol.
   c.learned = ml_collections.ConfigDict({
-      "iterations": arg.learned, "games": 256, "updates": 8, "batch_size": 64,
+      "iterations": arg.learned_iterations, "games": 256, "updates": 8, "batch_size": 64,
       "learning_rate": 1e-3, "eval_every": 12,
       **dict(zip(("width", "layers", "heads", "kv_heads", "head_width", "mlp_width"),
                  JUDGES["tiny"]))})
@@ -112,7 +118,7 @@ def get_config(arg=None):
       "eval_every": 50})
   c.pretrained.model = pretrained
   # A language model's debaters (None: none): it scores every quote arguing each answer
-  # (`debate.tasks.reading_lm`); played with each of `specs` on the first `questions` test
+  # (`experiments.common.text_lm`); played with each of `specs` on the first `questions` test
   # questions of every quoting protocol, judged by both judges.
   c.lm_debater = ml_collections.ConfigDict({
       "model": config_dict.placeholder(str), "layers": config_dict.placeholder(int),
@@ -133,10 +139,12 @@ def get_config(arg=None):
     c.data.update(train=64, test=32, sentences=20, distractors=2)
     c.sizes.update(sentences=20, passage_tokens=120, vocab=400, sentence_tokens=12,
                    question_tokens=16)
-    c.judge.update(width=32, layers=1, heads=2, kv_heads=1, head_width=16, mlp_width=64,
-                   rounds=2, games_per_round=32, steps_per_round=10, batch_size=16)
+    if "judge" not in given:  # an explicit judge keeps its size (config.json says which)
+      c.judge.update(size="smoke", width=32, layers=1, heads=2, kv_heads=1, head_width=16,
+                     mlp_width=64)
+    c.judge.update(rounds=2, games_per_round=32, steps_per_round=10, batch_size=16)
     c.play_batch = 32
-    c.learned.update(iterations=min(arg.learned, 2), games=32, updates=2, batch_size=16,
+    c.learned.update(iterations=min(arg.learned_iterations, 2), games=32, updates=2, batch_size=16,
                      eval_every=2, width=32, layers=1, heads=2, kv_heads=1, head_width=16,
                      mlp_width=64)
     c.sweep_n = (1, 4) if arg.sweep else ()

@@ -30,8 +30,12 @@ def _parse_scalar(text: str) -> Any:
     return text
 
 
+_ARGUMENTS: list[dict] = []  # The defaults of the last parse_arg call (what `--help` lists).
+
+
 def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
   """Parses `a=1,b=x,smoke` into a ConfigDict typed by `defaults`; unknown keys are errors."""
+  _ARGUMENTS[:] = [dict(defaults)]
   out = ml_collections.ConfigDict(dict(defaults))
   if not arg:
     return out
@@ -57,9 +61,23 @@ def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
   return out
 
 
+# The project's root (configs/ lives there): a relative config path is also looked up there, so
+# `--config configs/NAME.py` works from any directory after `pip install -e .`.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def resolve_path(path: str) -> str:
+  if not os.path.isfile(path) and not os.path.isabs(path) and \
+      os.path.isfile(os.path.join(ROOT, path)):
+    return os.path.join(ROOT, path)
+  return path
+
+
 def _load_module(path: str):
+  path = resolve_path(path)
   if not os.path.isfile(path):
-    raise ConfigError(f"config file {path!r} does not exist")
+    raise ConfigError(f"config file {path!r} does not exist; allowed: a file under configs/ "
+                      f"({', '.join(sorted(f for f in os.listdir(os.path.join(ROOT, 'configs')) if f.endswith('.py') and f not in ('__init__.py', 'common.py')))})")
   name = "_config_" + os.path.splitext(os.path.basename(path))[0]
   spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
@@ -82,6 +100,11 @@ def _set_override(config: ml_collections.ConfigDict, dotted: str, raw: str) -> N
     raise ConfigError(f"unknown config key {dotted!r} in override --config.{dotted}={raw}; "
                       f"allowed at this level: {sorted(node.keys())}")
   current = node[leaf]
+  if isinstance(current, ml_collections.ConfigDict):
+    raise ConfigError(f"--config.{dotted}={raw!r}: config.{dotted} is a group of keys, not one "
+                      f"value; allowed: --config.{dotted}.KEY=VALUE with KEY one of "
+                      f"{sorted(current.keys())} (the config's arguments, after ':', are "
+                      "another thing: --help lists both)")
   value = _parse_scalar(raw)
   if current is not None:
     if isinstance(current, str):
@@ -195,3 +218,73 @@ def check_sharding(config) -> None:
   batch_axes = config.sharding.get("batch_axes", ())
   check(isinstance(batch_axes, (list, tuple)) and all(a in axes for a in batch_axes),
         "sharding.batch_axes", batch_axes, f"a tuple of mesh axes from {axes}")
+
+
+# What `python -m experiments.run --config configs/NAME.py --help` prints ----------------------
+
+def _docstring_args(doc: str) -> dict[str, str]:
+  """{argument: its description} from the docstring's `Args:` paragraph (`name (what it is),
+  name2, ...`)."""
+  import re
+  m = re.search(r"Args:(.*?)(?:\n\s*\n|$)", doc or "", re.S)
+  if not m:
+    return {}
+  text, items, depth, cur = " ".join(m.group(1).split()), [], 0, ""
+  for ch in text:
+    depth += ch == "("
+    depth -= ch == ")"
+    if ch == "," and depth == 0:
+      items.append(cur)
+      cur = ""
+    else:
+      cur += ch
+  items.append(cur)
+  out = {}
+  for item in items:
+    mm = re.match(r"\s*(\w+)\s*(?:\((.*)\))?", item.strip().rstrip("."))
+    if mm:
+      out[mm.group(1)] = (mm.group(2) or "").strip()
+  return out
+
+
+def _source_comments(source: str) -> dict[str, str]:
+  """{key or its last component: the comment beside its assignment} from a config file."""
+  import re
+  out = {}
+  for line in source.splitlines():
+    m = re.match(r"\s*c\.([\w.]+)\s*=.*?#\s*(.+)$", line) or \
+        re.match(r"\s*\"(\w+)\":.*?#\s*(.+)$", line)
+    if m:
+      out.setdefault(m.group(1), m.group(2).strip())
+  return out
+
+
+def describe(spec: str) -> str:
+  """The config's launch text, its arguments (after ':') with their defaults, and every key
+  (`--config.KEY=VALUE`) with its default, one line each."""
+  path = resolve_path(spec.partition(":")[0])
+  module = _load_module(path)
+  config = module.get_config(None)
+  defaults = _ARGUMENTS[0] if _ARGUMENTS else {}
+  args_doc = _docstring_args(module.__doc__)
+  comments = _source_comments(open(path).read())
+  flat = {}
+
+  def walk(node, prefix=""):
+    for k in sorted(node.keys()):
+      v = node[k]
+      if isinstance(v, ml_collections.ConfigDict):
+        walk(v, f"{prefix}{k}.")
+      else:
+        flat[prefix + k] = v
+  walk(config)
+  lines = [(module.__doc__ or "").strip(), "",
+           f"Arguments ({spec.partition(':')[0]}:NAME=VALUE,...; they set several keys at "
+           "once):"]
+  for k, v in defaults.items():
+    lines.append(f"  {k} = {v!r}" + (f"    {args_doc[k]}" if args_doc.get(k) else ""))
+  lines += ["", "Keys (--config.KEY=VALUE, applied after the arguments):"]
+  for k, v in flat.items():
+    note = comments.get(k) or comments.get(k.split(".")[-1], "")
+    lines.append(f"  {k} = {v!r}" + (f"    # {note}" if note else ""))
+  return "\n".join(lines)

@@ -23,6 +23,7 @@ from debate.debaters.base import Debater, DebaterOutput, Env
 from debate.games.base import Game, Transcript
 from debate.protocols import Protocol
 from debate.train import mesh as mesh_lib
+from debate.train import preempt
 
 
 def play(rng: jax.Array, judge_params: Any, seat_params: tuple, examples, *, game: Game,
@@ -222,6 +223,9 @@ def run_batched(player, rng, judge_params, examples, batch_size: int, multiple: 
     for key, v in res._asdict().items():
       out.setdefault(key, []).append(np.asarray(v)[:m])
     done = start + m
+    if preempt.requested() and done < n:  # SIGTERM or Ctrl-C: stop now, not at the next step
+      raise preempt.Preempted(f"{label}: stopped after {done} of {n} games (rerun the same "
+                              "command: finished stages are kept, this one plays again)")
     if chunks > 1 and (time.time() - last_log > log_every_s or done == n):
       last_log = time.time()
       rate = done / max(time.time() - t0, 1e-9)

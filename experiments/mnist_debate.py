@@ -18,7 +18,7 @@ from debate.debaters import DEBATERS, LEARNED, make_debater
 from debate.games import mnist_pixels as g
 from debate.selfplay import loop
 from debate.tasks.mnist import MnistTask
-from experiments.common.mnist_table2 import pairs, report
+from experiments.common import mnist_table2
 from debate.games import mnist_plots as debate_plots
 from debate import runs as common
 from judges import mnist_judge as judge_lib
@@ -240,7 +240,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   network = None
   if {config.honest, config.liar, *config.baselines} & set(LEARNED):
     network = {k: v for k, v in loop.network_info(config.selfplay_workdir).items() if k != "meta"}
-  n_cells = len(config.pixels) * len(pairs(config)) * len(config.first) * len(config.precommit)
+  n_cells = (len(config.pixels) * len(mnist_table2.pairs(config)) * len(config.first) *
+             len(config.precommit))
   for k in config.pixels:
     logging.info("judge k=%d: loading or training", k)
     judge = judge_training.get_judge(config, workdir, rt, k)
@@ -250,7 +251,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     judge_info[str(k)] = {"arch": arch, "source": source, "accuracy": jm["test_accuracy"],
                           "ci95": jm["test_accuracy_ci95"], "ece": jm["test_ece"],
                           "fingerprint": fingerprint, **judge_training.judge_meta(source)}
-    for i, (honest, liar) in enumerate(pairs(config)):
+    for i, (honest, liar) in enumerate(mnist_table2.pairs(config)):
       for first in config.first:
         for precommit in config.precommit:
           key = {"pixels": k, "precommit": precommit, "first": first}
@@ -306,5 +307,5 @@ def train_and_evaluate(config, workdir: str) -> dict:
   results = common.write_results(workdir, config, metrics=metrics, runtime=rt, steps=0,
                                  resumed_from_step=0, wall_seconds=wall, debate=cells,
                                  judge=judge_info, cells_loaded=loaded, network=network)
-  common.write_report(workdir, report(config, cells, judge_info, wall, network))
+  common.write_report(workdir, mnist_table2.report(config, cells, judge_info, wall, network))
   return results

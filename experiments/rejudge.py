@@ -12,8 +12,9 @@ from debate import io, judging
 from debate import metrics as metrics_lib
 from debate import runs as common
 from debate.config import check, check_int
-from experiments.common import text_arguments as reading_speech
-from experiments.common import text_pretrained as reading_pretrained
+from debate.games import text as text_game
+from experiments.common import text_arguments
+from experiments.common import text_pretrained
 from experiments.common import text_setup as setup
 
 SAME_QUESTIONS = ("data", "sizes", "protocols", "rounds", "simultaneous", "forgeries")
@@ -31,7 +32,7 @@ def _validate_arguments(config, games_cfg) -> None:
     check_int(config, f"arguments.{k}", 1)
   if A.layers is not None:
     check_int(config, "arguments.layers", 1)
-  quoting = [p for p in games_cfg.protocols if p not in ("blind", "full_info")]
+  quoting = [p for p in games_cfg.protocols if text_game.FORMATS[p].speakers]
   for p in A.protocols:
     check(p in quoting, "arguments.protocols", A.protocols, f"protocols of the run that quote: "
           f"{quoting}")
@@ -56,7 +57,7 @@ def validate(config) -> tuple:
   judge_cfg = setup.run_config(config.judge_workdir, "judge_workdir")
   if config.judge == "pretrained":
     check(judge_cfg.get("pretrained", {}).get("model") is not None and os.path.exists(
-        os.path.join(config.judge_workdir, reading_pretrained.DIR, "top.npz")), "judge_workdir",
+        os.path.join(config.judge_workdir, text_pretrained.DIR, "top.npz")), "judge_workdir",
         config.judge_workdir, "a text_debate run with a fine-tuned pretrained judge (judge=smollm2"
         " or a model path) for judge=pretrained")
   for k in ("data", "sizes"):
@@ -114,7 +115,7 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
   transcripts = io.read_jsonl(os.path.join(config.games_workdir, config.transcripts))
   A = config.arguments
   if A.model is not None:
-    transcripts = reading_speech.pick(transcripts, A.protocols, A.per_protocol)
+    transcripts = text_arguments.pick(transcripts, A.protocols, A.per_protocol)
   for t in transcripts:
     row = test_rows[t["example"]] if t["example"] < len(test_rows) else {}
     check(row.get("question") == t["question"], "games_workdir", config.games_workdir,
@@ -132,11 +133,11 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
         "test_per_protocol": len(transcripts)}})
   rt = common.prepare_workdir(config, workdir)
   t0 = time.time()
-  judge = reading_pretrained.load_judge(settings)
+  judge = text_pretrained.load_judge(settings)
   finetuned = config.judge == "pretrained"
   if finetuned:
-    judge.top = reading_pretrained.load_top(config.judge_workdir, judge)
-  scored, p_true = reading_pretrained.evaluate(settings, judge, transcripts, test_rows,
+    judge.top = text_pretrained.load_top(config.judge_workdir, judge)
+  scored, p_true = text_pretrained.evaluate(settings, judge, transcripts, test_rows,
                                                finetuned)
   which = "finetuned" if finetuned else "zero_shot"
   out = {}
@@ -146,9 +147,9 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
                  "agreement": float(np.mean((p_true[name][which] > 0.5) == before))}
   argued = None
   if A.model is not None:
-    argued = reading_speech.argue_and_judge(_with_arguments(settings, A), judge, transcripts,
+    argued = text_arguments.argue_and_judge(_with_arguments(settings, A), judge, transcripts,
                                             test_rows, finetuned, workdir, p_true)
-  described = reading_pretrained.describe(judge)
+  described = text_pretrained.describe(judge)
   metrics = {"protocols": out, "judge": described, "games_workdir": config.games_workdir,
              "judge_workdir": config.judge_workdir, "transcripts": config.transcripts,
              "arguments": argued}
@@ -163,12 +164,12 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
       "# Stored debates, judged again by a pretrained model", "",
       f"Transcripts of `{config.games_workdir}` (`{config.transcripts}`) judged by `{described['source']}` "
       f"({described['layers']} layers, {described['params']:,} parameters), {what}: "
-      f"{reading_pretrained.READOUT_TEXT[described['readout']]}, with the question, the options "
+      f"{text_pretrained.READOUT_TEXT[described['readout']]}, with the question, the options "
       "and the quotes (each marked verified or not); the passage only under full information.",
       "",
       common.md_table(["protocol", "original judge accuracy", "new judge accuracy [95% CI]",
                        "verdicts agree", "new judge ECE", "log score", "transcripts"], rows), "",
-      *(reading_speech.report_lines(argued) if argued else []),
+      *(text_arguments.report_lines(argued) if argued else []),
       f"{described['tokens_scored']:,} prompt tokens judged at "
       f"{described['tokens_per_second']:.0f} tokens/s; wall {time.time() - t0:.0f} s.", ""]))
   return results

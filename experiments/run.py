@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 
-from debate.config import ConfigError, load_config
+from debate.config import ROOT as _ROOT
+from debate.config import ConfigError, describe, load_config
 from debate.train import preempt
 from debate.train.preempt import Preempted
 
@@ -83,11 +84,15 @@ class _BackgroundErrors(logging.Filter):
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__,
+  parser = argparse.ArgumentParser(description=__doc__, add_help=False,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--config", required=True, help="configs/NAME.py[:key=value,...]")
-  parser.add_argument("--workdir", required=True)
+  parser.add_argument("--config", help="configs/NAME.py[:key=value,...]")
+  parser.add_argument("--workdir")
+  parser.add_argument("-h", "--help", action="store_true",
+                      help="with --config: the config's arguments and keys, with defaults")
   args, rest = parser.parse_known_args(argv)
+  if args.help or not args.config or not args.workdir:
+    return _help(parser, args)
   bad = [r for r in rest if not r.startswith("--config.")]
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                       datefmt="%H:%M:%S", stream=sys.stderr, force=True)
@@ -114,6 +119,26 @@ def main(argv=None) -> int:
   if line:
     print(line + note, file=sys.stderr)
   return code
+
+
+def _help(parser, args) -> int:
+  """`--help`: the runner's usage, and with `--config` that config's arguments and keys."""
+  if not args.config:
+    parser.print_help()
+    print("\nconfigs: " + ", ".join(sorted(
+        f"configs/{f}" for f in os.listdir(os.path.join(_ROOT, "configs"))
+        if f.endswith(".py") and f not in ("__init__.py", "common.py"))))
+    return 0 if args.help else 2
+  try:
+    text = describe(args.config)
+  except ConfigError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  print(text)
+  if not args.help:
+    print("\nerror: --workdir is required to run", file=sys.stderr)
+    return 2
+  return 0
 
 
 def _main(args, bad, rest) -> tuple[int, str]:

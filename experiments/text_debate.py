@@ -17,8 +17,8 @@ from debate.debaters import spec as debater_spec
 from debate.selfplay import loop
 from debate.debaters.simple import make_lookahead
 from debate.games import text as text_game
-from experiments.common import text_lm as reading_lm
-from experiments.common import text_pretrained as reading_pretrained
+from experiments.common import text_lm
+from experiments.common import text_pretrained
 from debate.tasks import reading
 from experiments.common import text_setup as setup
 from debate.train.writers import MetricWriter
@@ -75,8 +75,8 @@ def validate(config) -> None:
   for spec in config.stress:
     check(_valid_spec(spec), "stress", config.stress, "debater specs (see debater)")
   check_int(config, "transcripts_per_protocol", 0)
-  reading_pretrained.validate(config)
-  reading_lm.validate(config, _valid_spec)
+  text_pretrained.validate(config)
+  text_lm.validate(config, _valid_spec)
 
 
 def _valid_spec(spec: str) -> bool:
@@ -213,12 +213,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
   pretrained, lm_judge, lm = {}, None, {}
   if config.pretrained.model is not None:
     writer = MetricWriter(workdir, name="metrics_pretrained_judge")
-    pretrained, lm_judge = reading_pretrained.fine_tune_and_judge(
+    pretrained, lm_judge = text_pretrained.fine_tune_and_judge(
         config, workdir, train_tasks, players, params, train_rows, test_rows, rows, writer)
     writer.close()
-    pretrained["capability"] = reading_pretrained.capability(by_protocol, pretrained)
+    pretrained["capability"] = text_pretrained.capability(by_protocol, pretrained)
   if config.lm_debater.model is not None:
-    lm = reading_lm.play(config, workdir, test_rows, tok, players, params, lm_judge)
+    lm = text_lm.play(config, workdir, test_rows, tok, players, params, lm_judge)
   curves = sweep(config, test_tasks, players, params)
   stressed = stress(config, test_tasks, players, params)
   learned = {}
@@ -332,9 +332,9 @@ def _report(config, m, rows, tcfg, wall) -> str:
                   f"against {opp}: as honest {fmt(won(opp, 'honest'), '{:.1%}')}, as liar "
                   f"{fmt(won(opp, 'liar'), '{:.1%}')}" for opp in ("heuristic", "greedy")), ""]
   if m["pretrained_judge"]:
-    lines += reading_pretrained.report_lines(m["pretrained_judge"], m["protocols"], config)
+    lines += text_pretrained.report_lines(m["pretrained_judge"], m["protocols"], config)
   if m["lm_debaters"]:
-    lines += reading_lm.report_lines(m["lm_debaters"], m["protocols"])
+    lines += text_lm.report_lines(m["lm_debaters"], m["protocols"])
   lines += ["## Co-training", "",
             "Judge accuracy in each round's training games (questions never seen before), "
             "played against the previous round's judge, before it retrains on them; round 0 "

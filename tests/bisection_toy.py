@@ -23,11 +23,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
-
 from debate.games.base import Observation, generic_random_completion
 from debate.selfplay.learner import make_network
 from debate.tasks import base as task_base
+from tests.toy_game import PolicyValue
 
 M = 16          # states and claims
 A, B = 5, 3     # the step: x -> (A x + B) mod M (A odd: a bijection mod 16)
@@ -196,20 +195,9 @@ class BisectionTask(task_base.TaskDefaults):
                    np.asarray(key.truth_seat, np.int32), np.asarray(key.first, np.int32))
 
 
-class PolicyValue(nnx.Module):
-  """An MLP over the disputed interval, the sub-claim on the table and the mover's own trace."""
-
-  def __init__(self, hidden: int = 32, *, rngs: nnx.Rngs):
-    self.h = nnx.Linear(4 * M + 3, hidden, rngs=rngs)
-    self.policy = nnx.Linear(hidden, M, rngs=rngs)
-    self.value = nnx.Linear(hidden, 1, rngs=rngs)
-
-  def __call__(self, x):
-    h = nnx.relu(self.h(x))
-    return self.policy(h), jnp.tanh(self.value(h)[:, 0])
-
-
 def evaluate(net, obs):
+  """The network (`tests.toy_game.PolicyValue`, an MLP) reads the disputed interval, the
+  sub-claim on the table and the mover's own trace at the midpoint."""
   ex, st = obs.example, obs.state
   game = Bisection()
   mid = (st.lo + st.hi) // 2
@@ -225,4 +213,5 @@ def evaluate(net, obs):
 
 
 def network():
-  return make_network(lambda rngs: PolicyValue(rngs=rngs), evaluate, Bisection().current_seat)
+  return make_network(lambda rngs: PolicyValue(4 * M + 3, M, rngs=rngs), evaluate,
+                      Bisection().current_seat)

@@ -87,7 +87,7 @@ def test_uses_of_debate_smoke(mnist_dir, tmp_path):
 
 def test_debate_report_gives_the_mean_of_both_first_movers():
   from configs import mnist_debate as debate_config
-  from experiments import mnist_debate
+  from experiments.common import mnist_table2
   config = debate_config.get_config("pixels=6,precommit=true")
   cells = [{"pixels": 6, "precommit": True, "first": first, "honest_win_rate": rate,
             "honest_debater": "mcts", "liar_debater": "mcts",
@@ -95,7 +95,7 @@ def test_debate_report_gives_the_mean_of_both_first_movers():
             "games_per_second": 10.0, "judge_calls_per_game": 7, "judge_calls_per_second": 70.0}
            for first, rate in (("honest", 0.7), ("liar", 0.9))]
   judge = {"6": {"arch": "paper", "source": "runs/j", "accuracy": 0.55, "ci95": [0.54, 0.56]}}
-  md = mnist_debate.report(config, cells, judge, 1.0)
+  md = mnist_table2.report(config, cells, judge, 1.0)
   row = "| 6 | honest | 55.0% [54.0, 56.0] (59.4%) | - (67.4%) | 70.0% [68.0, 72.0] (87.4%) |"
   assert row in md
   assert "| 6 | mean | 55.0% (59.4%) | - | 80.0% (88.9%) |" in md

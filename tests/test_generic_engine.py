@@ -2,6 +2,7 @@
 greedy, MCTS, self-play, the tournament with Elo, and the verdict table that the RL reward and
 distillation read; no engine module names a specific game."""
 import ast
+import signal
 import pathlib
 
 import jax
@@ -267,3 +268,24 @@ def test_no_engine_module_imports_or_names_a_specific_game():
           if name in w.lower():
             problems.append(f"{rel}:{getattr(node, 'lineno', '?')} names {name!r} ({w[:60]!r})")
   assert not problems, "\n".join(problems)
+
+
+def test_a_stop_request_ends_play_at_the_next_batch_of_games():
+  """SIGTERM or Ctrl-C during play (no training step in sight) stops after the batch being
+  played, with the line the runner turns into exit status 75."""
+  from debate.train import preempt
+  task = toy.MajorityTask(toy.random_bits(8, seed=8))
+  key = protocols.lies_for(task, np.arange(8), protocols.Protocol(precommit=False))
+  d = make_debater("random", task.game, PRECOMMIT, toy.judge_apply)
+  player = rollout.make_player(None, game=task.game, protocol=PRECOMMIT, debaters=(d, d),
+                               judge_apply=toy.judge_apply)
+  examples = task.examples(key)
+  whole = rollout.run_batched(player, jax.random.PRNGKey(0), SCALE, examples, batch_size=2)
+  assert len(whole["honest_wins_B"]) == 8
+  try:
+    with preempt.Handlers():
+      preempt._handle(signal.SIGTERM, None)  # what the signal handler does
+      with pytest.raises(preempt.Preempted, match="stopped after 2 of 8 games"):
+        rollout.run_batched(player, jax.random.PRNGKey(0), SCALE, examples, batch_size=2)
+  finally:
+    preempt.reset()

@@ -63,11 +63,11 @@ def test_with_quote_scores_each_side_quotes_what_the_model_prefers_for_its_answe
   rows = reading.generate(16, seed=0, cfg=reading.ReadingConfig(sentences=20, distractors=2))
   tok = tok_lib.Tokenizer.train([r["passage"] for r in rows] + [r["question"] for r in rows], 500)
   task = ReadingTask(rows, tok, Sizes(sentences=20, sentence_tokens=24, question_tokens=32),
-                     tg.TextProtocol("debate", 2))
+                     tg.TextFormat("debate", 2))
   scores = np.random.default_rng(0).normal(size=(16, 22)).astype(np.float32)
   lm = task.with_quote_scores(scores)
   assert lm.game.prior_kind == "lm" and task.game.prior_kind == "retrieval"
-  assert lm.with_protocol(tg.TextProtocol("consultancy", 1)).game.prior_kind == "lm"
+  assert lm.with_protocol(tg.TextFormat("consultancy", 1)).game.prior_kind == "lm"
   P = Protocol(precommit=True)
   d = make_debater("heuristic", lm.game, P, None)
   key = cotrain.balanced_keys(lm, np.arange(16), None)
@@ -89,15 +89,15 @@ def test_the_quote_scorer_is_each_units_likelihood_arguing_one_answer_minus_the_
   from debate.data import reading
   from debate.data import tokenizer as tok_lib
   from debate.games import text as tg
-  from experiments.common import text_lm as reading_lm
+  from experiments.common import text_lm
   from debate.tasks.reading import ReadingTask, Sizes
   from models import llama_tokenizer
   rows = reading.generate(2, seed=1, cfg=reading.ReadingConfig(sentences=10, distractors=1))
   tok = tok_lib.Tokenizer.train([r["passage"] for r in rows] + [r["question"] for r in rows], 300)
   task = ReadingTask(rows, tok, Sizes(sentences=10, sentence_tokens=24, question_tokens=32,
-                                      forgeries=1), tg.TextProtocol("debate", 1))
+                                      forgeries=1), tg.TextFormat("debate", 1))
   lt = llama_tokenizer.for_checkpoint(tiny)
-  scorer = reading_lm.QuoteScorer(tiny, lt, batch_size=3)
+  scorer = text_lm.QuoteScorer(tiny, lt, batch_size=3)
   got = scorer.scores(task)
   assert got.shape == (2, 11)
   f = trainer.functionalize(lambda r: Decoder(tiny.config, rngs=r))
@@ -142,7 +142,7 @@ def test_the_judge_reads_each_argument_with_its_quotes_marked():
 
 
 def test_arguments_are_the_models_greedy_text_and_later_turns_read_earlier_ones(tmp_path):
-  from experiments.common import text_arguments as reading_speech
+  from experiments.common import text_arguments
   from models import llama_tokenizer, llama_weights
   from tests.test_llama import write_gguf
   write_gguf(str(tmp_path / "m.gguf"), quantize=False)  # larger weights: it writes more than "\n"
@@ -156,7 +156,7 @@ def test_arguments_are_the_models_greedy_text_and_later_turns_read_earlier_ones(
        "verified": True}]}, {"question": "who sat?", "options": ["dog", "cat"], "moves": [
       {"speaker": "liar", "picks_option": 0},
       {"speaker": "liar", "argues_option": 0, "quote": "a dog sat.", "verified": False}]}]
-  arguer = reading_speech.Arguer(tiny, lt, max_new_tokens=6, batch_size=2, bucket=32)
+  arguer = text_arguments.Arguer(tiny, lt, max_new_tokens=6, batch_size=2, bucket=32)
   out = arguer.argue(rows, [passage, passage])
   assert "argument" not in rows[0]["moves"][0]  # the input is left as it was
   assert "argument" not in out[1]["moves"][0]  # a side pick has no argument
@@ -165,7 +165,7 @@ def test_arguments_are_the_models_greedy_text_and_later_turns_read_earlier_ones(
   f = trainer.functionalize(lambda r: Decoder(tiny.config, rngs=r))
   params = jax.tree.map(jnp.asarray, tiny.params)
   for i, t in ((0, 0), (0, 1), (1, 1)):
-    messages = reading_speech.argue_messages(passage, out[i], t)
+    messages = text_arguments.argue_messages(passage, out[i], t)
     if (i, t) == (0, 1):
       assert out[0]["moves"][0]["argument"]  # (this model's first argument is not empty)
       assert f"argued: {out[0]['moves'][0]['argument']}" in messages[1]["content"]

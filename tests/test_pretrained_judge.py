@@ -95,7 +95,7 @@ def test_finetuning_fits_a_label_carried_by_one_token_anywhere_in_the_prompt(tin
 def test_the_finetuning_label_is_the_letter_that_shows_the_true_option(tiny, monkeypatch):
   """Training prompts list the options in a random order; each one's label follows its
   option."""
-  from experiments.common import text_pretrained as reading_pretrained
+  from experiments.common import text_pretrained
   _, ck, tok = tiny
   judge = PretrainedJudge(ck, tok, top_layers=1, batch_size=4)
   seen = {}
@@ -104,13 +104,13 @@ def test_the_finetuning_label_is_the_letter_that_shows_the_true_option(tiny, mon
     seen.update(feats=[train_f, val_f], labels=[train_y, val_y])
     return judge.zero_shot, {"history": [], "best_step": 0, "best_val_loss": 0.0, "seconds": 0}
 
-  monkeypatch.setattr(reading_pretrained.ft, "finetune", capture)
+  monkeypatch.setattr(text_pretrained.ft, "finetune", capture)
   config = ml_collections.ConfigDict({"seed": 0, "pretrained": {
       "val_fraction": 0.25, "steps": 1, "finetune_batch": 4, "learning_rate": 1e-3, "warmup": 0,
       "eval_every": 1}})
   transcripts = [dict(r, protocol="debate", example=i) for i, r in enumerate(ROWS * 3)]
-  monkeypatch.setattr(reading_pretrained, "save_top", lambda workdir, top: None)
-  reading_pretrained.finetune(config, "unused", judge, transcripts, [], None)
+  monkeypatch.setattr(text_pretrained, "save_top", lambda workdir, top: None)
+  text_pretrained.finetune(config, "unused", judge, transcripts, [], None)
   swapped = 0
   for feats, labels in zip(seen["feats"], seen["labels"]):
     for idx, x, _, _ in feats.batches:
@@ -135,13 +135,13 @@ def test_a_nan_loss_stops_finetuning_naming_the_step(tiny):
 
 
 def test_the_judge_reads_the_passage_only_under_full_information(tiny):
-  from experiments.common import text_pretrained as reading_pretrained
+  from experiments.common import text_pretrained
   _, ck, tok = tiny
   judge = PretrainedJudge(ck, tok, top_layers=1)
   questions = [{"question": ROW["question"], "passage": "Lea's hat was red. Lea dyed it orange."}]
   transcripts = [dict(ROW, protocol=p, example=0) for p in ("full_info", "debate", "blind")]
   texts = [tok.decode(x) for x in judge.prompts(
-      transcripts, reading_pretrained.passages(transcripts, questions))]
+      transcripts, text_pretrained.passages(transcripts, questions))]
   assert "Lea dyed it orange." in texts[0]
   assert all("dyed it orange" not in t and "Story" not in t for t in texts[1:])
 

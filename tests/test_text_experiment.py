@@ -25,8 +25,8 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
   model = str(tmp_path / "tiny.gguf")  # a pretrained judge beside the from-scratch one
   write_gguf(model, quantize=False, std=0.05)
   # A pretrained judge and the model's debaters in the full (slow) case only: the default case
-  # keeps the suite short (judges/pretrained.py and reading_lm.py have their own tests).
-  arg = f"smoke,protocols={protocols},sweep=false,learned={learned}" + (
+  # keeps the suite short (judges/pretrained.py and text_lm.py have their own tests).
+  arg = f"smoke,protocols={protocols},sweep=false,learned_iterations={learned}" + (
       f",judge={model},debaters={model}" if learned else "")
   every = "--config.pretrained.test_per_protocol=32"
   assert _run(wd, arg, every) == 0
@@ -116,10 +116,10 @@ def _check_pretrained(res, wd, names, report, model):
   # The model's debaters: each quoting protocol played by each spec, judged by both judges; a
   # quote is marked verified exactly when it is in the passage.
   from debate.quotes import verify_quote
-  from experiments.common import text_setup as reading_setup
+  from experiments.common import text_setup
   lmd = res["metrics"]["lm_debaters"]
   quoting = [n for n in names if n not in ("blind", "full_info")]
-  test_rows = reading_setup.load_rows(reading_setup.run_config(wd, "workdir"))[1]
+  test_rows = text_setup.load_rows(text_setup.run_config(wd, "workdir"))[1]
   passages = {i: r["passage"] for i, r in enumerate(test_rows)}
   for spec in ("heuristic", "prior_best_of-4"):
     assert sorted(lmd["specs"][spec]) == sorted(quoting)

@@ -51,7 +51,7 @@ def task_for(corpus, kind, rounds=2):
   rows, tok = corpus
   return ReadingTask(rows, tok, Sizes(sentences=20, passage_tokens=400, sentence_tokens=24,
                                       question_tokens=32),
-                     tg.TextProtocol(kind, rounds))
+                     tg.TextFormat(kind, rounds))
 
 
 def bag_judge(params, tokens_BxN):
@@ -204,7 +204,7 @@ def test_the_heuristic_quotes_what_bears_on_the_question():
   tok = tok_lib.Tokenizer.train([r["passage"] for r in rows] + [r["question"] for r in rows] +
                                 [f for r in rows for f in r["forgeries"]], 1000)
   task = ReadingTask(rows, tok, Sizes(sentences=24, sentence_tokens=24, question_tokens=32),
-                     tg.TextProtocol("consultancy", 1))
+                     tg.TextFormat("consultancy", 1))
   d = make_debater("heuristic", task.game, P, None)
   ids = np.arange(len(rows))
   truth = task.truth(ids)
@@ -236,12 +236,12 @@ def test_the_heuristic_needs_a_game_with_a_prior():
 def test_a_learned_debater_reads_its_view_and_never_picks_illegal_moves(corpus):
   # Open consultancy: a side pick, then quotes, all from the network.
   import ml_collections
-  from experiments.common import text_setup as reading_setup
+  from experiments.common import text_setup
   from debate.train import trainer
   task = task_for(corpus, "open_consultancy", rounds=2)
   cfg = ml_collections.ConfigDict({"learned": dict(width=16, layers=1, heads=2, kv_heads=1,
                                                    head_width=8, mlp_width=32)})
-  network_for, _ = reading_setup.debater_network(cfg, corpus[1])
+  network_for, _ = text_setup.debater_network(cfg, corpus[1])
   net = network_for(task.game)
   params = trainer.init_params(net.init, jax.random.PRNGKey(0))
   # Each action's mark is the closing token of its unit ([V] sentence, [U] forgery), or the

@@ -139,11 +139,13 @@ def random_bits(n: int, seed: int, margin: int = 3) -> np.ndarray:
 # What self-play trains for this game, and the models the uses of debate train on its inputs.
 
 class PolicyValue(nnx.Module):
-  """An MLP over (bits as +-1, revealed mask, own and other claim): a logit per bit and a value."""
+  """An MLP over a game's features (here: bits as +-1, revealed mask, own and other claim): a
+  logit per action and a value."""
 
-  def __init__(self, hidden: int = 32, *, rngs: nnx.Rngs):
-    self.h = nnx.Linear(3 * BITS + 6, hidden, rngs=rngs)
-    self.policy = nnx.Linear(hidden, BITS, rngs=rngs)
+  def __init__(self, features: int = 3 * BITS + 6, actions: int = BITS, hidden: int = 32, *,
+               rngs: nnx.Rngs):
+    self.h = nnx.Linear(features, hidden, rngs=rngs)
+    self.policy = nnx.Linear(hidden, actions, rngs=rngs)
     self.value = nnx.Linear(hidden, 1, rngs=rngs)
 
   def __call__(self, x):

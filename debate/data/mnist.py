@@ -68,6 +68,11 @@ def write_idx(path: str, arr: np.ndarray) -> None:
     f.write(header + arr.tobytes())
 
 
+# The 10,000 real MNIST images shipped with the repository (data/mnist/README.md).
+SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))), "data", "mnist")
+
+
 def load_mnist(split: str, data_dir: str | None = None, tfds_download: bool = True,
                tfds_data_dir: str | None = None) -> dict[str, np.ndarray]:
   """`split` is "train" or "test". With `data_dir`, reads IDX files; otherwise TFDS `mnist`."""

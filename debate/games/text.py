@@ -8,7 +8,9 @@ forgeries (sentences that would support an option but are not in the passage; th
 judge marked unverified), or, in the open protocols, picks the side to argue. Free text from a
 language model is checked with `debate.quotes.verify_quote` before it is marked.
 
-Protocols (`TextProtocol.kind`), all one game:
+Formats (`TextFormat.kind`; the text experiments' `protocols`), all one game, each one entry
+of `FORMATS` (data: how many speak, whether the first picks its side, whether the judge reads
+the passage), so a new one is one entry here plus its config name:
 - `blind`: no moves; the judge sees the question and options only.
 - `full_info`: no moves; the judge also reads the passage.
 - `consultancy`: one consultant (the example's first mover) quotes `rounds` times for its
@@ -33,10 +35,30 @@ import numpy as np
 
 from debate.games.base import Observation, generic_random_completion
 
-KINDS = ("blind", "full_info", "consultancy", "open_consultancy", "debate", "open_debate")
+@dataclasses.dataclass(frozen=True)
+class Format:
+  """A turn structure of the text game, as data."""
+  speakers: int         # 0: no debate; 1: the first mover alone (consultancy); 2: alternating
+  open: bool = False    # the first mover picks the option it argues (the other seat the other)
+  reads_passage: bool = False  # the judge reads the passage itself (the reading ceiling)
+
+
+FORMATS = {
+    "blind": Format(0),
+    "full_info": Format(0, reads_passage=True),
+    "consultancy": Format(1),
+    "open_consultancy": Format(1, open=True),
+    "debate": Format(2),
+    "open_debate": Format(2, open=True),
+}
+KINDS = tuple(FORMATS)
+
 
 @dataclasses.dataclass(frozen=True)
-class TextProtocol:
+class TextFormat:
+  """One game's format: its kind (a `FORMATS` name), rounds of quotes per speaker, simultaneous
+  rounds (debate), and whether forgeries may be quoted. The verdict rule and claims are the
+  engine's (`debate.protocols.Protocol`)."""
   kind: str = "debate"
   rounds: int = 2
   simultaneous: bool = False
@@ -44,21 +66,27 @@ class TextProtocol:
 
   def __post_init__(self):
     from debate.config import ConfigError
-    if self.kind not in KINDS:
+    if self.kind not in FORMATS:
       raise ConfigError(f"protocol={self.kind!r}; allowed: {list(KINDS)}")
-    if self.rounds < 0 or (self.rounds == 0 and self.kind not in ("blind", "full_info")):
+    if self.rounds < 0 or (self.rounds == 0 and self.spec.speakers):
       raise ConfigError(f"rounds={self.rounds}; allowed: at least 1 for {self.kind}")
 
   @property
+  def spec(self) -> Format:
+    return FORMATS[self.kind]
+
+  @property
   def open(self) -> bool:
-    return self.kind.startswith("open_")
+    return self.spec.open
+
+  @property
+  def reads_passage(self) -> bool:
+    return self.spec.reads_passage
 
   @property
   def quotes(self) -> int:
     """Quote turns in a game."""
-    if self.kind in ("blind", "full_info"):
-      return 0
-    return self.rounds * (2 if self.kind.endswith("debate") else 1)
+    return self.rounds * self.spec.speakers
 
 
 class Example(NamedTuple):
@@ -90,7 +118,7 @@ class TextDebate:
   """The game (`debate.games.base.Game`) for one protocol and fixed sizes."""
   name = "text_debate"
 
-  def __init__(self, protocol: TextProtocol, sentences: int, fakes: int, specials: dict,
+  def __init__(self, protocol: TextFormat, sentences: int, fakes: int, specials: dict,
                prior_kind: str = "retrieval"):
     from debate.config import ConfigError
     if prior_kind not in ("retrieval", "lm"):
@@ -138,7 +166,7 @@ class TextDebate:
     return state.num_moves
 
   def current_seat(self, example: Example, state: State) -> jax.Array:
-    if self.protocol.kind.endswith("consultancy"):
+    if self.protocol.spec.speakers == 1:
       return example.first
     quote_turn = jnp.maximum(state.num_moves - self.offset, 0)
     return (example.first + quote_turn) % 2
@@ -218,7 +246,7 @@ class TextDebate:
   def observe(self, example: Example, state: State, seat) -> Observation:
     """Debaters read everything (the passage included), except, in simultaneous debate, the
     opponent's quote of the current round."""
-    if self.protocol.simultaneous and self.protocol.kind.endswith("debate"):
+    if self.protocol.simultaneous and self.protocol.spec.speakers == 2:
       q = state.num_moves - self.offset  # The quote turn about to be played.
       hide = (q % 2 == 1) & (jnp.arange(state.moves_T.shape[0]) == state.num_moves - 1)
       state = state._replace(moves_T=jnp.where(hide, -1, state.moves_T))
@@ -239,7 +267,7 @@ class TextDebate:
     head = [jnp.asarray([t["[Q]"]], jnp.int32), example.question_Q,
             jnp.asarray([t["[O]"]], jnp.int32), example.options_2xO[0],
             jnp.asarray([t["[O]"]], jnp.int32), example.options_2xO[1]]
-    if self.protocol.kind == "full_info":
+    if self.protocol.reads_passage:
       head = [jnp.asarray([t["[P]"]], jnp.int32), example.passage_P] + head
     claims = self.claims(example, state)
     turns = []
@@ -278,7 +306,7 @@ class TextDebate:
     return tokens, jnp.concatenate([marks, jnp.full((2,), last)]).astype(jnp.int32)
 
   def _seat_of_quote(self, example, q: int):
-    if self.protocol.kind.endswith("consultancy"):
+    if self.protocol.spec.speakers == 1:
       return example.first
     return (example.first + q) % 2
 

@@ -31,14 +31,14 @@ class ReadingTask(base.TaskDefaults):
   num_claims = 2
 
   def __init__(self, rows: list[dict], tokenizer, sizes: Sizes,
-               protocol: text_game.TextProtocol, _arrays: dict | None = None):
+               protocol: text_game.TextFormat, _arrays: dict | None = None):
     self.rows, self.tokenizer, self.sizes, self.protocol = rows, tokenizer, sizes, protocol
     self.arrays = _arrays if _arrays is not None else _tokenize(rows, tokenizer, sizes)
     self.game = text_game.TextDebate(protocol, sizes.sentences, sizes.forgeries,
                                      tokenizer.special,
                                      "lm" if "quote_scores" in self.arrays else "retrieval")
 
-  def with_protocol(self, protocol: text_game.TextProtocol) -> "ReadingTask":
+  def with_protocol(self, protocol: text_game.TextFormat) -> "ReadingTask":
     """The same examples, played under another protocol."""
     return ReadingTask(self.rows, self.tokenizer, self.sizes, protocol, self.arrays)
 
@@ -72,7 +72,7 @@ class ReadingTask(base.TaskDefaults):
 
   def judge_probs(self, judge_apply, judge_params, ids, rng) -> np.ndarray:
     """The blind judge's probabilities (question and options only)."""
-    blind = text_game.TextDebate(text_game.TextProtocol("blind", 0), self.sizes.sentences,
+    blind = text_game.TextDebate(text_game.TextFormat("blind", 0), self.sizes.sentences,
                                  self.sizes.forgeries, self.tokenizer.special)
     ex = self.examples(base.keys(ids, self.truth(ids), 1 - self.truth(ids), 0))
     ex = jax.tree.map(jnp.asarray, ex)

@@ -77,7 +77,7 @@ def judged_leaves_per_move(env, gm, played_BxK, sims: int, n: int) -> list[float
   count = jax.jit(lambda r, s: mcts.judged_leaves(evaluators.search_tree(r, env, gm_n, s, sims)))
   state = jax.vmap(g.initial_state)(gm_n)
   judged = []
-  for t in range(env.k):
+  for t in range(env.game.k):
     judged.append(float(np.mean(count(jax.random.PRNGKey(3 + t), state))))
     state = jax.vmap(g.apply_move)(state, jnp.asarray(played_BxK[:n, t]))
   return judged

@@ -167,7 +167,7 @@ def bench_text_evidence(train_questions: int = 4000, steps: int = 600, test_ques
             f"Later, {r['target']} ")))
 
   def views(rs, seed, rate):
-    task = ReadingTask(rs, tok, sizes, tg.TextProtocol("debate", 1))
+    task = ReadingTask(rs, tok, sizes, tg.TextFormat("debate", 1))
     rng = np.random.default_rng(seed)
     key = cotrain.balanced_keys(task, np.arange(len(task)), rng)
     ex = task.examples(key)

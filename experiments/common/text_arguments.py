@@ -155,13 +155,13 @@ def pick(transcripts: list[dict], protocols, per_protocol: int) -> list[dict]:
 def argue_and_judge(settings, judge, transcripts: list[dict], question_rows: list[dict],
                     finetuned: bool, workdir: str, before: dict) -> dict:
   """`transcripts` with arguments written (`settings.arguments`), saved as
-  `transcripts_argued.jsonl`, and judged by `judge`; beside `before` (`reading_pretrained.evaluate`'s
+  `transcripts_argued.jsonl`, and judged by `judge`; beside `before` (`text_pretrained.evaluate`'s
   P(true) on the same transcripts, quotes only): per protocol, the metrics of both, how many
   verdicts the arguments changed, and the arguments' own statistics."""
   import os
 
   from debate import io
-  from experiments.common import text_pretrained as reading_pretrained
+  from experiments.common import text_pretrained
   from judges import pretrained as pj
   path = os.path.join(workdir, "transcripts_argued.jsonl")
   arguer, argued = None, io.read_jsonl(path) if os.path.exists(path) else None
@@ -172,7 +172,7 @@ def argue_and_judge(settings, judge, transcripts: list[dict], question_rows: lis
     argued = arguer.argue(transcripts, [question_rows[t["example"]]["passage"]
                                         for t in transcripts])
     io.atomic_write_jsonl(path, argued)
-  _, after = reading_pretrained.evaluate(settings, judge, argued, question_rows, finetuned)
+  _, after = text_pretrained.evaluate(settings, judge, argued, question_rows, finetuned)
   out = {"model": settings.arguments.model, "tokens": settings.arguments.tokens, "protocols": {}}
   if arguer is not None:
     out.update(seconds=arguer.seconds, prompt_tokens=arguer.prompt_tokens,

@@ -21,7 +21,7 @@ import numpy as np
 from debate import cotrain, io, judging
 from debate import metrics as metrics_lib
 from debate.config import check, check_int
-from experiments.common import text_pretrained as reading_pretrained
+from experiments.common import text_pretrained
 from debate.tasks import reading
 from experiments.common import text_setup as setup
 
@@ -162,7 +162,7 @@ def play(config, workdir, test_rows, tok, players, params, judge) -> dict:
     io.atomic_write_jsonl(os.path.join(workdir, f"transcripts_lm_{spec.replace('/', '_vs_')}"
                                                 f".jsonl"), transcripts)
     if judge is not None:
-      by, _ = reading_pretrained.evaluate(config, judge, transcripts, rows, True)
+      by, _ = text_pretrained.evaluate(config, judge, transcripts, rows, True)
       for name, m in by.items():
         out["specs"][spec][name].update(m)
   return out

@@ -15,6 +15,7 @@ import numpy as np
 
 from debate import cotrain
 from debate.config import check, check_int
+from debate.games import text as text_game
 from debate.tasks import reading
 from judges import pretrained as pj
 from judges import pretrained_finetune as ft
@@ -58,8 +59,8 @@ def load_judge(config) -> pj.PretrainedJudge:
 def passages(transcripts: list[dict], question_rows: list[dict]) -> list:
   """The passage each transcript's judge may read: its question's under full information,
   else None."""
-  return [question_rows[t["example"]]["passage"] if t["protocol"] == "full_info" else None
-          for t in transcripts]
+  return [question_rows[t["example"]]["passage"]
+          if text_game.FORMATS[t["protocol"]].reads_passage else None for t in transcripts]
 
 
 def save_top(workdir: str, top) -> None:

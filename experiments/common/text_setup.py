@@ -49,7 +49,7 @@ def tokenizer(config, workdir: str, train_rows: list[dict]):
 def tasks(config, rows: list[dict], tok) -> dict[str, ReadingTask]:
   """One task per protocol of `config.protocols`, sharing one tokenization of `rows`."""
   sizes = Sizes(**{k: v for k, v in config.sizes.items() if k != "vocab"})
-  proto = lambda kind: text_game.TextProtocol(kind, config.rounds, config.simultaneous,
+  proto = lambda kind: text_game.TextFormat(kind, config.rounds, config.simultaneous,
                                               config.forgeries)
   base = ReadingTask(rows, tok, sizes, proto(config.protocols[0]))
   return {p: base.with_protocol(proto(p)) for p in config.protocols}
