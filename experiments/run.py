@@ -27,6 +27,7 @@ EXPERIMENTS = {
     "distill_reward": "experiments.distill_reward",
     "text_debate": "experiments.text_debate",
     "rejudge": "experiments.rejudge",
+    "nyu_debate": "experiments.nyu_debate",
 }
 
 

@@ -73,6 +73,10 @@ def judge_messages(row: dict, passage: str | None = None, swap: bool = False,
       if m.get("argument"):  # written around the quote (select-then-argue), quotes marked
         shown = quotes.mark_quotes(m["argument"], quotes.from_json(m.get("argument_quotes", [])))
         lines.append(f"  and argues: {shown}")
+    elif "parts" in m:  # a free-text speech with quotes of the story inside (verified)
+      shown = "".join(p["text"] if "text" in p else f"\"{p['quote']}\" (VERIFIED)"
+                      for p in m["parts"])
+      lines.append(f"Debater for {letter[int(m['argues_option'])]}: {shown.strip()}")
   lines += ["", "Which answer is correct? " + ("Reply with the answer only." if readout == "cloze"
                                                else "Reply with the letter A or B only.")]
   system = SYSTEM_FULL if passage is not None else SYSTEM

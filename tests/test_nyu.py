@@ -102,3 +102,49 @@ def test_the_shipped_rooms_give_the_human_judges_accuracy_from_the_data():
   paper = [r for r in loaded.rooms if r.included_in_paper]
   acc = {s: np.mean([r.judged_right for r in paper if r.setting == s]) for s in nyu.SETTINGS}
   assert round(acc["human_debate"], 3) == 0.835 and round(acc["human_consultancy"], 3) == 0.753
+
+
+def test_the_judges_read_speeches_with_verified_quotes_and_rules_score_rows(tmp_path):
+  from judges import pretrained, rules
+  from judges.base import RecordedJudge, row_key
+  loaded = nyu.load(_write(tmp_path, {"good": _room(TOKENS, [(8, 11), (1, 6)])},
+                           [_meta("good")]))
+  room = loaded.rooms[0]
+  row = room.transcript_row()
+  chat = pretrained.judge_messages(row, readout="cloze")[1]["content"]
+  assert 'Debater for Ann: Look: "Ann didn\'t" (VERIFIED)' in chat
+  assert 'Debater for Bob: Look: "Bob) won the race" (VERIFIED)' in chat
+  assert "race, and" not in chat  # the story itself is never shown
+  np.testing.assert_array_equal(rules.RuleJudge("more_words").probs([row]), [[0.0, 1.0]])
+  np.testing.assert_array_equal(rules.RuleJudge("longer_answer").probs([row]), [[0.5, 0.5]])
+  np.testing.assert_array_equal(rules.RuleJudge("more_quotes").probs([row]), [[0.5, 0.5]])
+  human = RecordedJudge("human", {row_key(row): room.final})
+  np.testing.assert_allclose(human.probs([row]), [room.final])
+
+
+def test_the_experiment_puts_humans_and_rules_on_held_out_stories(tmp_path):
+  """configs/nyu_debate.py on the shipped rooms: the humans' table from the data, each rule on
+  the same rooms, stories never shared between tuning and evaluation; with `data.eval_dir`,
+  another directory's rooms are the ones evaluated."""
+  from experiments import run
+  wd = str(tmp_path / "run")
+  assert run.main(["--config", "configs/nyu_debate.py", "--workdir", wd]) == 0
+  res = json.load(open(f"{wd}/results.json"))["metrics"]
+  assert res["rooms"]["evaluated_stories"] == 23 and res["rooms"]["tuning_stories"] == 55
+  assert res["human_all_stories"]["human_debate"]["n"] == 115
+  assert round(res["human_all_stories"]["human_debate"]["accuracy"], 3) == 0.835
+  for judge in ("human", "rule:longer_answer", "rule:shorter_answer"):
+    assert sum(res["judges"][judge][s]["n"] for s in nyu.SETTINGS) == \
+        res["rooms"]["evaluated_rooms"]
+  rows = [json.loads(line) for line in open(f"{wd}/verdicts.jsonl")]
+  longer = np.array([r["rule:longer_answer"][r["true_option"]] for r in rows])
+  shorter = np.array([r["rule:shorter_answer"][r["true_option"]] for r in rows])
+  np.testing.assert_allclose(longer + shorter, 1.0)  # opposite rules; ties count half each
+  # Another directory: its rooms are evaluated, whatever the shipped split holds.
+  src = _write(tmp_path, {"good": _room(TOKENS, [(8, 11), (1, 6)])}, [_meta("good")])
+  wd2 = str(tmp_path / "run2")
+  assert run.main(["--config", "configs/nyu_debate.py", "--workdir", wd2,
+                   f"--config.data.eval_dir={src}"]) == 0
+  res2 = json.load(open(f"{wd2}/results.json"))["metrics"]
+  assert res2["rooms"]["evaluated_rooms"] == 1
+  assert res2["judges"]["human"]["human_debate"]["accuracy"] == 1.0

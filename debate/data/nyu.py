@@ -94,13 +94,12 @@ class Room:
     """The room as the project's judges read a transcript (`judges.pretrained.judge_messages`):
     the question, the answers and each speech, its quotes marked verified (they are the story's
     own words); the story and the live judge's feedback are not in it."""
-    moves = []
-    for s in self.speeches:
-      quotes = [p["quote"] for p in s.parts if "quote" in p]
-      argument = "".join(p["text"] if "text" in p else f"\"{p['quote']}\"" for p in s.parts)
-      moves.append({"argues_option": s.side, "speech": argument, "quotes": quotes,
-                    "round": s.round})
-    return {"protocol": "debate" if self.is_debate else "consultancy", "room": self.name,
+    moves = [{"argues_option": s.side, "round": s.round,
+              "parts": [{"text": p["text"]} if "text" in p else {"quote": p["quote"]}
+                        for p in s.parts],
+              "quotes": [p["quote"] for p in s.parts if "quote" in p]} for s in self.speeches]
+    return {"protocol": "debate" if self.is_debate else "consultancy", "example": self.name,
+            "setting": self.setting,
             "question": self.question, "options": list(self.answers), "moves": moves,
             "true_option": self.correct}
 
