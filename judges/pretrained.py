@@ -158,7 +158,7 @@ class PretrainedJudge:
     return ids[0]
 
   def encode(self, messages: list[dict]) -> list[int]:
-    return self.tokenizer.encode(self.tokenizer.chat(messages) + self.answer_prefix)
+    return self.tokenizer.encode_chat(messages, self.answer_prefix)
 
   def prompts(self, rows: list[dict], passages: list, swap=False) -> list[list[int]]:
     """Token ids of each row's prompt; `swap` (a bool, or one per row) lists option 1 first."""

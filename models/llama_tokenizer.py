@@ -40,6 +40,42 @@ class PretrainedTokenizer:
     first = bos and self.add_bos and self.bos_id is not None and ids[:1] != [self.bos_id]
     return ([self.bos_id] if first else []) + ids
 
+  def encode_text(self, text: str) -> list[int]:
+    """Token ids of untrusted text (a story, a quote, a debater's or a model's words): special
+    tokens written in it (`<|im_end|>`, ...) stay plain characters, never control tokens."""
+    previous = self.tokenizer.encode_special_tokens
+    self.tokenizer.encode_special_tokens = True
+    try:
+      ids = [i + self.offset for i in self.tokenizer.encode(text, add_special_tokens=False).ids]
+    finally:
+      self.tokenizer.encode_special_tokens = previous
+    if 0 in ids:
+      raise ConfigError(f"text {text[:40]!r}... holds token id 0 "
+                        f"({self.tokenizer.id_to_token(0)!r}) as plain text; allowed: text the "
+                        "tokenizer does not map to the decoder's padding id")
+    return ids
+
+  def encode_chat(self, messages: list[dict], suffix: str = "",
+                  add_generation_prompt: bool = True) -> list[int]:
+    """A chat prompt's ids: the template's own markup encoded with its special tokens, every
+    message's content and `suffix` as untrusted text (`encode_text`), so nothing a message holds
+    can close its turn or open another."""
+    import secrets
+    nonce = secrets.token_hex(8)
+    marks = [f"\u2063{nonce}:{i}\u2063" for i in range(len(messages))]
+    rendered = self.chat([{**m, "content": mark} for m, mark in zip(messages, marks)],
+                         add_generation_prompt)
+    ids, rest = [], rendered
+    for mark, m in zip(marks, messages):
+      head, found, rest = rest.partition(mark)
+      if not found:
+        raise ConfigError("the chat template does not write each message's content once; "
+                          "allowed: templates that do")
+      ids += self.encode(head, bos=not ids) if head else []
+      ids += self.encode_text(m["content"])
+    ids += self.encode(rest, bos=False) if rest else []
+    return ids + (self.encode_text(suffix) if suffix else [])
+
   def decode(self, ids) -> str:
     return self.tokenizer.decode([int(i) - self.offset for i in ids if int(i) >= self.offset],
                                  skip_special_tokens=False)

@@ -169,7 +169,7 @@ def test_arguments_are_the_models_greedy_text_and_later_turns_read_earlier_ones(
     if (i, t) == (0, 1):
       assert out[0]["moves"][0]["argument"]  # (this model's first argument is not empty)
       assert f"argued: {out[0]['moves'][0]['argument']}" in messages[1]["content"]
-    ids = lt.encode(lt.chat(messages))
+    ids = lt.encode_chat(messages)
     gen = generate.make_generate(f, len(ids), 6, eos_id=lt.eos_id)
     alone, _ = gen(params, jnp.asarray([ids], jnp.int32), jax.random.PRNGKey(0))
     assert out[i]["moves"][t]["argument"] == arguer.text(np.asarray(alone)[0])

@@ -110,7 +110,7 @@ class Arguer:
       jobs = [i for i, r in enumerate(rows) if t < len(r["moves"]) and "quote" in r["moves"][t]]
       if not jobs:
         continue
-      prompts = [self.tokenizer.encode(self.tokenizer.chat(argue_messages(passages[i], rows[i], t)))
+      prompts = [self.tokenizer.encode_chat(argue_messages(passages[i], rows[i], t))
                  for i in jobs]
       for i, text in zip(jobs, self.write(prompts)):
         move = rows[i]["moves"][t]

@@ -57,8 +57,8 @@ class QuoteScorer:
     return self._scorers[p, l, u]
 
   def prompt(self, passage: str, question: str, option: str) -> list[int]:
-    chat = self.tokenizer.chat(debater_messages(passage, question, option))
-    return self.tokenizer.encode(chat + self.quote_prefix)
+    return self.tokenizer.encode_chat(debater_messages(passage, question, option),
+                                      self.quote_prefix)
 
   def scores(self, task) -> np.ndarray:
     from models.generate import left_pad
