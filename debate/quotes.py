@@ -18,21 +18,27 @@ _QUOTE = re.compile(r"\"([^\"]+)\"")
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}\u2018\u2019\u201c\u201d\u2014\u2013]")
 
 
+_SENTENCE_END = re.compile(r"[.!?;]+(?=[\s\"'\u2019\u201d)]|$)")
+
+
 def normalise(text: str) -> str:
-  """Lower case, punctuation removed, white space collapsed."""
-  return " ".join(_PUNCT.sub(" ", text.lower()).split())
+  """Lower case, white space collapsed, punctuation removed except where a sentence ends: that
+  stays a boundary (`|`), so a quote may not join two sentences into a new claim ("The guard was
+  not. Guilty men ..." never verifies "the guard was not guilty")."""
+  return " ".join(_PUNCT.sub(" ", _SENTENCE_END.sub(" \x00 ", text.lower())).replace(
+      "\x00", "|").split())
 
 
 def verify_quote(passage: str, quote: str) -> bool:
   """Is `quote` a span of `passage`: exactly, or after normalising case, white space and
   punctuation (`normalise`)? A paraphrase, a forged or a stitched span is not, nor one that
-  starts or ends inside a word."""
+  starts or ends inside a word, nor one that runs two sentences together."""
   if not quote.strip():
     return False
   if re.search(rf"(?<![^\W_]){re.escape(quote)}(?![^\W_])", passage):
     return True
   q = normalise(quote)
-  return bool(q) and f" {q} " in f" {normalise(passage)} "
+  return bool(q.replace("|", "").strip()) and f" {q} " in f" {normalise(passage)} "
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ from debate.tasks.reading import ReadingTask, Sizes
 from experiments import text_debate
 
 PASSAGE = ("Ana's hat is red. Later, Ana dyed her hat blue.  Bo owns a dog. "
-           "\u201cQuiet,\u201d said the clerk.")
+           "\u201cQuiet,\u201d said the clerk. The guard was not. Guilty men ran.")
 P = protocols.Protocol(precommit=True)
 
 
@@ -30,6 +30,9 @@ P = protocols.Protocol(precommit=True)
     ("Ana dyed her hat blue later.", False),           # paraphrased
     ("Ana's hat is red. Bo owns a dog.", False),       # stitched from two places
     ("na's hat is red", False),                        # not at a word boundary
+    ("The guard was not guilty", False),               # two sentences joined: meaning inverted
+    ("the guard was not. Guilty men", True),           # across the sentence end, as written
+    ("Bo owns a dog", True),                           # the sentence's own end may be left off
     ("", False), ("   ", False), ("...", False),
 ])
 def test_verify_quote(quote, ok):
