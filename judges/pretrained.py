@@ -181,6 +181,12 @@ class PretrainedJudge:
     multiple of `bucket`, so only a few shapes compile)."""
     choices = (np.tile(np.asarray(self.letter_ids, np.int32), (len(prompts), 1))
                if choices is None else np.asarray(choices, np.int32))
+    limit = self.checkpoint.context
+    long = [len(x) for x in prompts if limit and len(x) > limit]
+    if long:  # One line, before any of them runs (an 8k model given 50k tokens would not fit).
+      raise ConfigError(f"{len(long)} prompt(s) of up to {max(long):,} tokens; allowed: at most "
+                        f"{limit:,}, the context length of {self.checkpoint.source} (shorten the "
+                        "passages or transcripts)")
     order = np.argsort([len(x) for x in prompts], kind="stable")
     t0, batches = time.time(), []
     last = t0

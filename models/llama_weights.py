@@ -75,6 +75,9 @@ class Checkpoint:
   # padding, so every id is shifted up by one and the embedding gains a zero row 0
   # (`llama_tokenizer` applies the same shift); 0 when id 0 is a special token text never holds.
   id_offset: int = 0
+  # The longest sequence the model was trained on (GGUF `llama.context_length`, Hugging Face
+  # `max_position_embeddings`); None when the file does not say.
+  context: int | None = None
 
 
 def rotary_divisors(head_width: int, theta: float, scaling: dict | None, where: str) -> tuple:
@@ -217,7 +220,8 @@ def read_gguf(path: str, layers: int | None = None, dtype=np.float32) -> Checkpo
   offset = int(bool(types) and int(types[0]) in ORDINARY_TYPES)
   if offset:
     params, cfg = with_padding_row(params, cfg)
-  return Checkpoint(cfg, params, meta, path, offset)
+  context = a("context_length")
+  return Checkpoint(cfg, params, meta, path, offset, int(context) if context else None)
 
 
 ORDINARY_TYPES = (1, 4)  # GGUF token types NORMAL and USER_DEFINED: text may hold them
@@ -288,7 +292,9 @@ def read_safetensors(directory: str, layers: int | None = None, dtype=np.float32
   offset = int(_id0_is_ordinary(directory))
   if offset:
     params, cfg = with_padding_row(params, cfg)
-  return Checkpoint(cfg, params, {"directory": directory}, directory, offset)
+  context = hf.get("max_position_embeddings")
+  return Checkpoint(cfg, params, {"directory": directory}, directory, offset,
+                    int(context) if context else None)
 
 
 def _id0_is_ordinary(directory: str) -> bool:

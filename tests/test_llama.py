@@ -111,7 +111,7 @@ def write_gguf(path, *, vocab=300, width=64, layers=2, heads=4, kv_heads=2, mlp=
   hf = {k: v.astype(np.float32) for k, v in hf.items()}
   w = gguf.GGUFWriter(str(path), "llama")
   w.add_block_count(layers)
-  w.add_context_length(256)
+  w.add_context_length(4096)
   w.add_embedding_length(width)
   w.add_feed_forward_length(mlp)
   w.add_head_count(heads)

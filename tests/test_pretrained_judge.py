@@ -174,3 +174,16 @@ def test_the_cloze_readout_reads_each_options_first_token_after_the_answer_prefi
   for i, p in enumerate(prompts):
     logits = np.asarray(whole(jnp.asarray([p]))[0, -1])
     np.testing.assert_allclose(got[i], logits[choices[i]], atol=1e-4)
+
+
+def test_a_prompt_longer_than_the_models_context_is_one_line(tiny):
+  """The file's context length (4,096 for the synthetic model) bounds a prompt: a 5,000-word
+  passage under full information is refused before anything runs, naming the length and the
+  limit."""
+  from debate.config import ConfigError
+  _, ck, tok = tiny
+  assert ck.context == 4096
+  judge = PretrainedJudge(ck, tok, top_layers=1, batch_size=4)
+  with pytest.raises(ConfigError, match="at most 4,096, the context length"):
+    judge.probs(ROWS[:1], ["word " * 5000])
+  assert judge.probs(ROWS[:1]).shape == (1, 2)  # the transcript alone fits
