@@ -120,8 +120,11 @@ class RecordedJudge:
         try:
           row = json.loads(line.decode("utf-8"))
           v = row[field]
-          p = ([1 - float(v), float(v)] if row.get("true_option", 0) == 1 else
-               [float(v), 1 - float(v)]) if not isinstance(v, list) else [float(x) for x in v]
+          if isinstance(v, list):
+            p = [float(x) for x in v]
+          else:  # P(true option): which option that is must be in the row
+            p = [1 - float(v), float(v)] if int(row["true_option"]) == 1 else \
+                [float(v), 1 - float(v)]
           if len(p) != 2 or not all(0 <= x <= 1 for x in p) or abs(sum(p) - 1) > 1e-6:
             raise ValueError(f"{field}={v!r} is not a probability pair")
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:

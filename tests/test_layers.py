@@ -204,3 +204,14 @@ def test_a_recorded_judge_answers_only_for_games_it_judged(tmp_path):
   path.write_text('{"protocol": "debate", "example": 0, "probs": [0.8, 0.8]}\n')
   with pytest.raises(ConfigError, match="line 1"):
     RecordedJudge.from_jsonl(str(path))
+
+
+def test_a_recorded_probability_of_the_truth_needs_the_true_option(tmp_path):
+  import pytest
+
+  from debate.config import ConfigError
+  from judges.base import RecordedJudge
+  path = tmp_path / "v.jsonl"
+  path.write_text('{"protocol": "debate", "example": 3, "finetuned": 0.8}\n')
+  with pytest.raises(ConfigError, match="line 1: KeyError"):
+    RecordedJudge.from_jsonl(str(path), field="finetuned")
