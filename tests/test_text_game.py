@@ -236,6 +236,8 @@ def test_the_heuristic_needs_a_game_with_a_prior():
     make_debater("heuristic", MajorityBits(), P, None)
 
 
+@pytest.mark.slow  # the learner's masking of illegal moves is tested in the default suite on the
+# toy and MNIST games; this case checks the text view's layout (and plays in the slow text smoke)
 def test_a_learned_debater_reads_its_view_and_never_picks_illegal_moves(corpus):
   # Open consultancy: a side pick, then quotes, all from the network.
   import ml_collections
