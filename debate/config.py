@@ -267,7 +267,8 @@ def describe(spec: str) -> str:
   config = module.get_config(None)
   defaults = _ARGUMENTS[0] if _ARGUMENTS else {}
   args_doc = _docstring_args(module.__doc__)
-  comments = _source_comments(open(path).read())
+  with open(path) as f:
+    comments = _source_comments(f.read())
   flat = {}
 
   def walk(node, prefix=""):

@@ -165,8 +165,7 @@ def _parse_room(name: str, room: dict, meta: dict, stories: dict) -> Room:
 
 def _metadata(path: str) -> dict[str, dict]:
   out = {}
-  opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "rb") as f:
+  with open(path, "rb") as f:
     for i, line in enumerate(f, 1):
       if not line.strip():
         continue
