@@ -21,7 +21,7 @@ with its top layers fine-tuned on the run's transcripts:
 Args: protocols ('+'-separated from blind, full_info, consultancy, open_consultancy, debate,
 open_debate), rounds, debater (best_of-N, greedy, random, mcts-N), source (synthetic|quality|
 jsonl), data_seed (the synthetic generator's; the run's own seed is the key `seed`), hops,
-overrides, tricky (-1: none), distractors,
+overrides, tricky (a share in [0, 1]; -1: none), distractors,
 judge (micro|tiny|small|base: the from-scratch judge's size; smollm2 or a model path: a
 pretrained judge beside a tiny from-scratch one), debaters (none, smollm2 or a model path: that
 model's debaters played too, judged by both judges), learned_iterations (self-play iterations
@@ -69,7 +69,7 @@ def get_config(arg=None):
       "overrides": arg.overrides,
       # The share of questions about a changed fact, where one verified quote supports the false
       # option (None: drawn like any other fact).
-      "tricky": None if arg.tricky < 0 else arg.tricky,  # tricky=-1: None
+      "tricky": None if arg.tricky == -1 else arg.tricky,  # tricky=-1: None
       "path": config_dict.placeholder(str),  # quality / jsonl: the file
       "test_fraction": 0.2,
       "fields": ml_collections.ConfigDict({"passage": "passage", "question": "question",

@@ -29,6 +29,8 @@ DEBATER_KINDS = ("random", "heuristic", "greedy", "best_of", "prior_best_of", "m
 
 def validate(config) -> None:
   check(len(config.protocols) >= 1, "protocols", config.protocols, "at least one protocol")
+  check(len(set(config.protocols)) == len(config.protocols), "protocols", config.protocols,
+        "each protocol at most once")
   for p in config.protocols:
     check(p in text_game.KINDS, "protocols", config.protocols,
           f"'+'-separated names from {list(text_game.KINDS)}")
@@ -42,6 +44,7 @@ def validate(config) -> None:
   check(d.source in ("synthetic", "quality", "jsonl"), "data.source", d.source,
         "synthetic, quality or jsonl")
   if d.source == "synthetic":
+    check_int(config, "data.seed", 0)
     check_int(config, "data.train", 1)
     check_int(config, "data.test", 1)
     setup.reading_config(config).check()

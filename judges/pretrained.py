@@ -105,8 +105,11 @@ class PretrainedJudge:
   bucket: int = 32
   both_orders: bool = True
   # letters: the options listed as A and B, read from the letters' next-token logits; cloze:
-  # the options named by their text, read from the next-token logits of each option's first
-  # token after `answer_prefix` (small models answer this way far better than by letter).
+  # the options named by their text, read after `answer_prefix` and the tokens both options
+  # share ("He was" of "He was afraid" / "He was angry") from the next-token logits of the first
+  # token where they differ (the end of turn for an option that has ended): the options'
+  # likelihood ratio up to where they part, the shared tokens cancelling (small models answer
+  # this way far better than by letter).
   readout: str = "letters"
   answer_prefix: str | None = None   # after the assistant's turn opens (None: the readout's)
 
@@ -161,19 +164,30 @@ class PretrainedJudge:
     return self.tokenizer.encode_chat(messages, self.answer_prefix)
 
   def prompts(self, rows: list[dict], passages: list, swap=False) -> list[list[int]]:
-    """Token ids of each row's prompt; `swap` (a bool, or one per row) lists option 1 first."""
+    """Token ids of each row's prompt; `swap` (a bool, or one per row) lists option 1 first.
+    Cloze: the prompt ends with the tokens both options share."""
     swaps = np.broadcast_to(np.asarray(swap, bool), (len(rows),))
-    return [self.encode(judge_messages(r, p, bool(s), self.readout))
+    shared = lambda r: self._cloze(r)[0] if self.readout == "cloze" else []
+    return [self.encode(judge_messages(r, p, bool(s), self.readout)) + shared(r)
             for r, p, s in zip(rows, passages, swaps)]
+
+  def _cloze(self, row: dict) -> tuple[list[int], tuple[int, int]]:
+    """(the tokens both options start with, the first token of each where they differ; the
+    end of turn for an option that has ended)."""
+    a, b = (self.tokenizer.encode_text(" " + o.strip()) for o in row["options"][:2])
+    k = 0
+    while k < min(len(a), len(b)) and a[k] == b[k]:
+      k += 1
+    end = self.tokenizer.eos_id if self.tokenizer.eos_id is not None else 0
+    return a[:k], (a[k] if k < len(a) else end, b[k] if k < len(b) else end)
 
   def choices(self, rows: list[dict], swap=False) -> np.ndarray:
     """[N, 2] token ids read for the options in listed order: the letters, or (cloze) each
-    option's first token after the answer prefix."""
+    option's first token past the tokens they share."""
     swaps = np.broadcast_to(np.asarray(swap, bool), (len(rows),))
     if self.readout == "letters":
       return np.tile(np.asarray(self.letter_ids, np.int32), (len(rows), 1))
-    first = lambda text: self.tokenizer.encode(" " + text.strip(), bos=False)[0]
-    ids = np.array([[first(r["options"][0]), first(r["options"][1])] for r in rows], np.int32)
+    ids = np.array([self._cloze(r)[1] for r in rows], np.int32)
     return np.where(swaps[:, None], ids[:, ::-1], ids)
 
   def features(self, prompts: list[list[int]], choices=None) -> Features:

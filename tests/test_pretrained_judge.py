@@ -1,4 +1,5 @@
 """The pretrained judge's prompt: what it may see, and nothing else."""
+import os
 import json
 
 from judges.pretrained import judge_messages
@@ -163,11 +164,10 @@ def test_the_cloze_readout_reads_each_options_first_token_after_the_answer_prefi
   prompts = judge.prompts(ROWS[:3], [None] * 3, swap=[False, True, False])
   text = tok.decode(prompts[1])
   first, second = ROWS[1]["options"][1], ROWS[1]["options"][0]  # swapped
-  assert f"Answers: {first} or {second}" in text and text.endswith("The answer is")
+  assert f"Answers: {first} or {second}" in text and text.endswith("The answer is ")
   assert f"Debater for {first} quotes (VERIFIED)" in text and "\nA: " not in text
   choices = judge.choices(ROWS[:3], swap=[False, True, False])
-  assert tok.decode([choices[1, 0]]) == " " + ROWS[1]["options"][1][:len(tok.decode(
-      [choices[1, 0]])) - 1]
+  assert tok.decode([choices[1, 0]]) == "g" and tok.decode([choices[1, 1]]) == "b"  # past " "
   got = judge.letter_logits(judge.features(prompts, choices))
   whole = functionalize(lambda r: Decoder(ck.config, rngs=r)).module(
       jax.tree.map(jnp.asarray, ck.params))
@@ -187,3 +187,21 @@ def test_a_prompt_longer_than_the_models_context_is_one_line(tiny):
   with pytest.raises(ConfigError, match="at most 4,096, the context length"):
     judge.probs(ROWS[:1], ["word " * 5000])
   assert judge.probs(ROWS[:1]).shape == (1, 2)  # the transcript alone fits
+
+
+def test_cloze_options_sharing_their_first_tokens_are_read_where_they_part(tiny):
+  """"He was afraid" / "He was angry": the prompt ends with the shared " He was", and each option
+  is read from its first own token, so the verdict is not a forced 0.5 tie; an option that is the
+  other's prefix is read as the end of turn."""
+  _, ck, tok = tiny
+  judge = PretrainedJudge(ck, tok, top_layers=1, batch_size=4, readout="cloze")
+  row = {**ROWS[0], "options": ["He was afraid", "He was angry"]}
+  prompt = judge.prompts([row], [None])[0]
+  shared = os.path.commonprefix([" He was afraid", " He was angry"])  # (a character tokenizer)
+  assert tok.decode(prompt).endswith("The answer is" + shared) and shared == " He was a"
+  (a, b), = judge.choices([row])
+  assert tok.decode([a]) == "f" and tok.decode([b]) == "n"
+  p = judge.probs([row])
+  assert abs(p[0, 0] - 0.5) > 1e-4
+  (_, end), = judge.choices([{**ROWS[0], "options": ["red car", "red"]}])
+  assert end == tok.eos_id

@@ -181,6 +181,10 @@ def test_rejudge_refuses_bad_arguments_and_transcripts_in_one_line(tmp_path, cap
     ("smoke,rounds=0", [], "config.rounds=0 is not allowed"),
     ("smoke,judge=huge", [], "judge='huge'; allowed: ['micro', 'tiny', 'small', 'base']"),
     ("smoke,tricky=2", [], "data.tricky=2.0; allowed: None, or a share in [0, 1]"),
+    ("smoke,tricky=-0.5", [], "data.tricky=-0.5; allowed: None, or a share in [0, 1]"),
+    ("smoke,data_seed=-1", [], "config.data.seed=-1 is not allowed"),
+    ("smoke", ["--config.seed=-1"], "config.seed=-1 is not allowed"),
+    ("smoke,protocols=debate+debate", [], "allowed: each protocol at most once"),
     ("smoke", ["--config.judge.opening=greedy"], "config.judge.opening='greedy' is not allowed"),
     ("smoke,debater=heuristic/best_of", [], "config.debater='heuristic/best_of' is not allowed"),
 ])

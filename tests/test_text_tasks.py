@@ -154,3 +154,37 @@ def test_bad_quality_files_are_one_clear_line(tmp_path, content, match):
 def test_missing_file_is_one_clear_line(tmp_path):
   with pytest.raises(ConfigError, match="is not a file"):
     text_files.load_jsonl(str(tmp_path / "nope.jsonl"))
+
+
+_Q = lambda **kw: json.dumps({"article": "A. B.", "questions": [
+    {"question": "q", "options": ["a", "b"], "gold_label": 1} | kw]}) + "\n"
+_J = lambda **kw: json.dumps({"passage": "Ann ran.", "question": "Who?",
+                              "options": ["Ann", "Bob"], "label": 0} | kw) + "\n"
+
+
+@pytest.mark.parametrize("loader,content,match", [
+    ("quality", b'{"article": "caf\xe9"}\n', "is not UTF-8 (byte 16)"),
+    ("quality", "[1, 2]\n", "is a JSON list"),
+    ("quality", json.dumps({"article": "A.", "questions": [{"question": "q",
+                                                            "options": ["a", "b"]}]}) + "\n",
+     "an object with question, options and gold_label"),
+    ("quality", _Q(options=["a"]), "at least two distinct"),
+    ("quality", _Q(gold_label="1"), "gold_label='1'; allowed: an integer in 1..2"),
+    ("quality", json.dumps({"article": " ", "questions": []}) + "\n", "article=' '"),
+    ("jsonl", _J(label="A"), "label='A'"),
+    ("jsonl", _J(label=0.7), "label=0.7"),
+    ("jsonl", _J(label=True), "label=True"),
+    ("jsonl", _J(options="PR"), "options='PR'; allowed: a list of at least two distinct"),
+    ("jsonl", _J(options=["Ann", "Ann"]), "options="),
+    ("jsonl", _J(options=["Ann", ""]), "options="),
+    ("jsonl", _J(passage=""), "passage=''; allowed: a non-empty string"),
+    ("jsonl", _J(question=3), "question=3"),
+])
+def test_bad_rows_name_the_file_the_line_and_the_field(tmp_path, loader, content, match):
+  p = tmp_path / "bad.jsonl"
+  good = _Q() if loader == "quality" else _J()
+  p.write_bytes(good.encode() + (content if isinstance(content, bytes) else content.encode()))
+  load = text_files.load_quality if loader == "quality" else text_files.load_jsonl
+  with pytest.raises(ConfigError, match="line 2") as e:
+    load(str(p))
+  assert match in str(e.value) and "\n" not in str(e.value)

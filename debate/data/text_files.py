@@ -34,18 +34,53 @@ def _read_jsonl(path: str) -> list[dict]:
     raise ConfigError(f"data.path={path!r} is not a file; allowed: a JSONL file (QuALITY "
                       "v1.0.1, or passage/question/options/label rows with data.fields)")
   rows = []
-  with open(path, encoding="utf-8") as f:
-    for n, line in enumerate(f, 1):
+  with open(path, "rb") as f:
+    for n, raw in enumerate(f, 1):
+      try:
+        line = raw.decode("utf-8")
+      except UnicodeDecodeError as e:
+        raise ConfigError(f"data.path={path!r} line {n} is not UTF-8 (byte {e.start}); allowed: "
+                          "UTF-8 text") from None
       if not line.strip():
         continue
       try:
-        rows.append(json.loads(line))
+        row = json.loads(line)
       except json.JSONDecodeError as e:
         raise ConfigError(f"data.path={path!r} line {n} is not JSON ({e.msg}); allowed: one JSON "
                           "object per line") from None
+      if not isinstance(row, dict):
+        raise ConfigError(f"data.path={path!r} line {n} is a JSON {type(row).__name__}; allowed: "
+                          "one JSON object per line")
+      rows.append(row)
   if not rows:
     raise ConfigError(f"data.path={path!r} holds no rows; allowed: a JSONL file with at least one")
   return rows
+
+
+def _bad(path: str, n: int, field: str, value, allowed: str) -> ConfigError:
+  shown = repr(value)
+  shown = shown if len(shown) <= 60 else shown[:57] + "..."
+  return ConfigError(f"data.path={path!r} line {n}: {field}={shown}; allowed: {allowed}")
+
+
+def _check_text(path: str, n: int, field: str, value) -> str:
+  if not isinstance(value, str) or not value.strip():
+    raise _bad(path, n, field, value, "a non-empty string")
+  return value
+
+
+def _check_options(path: str, n: int, field: str, options) -> list[str]:
+  ok = isinstance(options, list) and len(options) >= 2 and all(
+      isinstance(o, str) and o.strip() for o in options)
+  if not ok or len({o.strip() for o in options}) != len(options):
+    raise _bad(path, n, field, options, "a list of at least two distinct non-empty strings")
+  return options
+
+
+def _check_label(path: str, n: int, field: str, label, lo: int, hi: int) -> int:
+  if isinstance(label, bool) or not isinstance(label, int) or not lo <= label <= hi:
+    raise _bad(path, n, field, label, f"an integer in {lo}..{hi}")
+  return label
 
 
 def _two_options(options: list[str], gold: int, distractor: int, rng) -> tuple[list[str], int]:
@@ -62,12 +97,16 @@ def load_quality(path: str, seed: int = 0) -> list[dict]:
     if "article" not in art or "questions" not in art:
       raise ConfigError(f"data.path={path!r} line {n} has no 'article' or 'questions'; allowed: "
                         "QuALITY v1.0.1 rows (or data.format=jsonl with data.fields)")
-    sentences = split_sentences(art["article"])
-    for q in art["questions"]:
-      options, gold = q["options"], int(q["gold_label"]) - 1
-      if not 0 <= gold < len(options):
-        raise ConfigError(f"data.path={path!r} line {n}: gold_label={q['gold_label']}; allowed: "
-                          f"1..{len(options)}")
+    sentences = split_sentences(_check_text(path, n, "article", art["article"]))
+    if not isinstance(art["questions"], list):
+      raise _bad(path, n, "questions", art["questions"], "a list of question objects")
+    for k, q in enumerate(art["questions"]):
+      where = f"questions[{k}]"
+      if not isinstance(q, dict) or not {"question", "options", "gold_label"} <= set(q):
+        raise _bad(path, n, where, q, "an object with question, options and gold_label")
+      _check_text(path, n, f"{where}.question", q["question"])
+      options = _check_options(path, n, f"{where}.options", q["options"])
+      gold = _check_label(path, n, f"{where}.gold_label", q["gold_label"], 1, len(options)) - 1
       votes = collections.Counter(int(v["untimed_best_distractor"]) - 1
                                   for v in q.get("validation", [])
                                   if v.get("untimed_best_distractor") is not None)
@@ -100,11 +139,11 @@ def load_jsonl(path: str, fields: dict | None = None, label_base: int = 0,
     if missing:
       raise ConfigError(f"data.path={path!r} line {n} has no {[fields[k] for k in missing]}; "
                         f"allowed: rows with {sorted(fields.values())} (data.fields maps them)")
-    options, gold = list(row[fields["options"]]), int(row[fields["label"]]) - label_base
-    if len(options) < 2 or not 0 <= gold < len(options):
-      raise ConfigError(f"data.path={path!r} line {n}: {len(options)} options, label "
-                        f"{row[fields['label']]}; allowed: at least 2 options and a label in "
-                        f"{label_base}..{len(options) - 1 + label_base}")
+    _check_text(path, n, fields["passage"], row[fields["passage"]])
+    _check_text(path, n, fields["question"], row[fields["question"]])
+    options = _check_options(path, n, fields["options"], row[fields["options"]])
+    gold = _check_label(path, n, fields["label"], row[fields["label"]], label_base,
+                        len(options) - 1 + label_base) - label_base
     distractor = next(i for i in range(len(options)) if i != gold)
     pair, label = _two_options(options, gold, distractor, rng)
     out.append({"passage": row[fields["passage"]],
