@@ -86,9 +86,9 @@ def cotrain(tasks: dict, players: Players, judge_init, *, debater: str, opening:
       start = (r * len(tasks) + i) * games_per_round  # Questions of its own, while they last.
       key = balanced_keys(task, (start + np.arange(games_per_round)) % len(task), rng)
       if os.path.exists(path):
-        with np.load(path) as f:
-          data = {"view": (f["view"],), "target": f["target"]}
-          row[name] = None if np.isnan(f["accuracy"]) else float(f["accuracy"])
+        f = io.load_npz(path)
+        data = {"view": (f["view"],), "target": f["target"]}
+        row[name] = None if np.isnan(f["accuracy"]) else float(f["accuracy"])
       else:
         out = players.play(task, key, spec, params if r else blank, seed + 1000 * r,
                            f"  round {r} {name}: games")
@@ -119,8 +119,7 @@ def save_games(path: str, key: task_base.GameKey, transcript: dict) -> None:
 def rejudge(task, judge_apply, params, games_path: str) -> dict:
   """The stored games of `games_path` judged again by `params`, without playing them again:
   each game's final view is rebuilt from its moves."""
-  with np.load(games_path) as f:
-    g = {k: f[k] for k in f.files}
+  g = io.load_npz(games_path)
   key = task_base.GameKey(g["example_id"], g["claims_2"], g["first"], g["truth_seat"])
   final = judging.views_of(task.game, task.examples(key), g, every_move=False)
   logits = np.asarray(jax.jit(judge_apply)(params, *final["view"]), np.float32)

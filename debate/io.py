@@ -94,22 +94,54 @@ def save_npz(path: str, **arrays) -> None:
   atomic_write_bytes(path, buf.getvalue())
 
 
-def read_jsonl(path: str) -> list[dict]:
-  """Rows of a JSONL file; a damaged line (a kill during an append leaves half a line at the
-  end) is dropped with a warning instead of stopping the run."""
+def read_jsonl(path: str, strict: bool = False) -> list[dict]:
+  """Rows of a JSONL file. A damaged line (a kill during an append leaves half a line at the
+  end) is dropped with a warning (logs the run appends to), or with `strict` (data a result is
+  computed from: transcripts, verdicts) refused in one line naming the file and the line."""
   import logging
+
+  from models.errors import ConfigError
   if not os.path.exists(path):
+    if strict:
+      raise ConfigError(f"{path} does not exist; allowed: the JSONL file a finished run writes")
     return []
   rows = []
-  with open(path) as f:
-    for n, line in enumerate(f, 1):
-      if not line.strip():
-        continue
+  with open(path, "rb") as f:
+    for n, raw in enumerate(f, 1):
       try:
-        rows.append(json.loads(line))
-      except json.JSONDecodeError:
-        logging.warning("%s: line %d is damaged (%r...); dropped", path, n, line[:60])
+        line = raw.decode("utf-8")
+        if not line.strip():
+          continue
+        row = json.loads(line)
+        if not isinstance(row, dict):
+          raise ValueError(f"a JSON {type(row).__name__}")
+        rows.append(row)
+      except ValueError as e:  # (JSONDecodeError and UnicodeDecodeError are ValueErrors)
+        if strict:
+          raise ConfigError(f"{path} line {n} is damaged ({type(e).__name__}: {str(e)[:60]}); "
+                            "allowed: one JSON object per line, as the run wrote it (rerun "
+                            "it)") from None
+        logging.warning("%s: line %d is damaged (%r...); dropped", path, n, raw[:60])
   return rows
+
+
+def load_npz(path: str) -> dict:
+  """The arrays of an npz file a run wrote; a missing, cut or damaged file is one line naming
+  it."""
+  import zipfile
+
+  import numpy as np
+
+  from models.errors import ConfigError
+  try:
+    with np.load(path) as f:
+      if not hasattr(f, "files"):
+        raise ValueError("not an npz archive")
+      return {k: f[k] for k in f.files}
+  except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+    raise ConfigError(f"{path} is missing or damaged ({type(e).__name__}: {str(e)[:80]}); "
+                      "allowed: the file as a finished run wrote it (delete it and rerun to "
+                      "make it again)") from None
 
 
 def read_json(path: str) -> Any:

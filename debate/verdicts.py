@@ -19,8 +19,7 @@ def cached_table(path: str, compute, key: dict) -> dict:
 
   `key` (the debate settings, examples and judge) must match the saved one."""
   if os.path.exists(path):
-    with np.load(path) as f:
-      out = {k: f[k] for k in f.files}
+    out = io.load_npz(path)
     saved = json.loads(str(out.get("key", "{}")))
     if saved != key:
       raise ConfigError(f"verdict table {path} was made with {saved}, not {key}; allowed: "

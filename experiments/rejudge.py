@@ -52,6 +52,7 @@ def validate(config) -> tuple:
         os.path.join(config.games_workdir, config.transcripts)), "transcripts",
         config.transcripts, f"a transcript file of games_workdir (one of "
         f"{sorted(f for f in os.listdir(config.games_workdir) if f.endswith('.jsonl'))})")
+    io.read_jsonl(os.path.join(config.games_workdir, config.transcripts), strict=True)
   if config.judge not in ("small", "pretrained"):
     return games_cfg, None, []
   judge_cfg = setup.run_config(config.judge_workdir, "judge_workdir")
@@ -67,6 +68,8 @@ def validate(config) -> tuple:
       os.path.join(config.games_workdir, f"games_{p}.npz"))]
   check(bool(names), "games_workdir", config.games_workdir,
         "a finished text_debate run (it holds no games_{protocol}.npz)")
+  for p in names:  # a damaged file: one line now, not after the workdir is made
+    io.load_npz(os.path.join(config.games_workdir, f"games_{p}.npz"))
   return games_cfg, judge_cfg, names
 
 
@@ -75,18 +78,17 @@ def train_and_evaluate(config, workdir: str) -> dict:
   _, test_rows = setup.load_rows(games_cfg)
   if judge_cfg is None or config.judge == "pretrained":
     return _pretrained(config, workdir, games_cfg, judge_cfg, test_rows)
-  rt = common.prepare_workdir(config, workdir)
   t0 = time.time()
   tok = setup.tokenizer(judge_cfg, config.judge_workdir, [])
   judge = setup.judge(judge_cfg, tok).load(config.judge_workdir)
+  rt = common.prepare_workdir(config, workdir)
   apply, params, tcfg = judge.apply, judge.params, judge.cfg
   tasks = setup.tasks(games_cfg, test_rows, tok)
   out = {}
   for name in names:
     path = os.path.join(config.games_workdir, f"games_{name}.npz")
     again = cotrain_lib.rejudge(tasks[name], apply, params, path)
-    with np.load(path) as f:
-      before = f["honest_wins_B"].astype(bool)
+    before = io.load_npz(path)["honest_wins_B"].astype(bool)
     m = judging.verdict_metrics(again)
     m.update(original_accuracy=float(before.mean()),
              agreement=float((np.asarray(again["honest_wins_B"]) == before).mean()))
@@ -112,7 +114,8 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
   """The stored transcripts judged by a pretrained model: zero-shot (`judge`: the model), or with
   the top layers `judge_workdir`'s run fine-tuned (`judge=pretrained`)."""
   import ml_collections
-  transcripts = io.read_jsonl(os.path.join(config.games_workdir, config.transcripts))
+  transcripts = io.read_jsonl(os.path.join(config.games_workdir, config.transcripts),
+                              strict=True)
   A = config.arguments
   if A.model is not None:
     transcripts = text_arguments.pick(transcripts, A.protocols, A.per_protocol)
@@ -131,12 +134,12 @@ def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:
         "batch_size": config.batch_size, "bucket": 32, "both_orders": config.both_orders,
         "readout": config.readout,
         "test_per_protocol": len(transcripts)}})
-  rt = common.prepare_workdir(config, workdir)
   t0 = time.time()
-  judge = text_pretrained.load_judge(settings)
+  judge = text_pretrained.load_judge(settings)  # (model, top: one line each if damaged)
   finetuned = config.judge == "pretrained"
   if finetuned:
     judge.top = text_pretrained.load_top(config.judge_workdir, judge)
+  rt = common.prepare_workdir(config, workdir)
   scored, p_true = text_pretrained.evaluate(settings, judge, transcripts, test_rows,
                                                finetuned)
   which = "finetuned" if finetuned else "zero_shot"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
 
 import jax
 import numpy as np
@@ -59,7 +60,7 @@ class TextJudge(ArrayJudge):
     try:
       with np.load(path) as f:
         params = [f[jax.tree_util.keystr(p)] for p, _ in leaves]
-    except (OSError, ValueError, KeyError, EOFError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
       raise ConfigError(f"{path} is damaged or from another judge size ({type(e).__name__}: "
                         f"{str(e)[:80]}); allowed: the params.npz a finished text-debate run "
                         "writes with the same judge config (rerun it)")

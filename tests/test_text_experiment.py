@@ -70,6 +70,7 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
   for name in names:
     assert rejudged[name]["agreement"] == 1.0
     assert rejudged[name]["accuracy"] == before[name]
+  _damaged_files_are_one_line(tmp_path, wd)
   if learned:
     lm = res["metrics"]["pretrained_judge"]
     # The stored transcripts, re-judged by the pretrained model zero-shot and by the run's
@@ -194,3 +195,42 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, arg, extra, 
   err = capsys.readouterr().err
   assert message in err and err.count("\n") == 1, err
   assert not os.path.exists(wd)
+
+
+def _damaged_files_are_one_line(tmp_path, wd):
+  """A cut games file, judge or tokenizer in the workdir re-judged: one line naming the file,
+  exit 2, no traceback and no new workdir."""
+  import shutil
+  for name, cut in (("games_debate.npz", 100), (os.path.join("judge", "params.npz"), 50),
+                    ("tokenizer.json", 30)):
+    copy = str(tmp_path / f"damaged_{os.path.basename(name)}")
+    shutil.copytree(wd, copy)
+    path = os.path.join(copy, name)
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[:cut])
+    rj = str(tmp_path / f"rj_damaged_{os.path.basename(name)}")
+    import contextlib
+    import io as _io
+    err = _io.StringIO()
+    with contextlib.redirect_stderr(err):
+      code = run.main(["--config", "configs/rejudge.py", "--workdir", rj,
+                       f"--config.games_workdir={copy}", f"--config.judge_workdir={copy}"])
+    assert code == 2, (name, err.getvalue()[-500:])
+    lines = [x for x in err.getvalue().splitlines() if x.startswith("error:")]
+    assert len(lines) == 1 and path in lines[0] and "Traceback" not in err.getvalue(), lines
+    assert not os.path.exists(rj)
+
+
+def test_a_cut_transcript_file_is_one_line_not_a_partial_score(tmp_path):
+  from debate import io
+  from debate.config import ConfigError
+  path = tmp_path / "transcripts.jsonl"
+  rows = [{"protocol": "debate", "example": i, "probs": [0.3, 0.7]} for i in range(4)]
+  text = "".join(json.dumps(r) + "\n" for r in rows)
+  path.write_text(text[:-20])  # killed mid-line
+  assert len(io.read_jsonl(str(path))) == 3  # a log the run appends to: the cut line dropped
+  with pytest.raises(ConfigError, match="line 4 is damaged"):
+    io.read_jsonl(str(path), strict=True)
+  from judges.base import RecordedJudge
+  with pytest.raises(ConfigError, match="line 4"):
+    RecordedJudge.from_jsonl(str(path))

@@ -36,7 +36,13 @@ class Tokenizer:
   @classmethod
   def load(cls, path: str) -> "Tokenizer":
     from tokenizers import Tokenizer as HFTokenizer
-    return cls(HFTokenizer.from_file(path))
+
+    from models.errors import ConfigError
+    try:
+      return cls(HFTokenizer.from_file(path))
+    except Exception as e:  # tokenizers raises its own Exception type for a damaged file
+      raise ConfigError(f"{path} is damaged ({str(e)[:80]}); allowed: the tokenizer.json a run "
+                        "wrote (delete it and rerun to train it again)") from None
 
   def save(self, path: str) -> None:
     from debate import io

@@ -13,7 +13,7 @@ import time
 import jax
 import numpy as np
 
-from debate import cotrain
+from debate import cotrain, io
 from debate.config import check, check_int
 from debate.games import text as text_game
 from debate.tasks import reading
@@ -73,8 +73,14 @@ def save_top(workdir: str, top) -> None:
 def load_top(workdir: str, judge: pj.PretrainedJudge):
   """The fine-tuned top a run saved, shaped like `judge.zero_shot`."""
   leaves, treedef = jax.tree_util.tree_flatten_with_path(judge.zero_shot)
-  with np.load(os.path.join(workdir, DIR, "top.npz")) as f:
-    return jax.tree_util.tree_unflatten(treedef, [f[jax.tree_util.keystr(p)] for p, _ in leaves])
+  path = os.path.join(workdir, DIR, "top.npz")
+  f = io.load_npz(path)
+  missing = [jax.tree_util.keystr(p) for p, _ in leaves if jax.tree_util.keystr(p) not in f]
+  if missing:
+    from debate.config import ConfigError
+    raise ConfigError(f"{path} lacks {missing[0]}; allowed: the top.npz a run with the same "
+                      "pretrained.top_layers wrote")
+  return jax.tree_util.tree_unflatten(treedef, [f[jax.tree_util.keystr(p)] for p, _ in leaves])
 
 
 def finetune(config, workdir: str, judge, train_transcripts: list[dict], train_rows: list[dict],
