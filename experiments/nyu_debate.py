@@ -36,7 +36,7 @@ def validate(config) -> None:
   P = config.pretrained
   if P.model is not None:
     from models import llama_weights
-    llama_weights.resolve(P.model)
+    llama_weights.check_file(P.model)  # header and tensor shapes, one line if wrong
     check_int(config, "pretrained.batch_size", 1)
     check_int(config, "pretrained.max_rooms", 1)
     from judges import pretrained as pj

@@ -27,11 +27,11 @@ def _validate_arguments(config, games_cfg) -> None:
     return
   check(config.judge != "small", "arguments", A.model, "none with judge=small (the from-scratch "
         "judge reads quote tokens, not text)")
-  llama_weights.resolve(A.model)
   for k in ("tokens", "batch_size", "per_protocol"):
     check_int(config, f"arguments.{k}", 1)
   if A.layers is not None:
     check_int(config, "arguments.layers", 1)
+  llama_weights.check_file(A.model, A.layers)  # header and tensor shapes
   quoting = [p for p in games_cfg.protocols if text_game.FORMATS[p].speakers]
   for p in A.protocols:
     check(p in quoting, "arguments.protocols", A.protocols, f"protocols of the run that quote: "
@@ -43,9 +43,11 @@ def validate(config) -> tuple:
   _validate_arguments(config, games_cfg)
   if config.judge not in ("small", "pretrained"):
     from models import llama_weights
-    llama_weights.resolve(config.judge)  # one line naming the value when it is not a model
     if config.layers is not None:
       check_int(config, "layers", 1)
+    llama_weights.check_file(config.judge, config.layers)  # one line when it is not a model
+    from judges import pretrained as pj
+    check(config.readout in pj.READOUTS, "readout", config.readout, f"one of {list(pj.READOUTS)}")
     check_int(config, "batch_size", 1)
   if config.judge != "small":
     check(os.path.basename(config.transcripts) == config.transcripts and os.path.exists(

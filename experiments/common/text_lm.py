@@ -174,9 +174,9 @@ def validate(config, valid_spec) -> None:
   L = config.lm_debater
   if L.model is None:
     return
-  llama_weights.resolve(L.model)
   if L.layers is not None:
     check_int(config, "lm_debater.layers", 1)
+  llama_weights.check_file(L.model, L.layers)  # header and tensor shapes
   check_int(config, "lm_debater.questions", 1)
   check_int(config, "lm_debater.batch_size", 1)
   for spec in L.specs:

@@ -29,10 +29,13 @@ def validate(config) -> None:
   if P.model is None:
     return
   from models import llama_weights
-  llama_weights.resolve(P.model)  # ConfigError naming the value when it is not a model
   if P.layers is not None:
     check_int(config, "pretrained.layers", 1)
   check_int(config, "pretrained.top_layers", 0)
+  # The file's header and tensor shapes (one line naming the value when it is not a model)
+  blocks = llama_weights.check_file(P.model, P.layers).config.layers
+  check(P.top_layers <= blocks, "pretrained.top_layers", P.top_layers,
+        f"at most the model's {blocks} blocks")
   if P.layers is not None:
     check(P.top_layers <= P.layers, "pretrained.top_layers", P.top_layers,
           f"at most pretrained.layers={P.layers}")
