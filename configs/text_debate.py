@@ -21,7 +21,7 @@ with its top layers fine-tuned on the run's transcripts:
 Args: protocols ('+'-separated from blind, full_info, consultancy, open_consultancy, debate,
 open_debate), rounds, debater (best_of-N, greedy, random, mcts-N), source (synthetic|quality|
 jsonl), data_seed (the synthetic generator's; the run's own seed is the key `seed`), hops,
-overrides, tricky (a share in [0, 1]; -1: none), distractors,
+overrides, tricky (the share of changed and reversed questions, in [0, 1]), distractors,
 judge (micro|tiny|small|base: the from-scratch judge's size; smollm2 or a model path: a
 pretrained judge beside a tiny from-scratch one), debaters (none, smollm2 or a model path: that
 model's debaters played too, judged by both judges), learned_iterations (self-play iterations
@@ -45,8 +45,9 @@ JUDGES = {  # width, layers, heads, kv_heads, head_width, mlp_width
 
 def get_config(arg=None):
   given = {item.partition("=")[0].strip() for item in (arg or "").split(",")}
-  arg = parse_arg(arg, protocols="blind+full_info+consultancy+open_consultancy+debate+open_debate",
-                  rounds=2, debater="heuristic", source="synthetic", data_seed=0, hops=1, overrides=2,
+  arg = parse_arg(arg, protocols="blind+full_info+retrieval+oracle+consultancy+open_consultancy+"
+                  "debate+open_debate",
+                  rounds=2, debater="heuristic", source="synthetic", data_seed=0, hops=1, overrides=1,
                   tricky=0.5, distractors=3, judge="tiny", sweep=True, learned_iterations=24,
                   debaters="none", smoke=False)
   c = ml_collections.ConfigDict()
@@ -67,9 +68,9 @@ def get_config(arg=None):
       "train": 18000, "test": 600,
       "sentences": 24, "distractors": arg.distractors, "hops": arg.hops,
       "overrides": arg.overrides,
-      # The share of questions about a changed fact, where one verified quote supports the false
-      # option (None: drawn like any other fact).
-      "tricky": None if arg.tricky == -1 else arg.tricky,  # tricky=-1: None
+      # The share of changed and reversed questions (the rest plain and decoys,
+      # `debate.data.reading`); docs/RESULTS.md reports the sweep.
+      "tricky": arg.tricky,
       "path": config_dict.placeholder(str),  # quality / jsonl: the file
       "test_fraction": 0.2,
       "fields": ml_collections.ConfigDict({"passage": "passage", "question": "question",
@@ -77,10 +78,12 @@ def get_config(arg=None):
       "label_base": 0,
   })
   # Token budgets fit the synthetic task's text under a 1,024-token BPE (the longest sentence is
-  # 9 tokens, a question 13, a passage 153); longer text is cut, and the run says how often.
+  # 13 tokens, a question 8 (two-hop: 14), a passage 178); longer text is cut, and the run says
+  # how often. `evidence`: sentences the retrieval and oracle protocols show (retrieval: 2 x
+  # rounds of them).
   c.sizes = ml_collections.ConfigDict({
-      "sentences": 24, "sentence_tokens": 10, "passage_tokens": 160, "question_tokens": 14,
-      "option_tokens": 2, "forgeries": 2, "vocab": 1024})
+      "sentences": 24, "sentence_tokens": 14, "passage_tokens": 200, "question_tokens": 16,
+      "option_tokens": 2, "forgeries": 4, "evidence": 4, "vocab": 1024})
   pretrained = None if arg.judge in JUDGES else arg.judge
   if pretrained is not None and not (pretrained == "smollm2" or "/" in pretrained or
                                      pretrained.endswith(".gguf")):
@@ -137,7 +140,7 @@ def get_config(arg=None):
   c.sharding.rules = [list(r) for r in _rules()]
   if arg.smoke:
     c.data.update(train=64, test=32, sentences=20, distractors=2)
-    c.sizes.update(sentences=20, passage_tokens=120, vocab=400, sentence_tokens=12,
+    c.sizes.update(sentences=20, passage_tokens=160, vocab=400, sentence_tokens=14,
                    question_tokens=16)
     if "judge" not in given:  # an explicit judge keeps its size (config.json says which)
       c.judge.update(size="smoke", width=32, layers=1, heads=2, kv_heads=1, head_width=16,

@@ -57,6 +57,14 @@ def validate(config) -> None:
               "option_tokens", "vocab"):
     check_int(config, f"sizes.{key}", 1)
   check_int(config, "sizes.forgeries", 0)
+  check_int(config, "sizes.evidence", 1)
+  if "retrieval" in config.protocols:
+    check(config.sizes.evidence >= 2 * config.rounds, "sizes.evidence", config.sizes.evidence,
+          f"at least 2 x rounds = {2 * config.rounds} for the retrieval protocol (it shows as many "
+          "sentences as a debate quotes)")
+  if "oracle" in config.protocols:
+    check(d.source == "synthetic", "protocols", config.protocols, "oracle with data.source="
+          "synthetic only (files do not name their decisive sentences)")
   j = config.judge
   for key in ("width", "layers", "heads", "kv_heads", "head_width", "mlp_width", "rounds",
               "games_per_round", "steps_per_round", "batch_size"):

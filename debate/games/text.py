@@ -21,8 +21,15 @@ the passage), so a new one is one entry here plus its config name:
   it), though the judge sees both.
 - `open_debate`: the first mover picks its option (the other seat argues the other), then as
   `debate`.
-The judge's view is one token sequence: [passage (full_info)] question, option A, option B, then
-per quote: who argues for which option ([A] or [B]), verified or not ([V] or [U]), the quote.
+- `retrieval` and `oracle`: no moves, no sides; the judge sees sentences of the passage marked
+  [V]: the k = 2 x rounds sentences with the most (rarity-weighted) question words, in passage
+  order, or the example's decisive evidence (`Example.evidence_K`, as the task names it). The
+  baselines debate must beat: what debate adds beyond retrieval, and how close it comes to
+  being shown the answer's evidence.
+The judge's view is one token sequence: question, option A, option B, then [the passage
+(full_info)], then per quote: who argues for which option ([A] or [B]), verified or not ([V] or
+[U]), the quote. The question comes first so that a judge reading the passage reads it knowing
+what it looks for.
 """
 from __future__ import annotations
 
@@ -41,6 +48,7 @@ class Format:
   speakers: int         # 0: no debate; 1: the first mover alone (consultancy); 2: alternating
   open: bool = False    # the first mover picks the option it argues (the other seat the other)
   reads_passage: bool = False  # the judge reads the passage itself (the reading ceiling)
+  evidence: str | None = None  # no sides, sentences shown: "retrieval" or "oracle"
 
 
 FORMATS = {
@@ -50,6 +58,8 @@ FORMATS = {
     "open_consultancy": Format(1, open=True),
     "debate": Format(2),
     "open_debate": Format(2, open=True),
+    "retrieval": Format(0, evidence="retrieval"),
+    "oracle": Format(0, evidence="oracle"),
 }
 KINDS = tuple(FORMATS)
 
@@ -106,6 +116,8 @@ class Example(NamedTuple):
   # forgeries), for quoting it to argue option 0 rather than option 1 (its log-likelihood arguing
   # option 0 minus arguing option 1); the game's prior when `prior_kind` is "lm", else unread.
   quote_scores_U: jax.Array
+  # int32 [K]: the sentences that decide the answer (-1: none; the `oracle` protocol's view)
+  evidence_K: jax.Array
 
 
 class State(NamedTuple):
@@ -221,13 +233,7 @@ class TextDebate:
     claims = self.claims(example, state)
     units_UxL = jnp.concatenate([example.sents_SxL, example.fakes_FxL], 0)
     contains = lambda toks_K: (toks_K[:, None, None] == units_UxL[None]).any(-1)  # [K, U]
-    q = example.question_Q
-    in_unit_QxU = contains(q) & (q != 0)[:, None]
-    real = jnp.arange(units_UxL.shape[0]) < example.num_sents
-    df_Q = (in_unit_QxU & real[None]).sum(-1)
-    idf_Q = jnp.log((example.num_sents + 1.0) / (df_Q + 1.0))
-    weight_Q = jnp.where(df_Q > 0, idf_Q ** 4, 0.0)
-    shared = (in_unit_QxU * weight_Q[:, None]).sum(0) / jnp.maximum(weight_Q.sum(), 1e-6)
+    shared = question_overlap(example, units_UxL)
     holds = lambda toks_O: (contains(toks_O) | (toks_O == 0)[:, None]).all(0)
     own = holds(example.options_2xO[claims[seat]])
     other = holds(example.options_2xO[claims[1 - seat]])
@@ -268,7 +274,13 @@ class TextDebate:
             jnp.asarray([t["[O]"]], jnp.int32), example.options_2xO[0],
             jnp.asarray([t["[O]"]], jnp.int32), example.options_2xO[1]]
     if self.protocol.reads_passage:
-      head = [jnp.asarray([t["[P]"]], jnp.int32), example.passage_P] + head
+      head = head + [jnp.asarray([t["[P]"]], jnp.int32), example.passage_P]
+    if self.protocol.spec.evidence:
+      idx_K = self.shown_evidence(example)
+      for k in range(idx_K.shape[0]):
+        shown = jnp.concatenate([jnp.asarray([t["[V]"]], jnp.int32),
+                                 example.sents_SxL[jnp.maximum(idx_K[k], 0)]])
+        head.append(jnp.where(idx_K[k] >= 0, shown, 0))
     claims = self.claims(example, state)
     turns = []
     for q in range(self.protocol.quotes):
@@ -282,6 +294,20 @@ class TextDebate:
                               self.quote_tokens(example, action)])
       turns.append(jnp.where(made, turn, 0))
     return (_left_pack(jnp.concatenate(head + turns)),)
+
+  def shown_evidence(self, example: Example) -> jax.Array:
+    """int32 [K]: the sentences the `retrieval` or `oracle` judge is shown, in passage order (-1:
+    none). Retrieval: the k = 2 x rounds with the most question overlap (`question_overlap`)."""
+    if self.protocol.spec.evidence == "oracle":
+      return example.evidence_K
+    k = min(2 * self.protocol.rounds, example.evidence_K.shape[0])
+    S = example.sents_SxL.shape[0]
+    score = jnp.where(jnp.arange(S) < example.num_sents,
+                      question_overlap(example, example.sents_SxL), -1.0)
+    top = jnp.sort(jnp.argsort(-score, stable=True)[:k])
+    top = jnp.where(top < example.num_sents, top, -1)
+    return jnp.concatenate([top, jnp.full((example.evidence_K.shape[0] - k,), -1)]).astype(
+        jnp.int32)
 
   def debater_view(self, example: Example, state: State, seat) -> tuple[jax.Array, jax.Array]:
     """What a learned debater in `seat` reads, as (tokens_N, marks_A): the question, the options,
@@ -343,6 +369,18 @@ class TextDebate:
             "true_option": int(example.label[i]), "claims": [int(c) for c in claims],
             "honest_seat": truth, "moves": moves,
             "winner": "honest" if transcript["honest_wins_B"][i] else "liar"}
+
+
+def question_overlap(example: Example, units_UxL: jax.Array) -> jax.Array:
+  """float [U]: the share of the question's words each unit holds, each word weighted by the
+  fourth power of its inverse sentence frequency in the passage (a name counts, "is" barely)."""
+  q = example.question_Q
+  in_unit_QxU = (q[:, None, None] == units_UxL[None]).any(-1) & (q != 0)[:, None]
+  real = jnp.arange(units_UxL.shape[0]) < example.num_sents
+  df_Q = (in_unit_QxU & real[None]).sum(-1)
+  idf_Q = jnp.log((example.num_sents + 1.0) / (df_Q + 1.0))
+  weight_Q = jnp.where(df_Q > 0, idf_Q ** 4, 0.0)
+  return (in_unit_QxU * weight_Q[:, None]).sum(0) / jnp.maximum(weight_Q.sum(), 1e-6)
 
 
 def _left_pack(tokens_N: jax.Array) -> jax.Array:

@@ -22,7 +22,8 @@ class Sizes:
   passage_tokens: int = 320
   question_tokens: int = 24
   option_tokens: int = 6
-  forgeries: int = 2
+  forgeries: int = 4
+  evidence: int = 4        # sentences the retrieval and oracle protocols show
 
 
 class ReadingTask(base.TaskDefaults):
@@ -68,7 +69,8 @@ class ReadingTask(base.TaskDefaults):
         claims_2=np.asarray(key.claims_2, np.int32),
         truth_seat=np.asarray(key.truth_seat, np.int32), first=np.asarray(key.first, np.int32),
         quote_scores_U=a["quote_scores"] if "quote_scores" in a else np.zeros(
-            (len(ids), self.sizes.sentences + self.sizes.forgeries), np.float32))
+            (len(ids), self.sizes.sentences + self.sizes.forgeries), np.float32),
+        evidence_K=a["evidence"])
 
   def judge_probs(self, judge_apply, judge_params, ids, rng) -> np.ndarray:
     """The blind judge's probabilities (question and options only)."""
@@ -110,10 +112,15 @@ def _tokenize(rows: list[dict], tok, sizes: Sizes) -> dict[str, np.ndarray]:
       fakes[i, :len(ff)] = tok.encode(ff, L)
     num_fakes[i] = len(ff)
   options = np.stack([tok.encode(list(r["options"]), sizes.option_tokens) for r in rows])
+  evidence = np.full((n, sizes.evidence), -1, np.int32)  # (rows from files name none)
+  for i, r in enumerate(rows):
+    ev = [e for e in r.get("evidence", []) if e < S][:sizes.evidence]
+    evidence[i, :len(ev)] = ev
   return {"sents": sents, "num_sents": num_sents, "fakes": fakes, "num_fakes": num_fakes,
           "passage": tok.encode([r["passage"] for r in rows], sizes.passage_tokens),
           "question": tok.encode([r["question"] for r in rows], sizes.question_tokens),
-          "options": options, "label": np.asarray([r["label"] for r in rows], np.int32)}
+          "options": options, "label": np.asarray([r["label"] for r in rows], np.int32),
+          "evidence": evidence}
 
 
 def _report_cuts(rows, tok, sizes: Sizes) -> None:

@@ -21,15 +21,16 @@ from models.transformer import TransformerConfig
 def reading_config(config) -> reading.ReadingConfig:
   d = config.data
   return reading.ReadingConfig(sentences=d.sentences, distractors=d.distractors, hops=d.hops,
-                               overrides=d.overrides, tricky=d.get("tricky"))
+                               overrides=d.overrides, tricky=d.tricky)
 
 
 def load_rows(config) -> tuple[list[dict], list[dict]]:
   """(train rows, test rows) of `config.data`: generated, or read from the user's file."""
   d = config.data
-  if d.source == "synthetic":
-    rows = reading.generate(d.train + d.test, d.seed, reading_config(config))
-    return rows[:d.train], rows[d.train:]
+  if d.source == "synthetic":  # test questions: people, things and wordings never trained on
+    cfg = reading_config(config)
+    return (reading.generate(d.train, d.seed, cfg, "train"),
+            reading.generate(d.test, d.seed, cfg, "test"))
   rows = (text_files.load_quality(d.path, seed=config.seed) if d.source == "quality" else
           text_files.load_jsonl(d.path, dict(d.fields), d.label_base, seed=config.seed))
   n_test = max(1, int(round(len(rows) * d.test_fraction)))
