@@ -78,11 +78,11 @@ def get_config(arg=None):
       "label_base": 0,
   })
   # Token budgets fit the synthetic task's text under a 1,024-token BPE (the longest sentence is
-  # 13 tokens, a question 8 (two-hop: 14), a passage 178); longer text is cut, and the run says
-  # how often. `evidence`: sentences the retrieval and oracle protocols show (retrieval: 2 x
-  # rounds of them).
+  # 13 tokens, 18 in the test wordings; a question 8, two-hop 14; a passage 188); longer text is
+  # cut, and the run says how often. `evidence`: sentences the retrieval and oracle protocols
+  # show (retrieval: 2 x rounds of them).
   c.sizes = ml_collections.ConfigDict({
-      "sentences": 24, "sentence_tokens": 14, "passage_tokens": 200, "question_tokens": 16,
+      "sentences": 24, "sentence_tokens": 18, "passage_tokens": 200, "question_tokens": 16,
       "option_tokens": 2, "forgeries": 4, "evidence": 4, "vocab": 1024})
   pretrained = None if arg.judge in JUDGES else arg.judge
   if pretrained is not None and not (pretrained == "smollm2" or "/" in pretrained or
@@ -98,7 +98,7 @@ def get_config(arg=None):
       # Co-training: round 0 on the opening debaters' quotes (heuristic: the quotes that share
       # most words with the question and the claim), then each round the debaters play against the
       # current judge and it is retrained (warm) on every round's transcripts so far.
-      "opening": "heuristic", "rounds": 3, "games_per_round": 1000, "steps_per_round": 600,
+      "opening": "heuristic", "rounds": 3, "games_per_round": 1000, "steps_per_round": 1500,
       "batch_size": 64, "learning_rate": 2e-3})
   # Learned debaters: a transformer policy (the tiny judge's sizes) trained by self-play policy
   # gradient against the final judge in debate, then played in every protocol.
@@ -133,7 +133,7 @@ def get_config(arg=None):
   c.sweep_n = (1, 4, 16) if arg.sweep else ()
   # Stronger liars against the final judge: an honest side quoting its evidence against a liar
   # that picks the best of 4 quotes, or searches them all.
-  c.stress = ("heuristic/best_of-4", "heuristic/greedy") if arg.sweep else ()
+  c.stress = ("heuristic/best_of-4", "heuristic/greedy", "greedy") if arg.sweep else ()
   c.transcripts_per_protocol = 3
   c.log_every = 100
   c.checkpoint_every = 500

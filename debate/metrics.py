@@ -67,3 +67,15 @@ def fmt_pct(rate: float, ci: tuple[float, float] | list[float] | None = None) ->
   if ci is None:
     return f"{100 * rate:.1f}%"
   return f"{100 * rate:.1f}% [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def paired_difference_ci(a, b, z: float = 1.96) -> tuple[float, float, float]:
+  """Mean of a - b over paired outcomes (the same questions under two protocols; 0/1, or 0.5 for
+  a tie) with a normal 95% interval on the per-question differences: tighter than treating the
+  two protocols' games as independent, because a question's difficulty cancels."""
+  d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+  if len(d) == 0:
+    return float("nan"), float("nan"), float("nan")
+  m = float(d.mean())
+  se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("inf")
+  return m, m - z * se, m + z * se

@@ -64,7 +64,7 @@ def test_with_quote_scores_each_side_quotes_what_the_model_prefers_for_its_answe
   tok = tok_lib.Tokenizer.train([r["passage"] for r in rows] + [r["question"] for r in rows], 500)
   task = ReadingTask(rows, tok, Sizes(sentences=20, sentence_tokens=24, question_tokens=32),
                      tg.TextFormat("debate", 2))
-  scores = np.random.default_rng(0).normal(size=(16, 22)).astype(np.float32)
+  scores = np.random.default_rng(0).normal(size=(16, 24)).astype(np.float32)
   lm = task.with_quote_scores(scores)
   assert lm.game.prior_kind == "lm" and task.game.prior_kind == "retrieval"
   assert lm.with_protocol(tg.TextFormat("consultancy", 1)).game.prior_kind == "lm"
@@ -81,7 +81,7 @@ def test_with_quote_scores_each_side_quotes_what_the_model_prefers_for_its_answe
       mine = out.actions_BxT[i][out.seats_BxT[i] == seat]
       sign = 1.0 if key.claims_2[i, seat] == 0 else -1.0
       np.testing.assert_array_equal(mine, units[np.argsort(-sign * scores[i, units])[:2]])
-  with pytest.raises(ValueError, match="allowed: \\(16, 22\\)"):
+  with pytest.raises(ValueError, match="allowed: \\(16, 24\\)"):
     task.with_quote_scores(scores[:, :5])
 
 
@@ -92,14 +92,14 @@ def test_the_quote_scorer_is_each_units_likelihood_arguing_one_answer_minus_the_
   from experiments.common import text_lm
   from debate.tasks.reading import ReadingTask, Sizes
   from models import llama_tokenizer
-  rows = reading.generate(2, seed=1, cfg=reading.ReadingConfig(sentences=10, distractors=1))
+  rows = reading.generate(2, seed=1, cfg=reading.ReadingConfig(sentences=11, distractors=1))
   tok = tok_lib.Tokenizer.train([r["passage"] for r in rows] + [r["question"] for r in rows], 300)
-  task = ReadingTask(rows, tok, Sizes(sentences=10, sentence_tokens=24, question_tokens=32,
+  task = ReadingTask(rows, tok, Sizes(sentences=11, sentence_tokens=24, question_tokens=32,
                                       forgeries=1), tg.TextFormat("debate", 1))
   lt = llama_tokenizer.for_checkpoint(tiny)
   scorer = text_lm.QuoteScorer(tiny, lt, batch_size=3)
   got = scorer.scores(task)
-  assert got.shape == (2, 11)
+  assert got.shape == (2, 12)
   f = trainer.functionalize(lambda r: Decoder(tiny.config, rngs=r))
   i = 1
   units = task.text(i)["sentences"] + task.text(i)["forgeries"]

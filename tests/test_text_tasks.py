@@ -10,68 +10,88 @@ from debate.config import ConfigError
 from debate.data import reading, text_files
 
 
+def _pattern(template: str) -> re.Pattern:
+  body = re.escape(template).replace(r"\{n\}", r"(?P<n>\w+)").replace(
+      r"\{a\}", r"(?P<a>\w+)").replace(r"\{c\}", r"(?P<c>\w+)")
+  return re.compile(body.replace(r"\ a\ ", r"\ an?\ "))
+
+
+EVENTS = [(kind, _pattern(t)) for split in reading.TEMPLATES
+          for kind, ts in reading.TEMPLATES[split].items() for t in ts]
+
+
 def solve(sentences: list[str], question: str) -> str:
-  """Reads the passage as a person would: facts in order, a later change overrides, then the
-  question's chain of facts."""
+  """Reads the passage as a person would: events in order (a statement, a change or a change
+  back sets the colour; a decoy changes nothing), then the question's chain of facts."""
   pet, city, colour = {}, {}, {}
   for s in sentences:
     if m := re.fullmatch(r"(\w+) owns a (\w+)\.", s):
       pet[m[2]] = m[1]
-    elif m := re.fullmatch(r"(\w+) lives in (\w+)\.", s):
+      continue
+    if m := re.fullmatch(r"(\w+) lives in (\w+)\.", s):
       city[m[2]] = m[1]
-    elif m := re.fullmatch(r"(\w+)'s (hat|car) is (\w+)\.", s):
-      colour[m[1], m[2]] = m[3]
-    elif m := re.fullmatch(r"Later, (\w+) dyed her hat (\w+)\.", s):
-      colour[m[1], "hat"] = m[2]
-    elif m := re.fullmatch(r"Later, (\w+) painted the car (\w+)\.", s):
-      colour[m[1], "car"] = m[2]
-  if m := re.fullmatch(r"What colour is (\w+)'s (hat|car)\?", question):
+      continue
+    for kind, p in EVENTS:
+      if m := p.fullmatch(s):
+        if kind != "decoy":
+          colour[m["n"], m["a"]] = m["c"]
+        break
+  if m := re.fullmatch(r"What colour is (\w+)'s (\w+) now\?", question):
     return colour[m[1], m[2]]
-  if m := re.fullmatch(r"What colour is the (hat|car) of the person who owns the (\w+)\?",
-                       question):
+  if m := re.fullmatch(r"What colour is the (\w+) of the person who owns the (\w+)\?", question):
     return colour[pet[m[2]], m[1]]
-  m = re.fullmatch(r"What colour is the (hat|car) of the person who lives in (\w+)\?", question)
+  m = re.fullmatch(r"What colour is the (\w+) of the person who lives in (\w+)\?", question)
   return colour[city[m[2]], m[1]]
 
 
-@pytest.mark.parametrize("hops,overrides,distractors,tricky",
-                         [(1, 0, 1, None), (2, 1, 3, None), (2, 3, 5, None), (1, 2, 3, 0.5)])
+@pytest.mark.parametrize("hops,overrides,distractors,tricky,split",
+                         [(1, 0, 1, 0.0, "train"), (2, 1, 3, 0.5, "train"),
+                          (2, 3, 5, 1.0, "test"), (1, 2, 3, 0.5, "test")])
 def test_every_generated_answer_agrees_with_an_independent_solver(hops, overrides, distractors,
-                                                                  tricky):
+                                                                  tricky, split):
   cfg = reading.ReadingConfig(sentences=40, distractors=distractors, hops=hops,
                               overrides=overrides, tricky=tricky)
-  rows = reading.generate(300, seed=3, cfg=cfg)
-  labels = []
+  rows = reading.generate(300, seed=3, cfg=cfg, split=split)
   for r in rows:
     assert solve(r["sentences"], r["question"]) == r["options"][r["label"]]
     assert r["options"][0] != r["options"][1]
     assert len(r["sentences"]) == 40 and r["passage"] == " ".join(r["sentences"])
-    assert sum(s.startswith("Later,") for s in r["sentences"]) == overrides
-    # Forgeries would support an option and are not in the passage.
-    assert all(f not in r["sentences"] for f in r["forgeries"])
-    if hops == 1:
-      assert r["target"] in r["question"]
-    else:
-      assert r["target"] not in r["question"]
-    labels.append(r["label"])
+    # Forgeries: a statement and a change for each option, none in the passage.
+    assert len(r["forgeries"]) == 4 and all(f not in r["sentences"] for f in r["forgeries"])
+    for k, f in enumerate(r["forgeries"]):
+      assert r["options"][k // 2] in f and r["target"] in f
+    # The evidence: every event on the asked thing (and the two-hop link) decides it alone.
+    shown = [r["sentences"][i] for i in r["evidence"]]
+    assert solve(shown, r["question"]) == r["options"][r["label"]]
+    assert bool(re.search(rf"\b{r['target']}\b", r["question"])) == (hops == 1)
+    # Names and things of the split only.
+    assert r["target"] in reading.NAMES[split] and r["attribute"] in reading.THINGS[split]
+  labels = [r["label"] for r in rows]
   assert 0.4 < np.mean(labels) < 0.6  # The truth at a random position.
-  if tricky is not None:  # That share of questions asks about a changed fact.
-    changed = [any(s.startswith(f"Later, {r['target']}") and r["attribute"][:3] in s
-                   for s in r["sentences"]) for r in rows]
-    assert abs(np.mean(changed) - tricky) < 0.08
+  tricky_share = np.mean([r["qtype"] in ("changed", "reversed") for r in rows])
+  assert abs(tricky_share - tricky) < 0.08
 
 
-def test_a_single_quote_can_mislead():
-  # With an override, the overridden value is the distractor, and the sentence stating it is in
-  # the passage: quoting it alone argues for the wrong option.
-  rows = reading.generate(200, seed=4, cfg=reading.ReadingConfig(hops=1, overrides=8,
-                                                                 distractors=3, sentences=30))
-  misleading = 0
+def test_on_every_question_type_the_false_option_has_a_verified_sentence_naming_the_person():
+  """One quote can mislead: a sentence of the passage names the asked person and states the
+  false option's colour, whatever the question type."""
+  rows = reading.generate(400, seed=4)
+  assert {r["qtype"] for r in rows} == set(reading.QTYPES)
   for r in rows:
     wrong = r["options"][1 - r["label"]]
-    misleading += any(s.endswith(f"{r['attribute']} is {wrong}.") and s.startswith(r["target"])
-                      for s in r["sentences"])
-  assert misleading == len(rows)  # Every question's attribute was overridden (8 of 8 facts).
+    assert any(r["target"] in s and re.search(rf"\b{wrong}\b", s) for s in r["sentences"]), r
+
+
+def test_train_and_test_share_no_person_thing_or_wording():
+  assert not set(reading.NAMES["train"]) & set(reading.NAMES["test"])
+  assert not set(reading.THINGS["train"]) & set(reading.THINGS["test"])
+  train = {t for ts in reading.TEMPLATES["train"].values() for t in ts}
+  test = {t for ts in reading.TEMPLATES["test"].values() for t in ts}
+  assert not train & test
+  a, b = reading.generate(100, 0, split="train"), reading.generate(100, 0, split="test")
+  words = lambda rows: {w for r in rows for w in re.findall(r"[A-Z]\w+", r["passage"])}
+  assert not (words(a) & set(reading.NAMES["test"])) and not (words(b) & set(
+      reading.NAMES["train"]))
 
 
 def test_generator_is_deterministic_and_prefix_stable():
@@ -85,6 +105,7 @@ def test_generator_is_deterministic_and_prefix_stable():
     (reading.ReadingConfig(hops=3), "data.hops=3"),
     (reading.ReadingConfig(sentences=5), "data.sentences=5"),
     (reading.ReadingConfig(distractors=40), "data.distractors=40"),
+    (reading.ReadingConfig(tricky=-0.5), "data.tricky=-0.5"),
 ])
 def test_bad_knobs_are_one_clear_line(cfg, match):
   with pytest.raises(ConfigError, match=match):
@@ -188,3 +209,36 @@ def test_bad_rows_name_the_file_the_line_and_the_field(tmp_path, loader, content
   with pytest.raises(ConfigError, match="line 2") as e:
     load(str(p))
   assert match in str(e.value) and "\n" not in str(e.value)
+
+
+def _game(true_option, honest_quotes, liar_quotes, first="honest"):
+  """A rendered debate: (quote, verified) per side, the first speaker's side first."""
+  sides = {"honest": (true_option, honest_quotes), "liar": (1 - true_option, liar_quotes)}
+  order = [first, "liar" if first == "honest" else "honest"]
+  moves = []
+  for k in range(max(len(honest_quotes), len(liar_quotes))):
+    for who in order:
+      option, quotes = sides[who]
+      if k < len(quotes):
+        moves.append({"speaker": who, "argues_option": option, "quote": quotes[k][0],
+                      "verified": quotes[k][1]})
+  return {"example": 0, "true_option": true_option, "moves": moves}
+
+
+def test_shallow_rules_score_what_they_claim():
+  """A keyword the honest side always quotes is a perfect rule; one both sides quote is a coin;
+  a rule that is always wrong is reported inverted (its inverse is as shallow)."""
+  from debate.tasks import reading_rules
+  row = {"target": "Ana", "attribute": "hat"}
+  games = [_game(t, [("Later, Ana painted the hat red.", True)],
+                 [("Ana's hat is blue.", True), ("Bo's hat is red.", False)],
+                 first="liar") for t in (0, 1, 1, 0)]
+  r = reading_rules.rule_accuracies(games, [row])
+  assert r["keyword_later"]["accuracy"] == 1.0 and not r["keyword_later"]["inverted"]
+  assert r["name_match"]["accuracy"] == 0.5     # both sides quote Ana verified once
+  assert r["first_quote"]["accuracy"] == 1.0 and r["first_quote"]["inverted"]  # liar first
+  assert r["fewer_forgeries"]["accuracy"] == 1.0
+  assert r["option_position"]["accuracy"] == 0.5
+  assert {x["n"] for x in r.values()} == {4}
+  # Without the generator's names, the name rules are not computed.
+  assert "name_match" not in reading_rules.rule_accuracies(games, [{}])

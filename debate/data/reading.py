@@ -72,6 +72,11 @@ TEMPLATES = {
     },
 }
 QTYPES = ("plain", "decoy", "changed", "reversed")
+# Every name and thing of both splits, one per line: a tokenizer trained with them writes a
+# held-out name as one token of its own (its embedding never trained), as a pretrained
+# tokenizer would know an English name, rather than as letters.
+LEXICON = tuple(f"{n} {n}'s" for split in NAMES for n in NAMES[split]) + tuple(
+    t for split in THINGS for t in THINGS[split])
 SPLITS = tuple(NAMES)
 
 

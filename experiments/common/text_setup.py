@@ -43,6 +43,8 @@ def tokenizer(config, workdir: str, train_rows: list[dict]):
   texts = [r["passage"] for r in train_rows] + [r["question"] for r in train_rows] + \
       [o for r in train_rows for o in r["options"]] + \
       [f for r in train_rows for f in r.get("forgeries", [])]
+  if config.data.source == "synthetic":  # the generator's names and things, not its questions
+    texts += list(reading.LEXICON) * 20
   return tok_lib.load_or_train(os.path.join(workdir, "tokenizer.json"), texts,
                                config.sizes.vocab)
 
