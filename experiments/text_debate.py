@@ -19,6 +19,7 @@ from debate.debaters.simple import make_lookahead
 from debate.games import text as text_game
 from experiments.common import text_lm
 from experiments.common import text_pretrained, text_report
+from debate.data import reading as reading_lib
 from debate.tasks import reading, reading_rules
 from experiments.common import text_setup as setup
 from debate.train.writers import MetricWriter
@@ -130,6 +131,10 @@ def evaluate(config, workdir, tasks: dict, players, params, test_rows) -> tuple:
   for base in ("debate", "open_debate"):  # paired per question against every other protocol
     if base in out_metrics:
       out_metrics[base]["paired"] = reading_rules.paired(correct, base)
+  if config.data.source == "synthetic":  # the same judge on other mixtures of question types
+    for m in out_metrics.values():
+      m["tricky_sweep"] = {str(t): reading_rules.mixture_accuracy(
+          m["by_question_type"], reading_lib.type_shares(t)) for t in (0.0, 0.25, 0.5, 0.75, 1.0)}
   return out_metrics, rows
 
 

@@ -108,6 +108,13 @@ class ReadingConfig:
                         f"person, 2 for the question, {self.overrides} overrides)")
 
 
+def type_shares(tricky: float) -> dict[str, float]:
+  """The share of each question type at `tricky` (what `generate_one` draws)."""
+  rest = 1.0 - tricky
+  return {"plain": rest / 3, "decoy": 2 * rest / 3, "changed": tricky / 2,
+          "reversed": tricky / 2}
+
+
 def _say(rng, split: str, kind: str, n: str, a: str, c: str, avoid=()) -> str:
   """The event in one of the split's wordings, picked at random among those not in `avoid`."""
   options = [re.sub(r"\ba (?=[aeiou])", "an ", t.format(n=n, a=a, c=c))

@@ -107,3 +107,11 @@ def paired(correct: dict[str, dict[int, float]], base: str) -> dict[str, dict]:
                                              [other[i] for i in ids])
     out[name] = {"difference": m, "ci95": [lo, hi], "n": len(ids)}
   return out
+
+
+def mixture_accuracy(by_type: dict[str, dict], shares: dict[str, float]) -> float | None:
+  """The accuracy a fixed judge would have on another mixture of question types: its accuracy
+  per type weighted by `shares` (None when a type with weight is missing)."""
+  if any(w > 0 and t not in by_type for t, w in shares.items()):
+    return None
+  return float(sum(w * by_type[t]["accuracy"] for t, w in shares.items() if w > 0))

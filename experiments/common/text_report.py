@@ -139,6 +139,14 @@ def evidence_lines(protocols: dict) -> list[str]:
                   [n] + [pct(p["by_question_type"][t]["accuracy"]) + f" ({p['by_question_type'][t]['n']})"
                          if t in p.get("by_question_type", {}) else "" for t in types]
                   for n, p in protocols.items()]), ""]
+  sweeps = {n: p["tricky_sweep"] for n, p in protocols.items() if p.get("tricky_sweep")}
+  if sweeps:
+    ts = list(next(iter(sweeps.values())))
+    lines += ["## The same judge on other shares of changed and reversed questions (`tricky`)", "",
+              "Its accuracy per question type, weighted by the shares `tricky = t` draws.", "",
+              common.md_table(["protocol"] + [f"t = {t}" for t in ts], [
+                  [n] + ["" if s[t] is None else pct(s[t]) for t in ts]
+                  for n, s in sweeps.items()]), ""]
   ruled = {n: p["shallow_rules"] for n, p in protocols.items() if p.get("shallow_rules")}
   if ruled:
     rules = list(next(iter(ruled.values())))
