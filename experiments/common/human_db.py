@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import time
@@ -38,8 +39,12 @@ class Store:
 
   def __init__(self, path: str):
     self.path = path
-    with self._connect() as db:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    db = self._connect()
+    try:
       db.executescript(SCHEMA)
+    finally:
+      db.close()
 
   def _connect(self) -> sqlite3.Connection:
     db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
