@@ -259,3 +259,67 @@ def test_kill_9_during_submissions_loses_no_acknowledged_verdict(tmp_path):
   finally:
     proc.kill()
     proc.wait()
+
+
+def _chromium():
+  import shutil
+  for name in ("chromium", "chromium-browser"):
+    if shutil.which(name):
+      return shutil.which(name)
+  return None
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (.ci/run "
+                                                 "installs it)")
+def test_a_person_judges_three_debates_in_a_real_browser_and_no_script_runs(served, tmp_path):
+  """Headless Chromium: log in, read, ask for a round, set the slider, explain, decide, see the
+  result, three times; every stored text holds markup that must stay text. Then the database
+  rows and the admin page's results table."""
+  playwright = pytest.importorskip("playwright.sync_api")
+  srv, store = served
+  token = store.add_judge('<img src=x onerror="window.pwned=1">')
+  admin = store.add_judge("admin", admin=True)
+  with playwright.sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+    page = browser.new_page()
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(srv.url + "/")
+    page.fill("#token", token)
+    page.click("#login")
+    page.wait_for_selector("#question:not(:empty)")
+    for k in range(3):
+      page.wait_for_selector("#question:not(:empty)")
+      question = page.text_content("#question")
+      assert question.startswith("Q") and question.endswith("?")
+      if not page.is_disabled("#next-round"):
+        rounds = page.locator(".round-head").count()
+        page.click("#next-round")
+        page.locator(".round-head").nth(rounds).wait_for()  # (the page's CSP forbids eval)
+      page.fill("#slider", str(30 + 20 * k))
+      page.fill("#explanation", f"verdict {k}: the verified quote")
+      page.click("#decide")
+      page.wait_for_selector("#result:not([hidden])")
+      assert page.text_content("#result-head").split(":")[0] in ("Right", "Wrong")
+      assert page.text_content("#record").startswith(f"{k + 1} verdicts")
+      # Quotes are shown as highlighted text, markup and all, never as elements.
+      assert page.locator(".quote.verified").count() >= 1
+      assert page.locator("#rounds img, #rounds script").count() == 0
+      page.click("#another")
+    assert page.evaluate("window.pwned === undefined") and not dialogs
+    assert page.text_content("#judge-name") == '<img src=x onerror="window.pwned=1">'
+    page.screenshot(path=str(tmp_path / "debate.png"))
+    rows = store.verdicts()
+    assert len(rows) == 3 and {r["explanation"] for r in rows} == {
+        f"verdict {k}: the verified quote" for k in range(3)}
+    # The admin page: progress and the results table, the judge's name escaped.
+    page.context.clear_cookies()
+    page.goto(srv.url + "/")
+    page.fill("#token", admin)
+    page.click("#login")
+    page.wait_for_selector("#question")
+    page.goto(srv.url + "/admin")
+    assert page.locator("#results tbody tr").count() >= 1
+    assert "3" in page.text_content("#results")
+    assert page.evaluate("window.pwned === undefined") and not dialogs
+    browser.close()

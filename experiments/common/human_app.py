@@ -72,8 +72,8 @@ def create_app(workdir: str, debates: list[Debate], problems: list[str] = (),
   env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(HERE, "human_templates")),
                            autoescape=True)
 
-  def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
-    return HTMLResponse(env.get_template(name).render(**ctx), status)
+  def page(template: str, status: int = 200, **ctx) -> HTMLResponse:
+    return HTMLResponse(env.get_template(template).render(**ctx), status)
 
   def judge_of(request: Request):
     auth = request.headers.get("authorization", "")
