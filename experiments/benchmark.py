@@ -23,6 +23,7 @@ from experiments.bench.judge import (bench_incremental, bench_judge, bench_leaf_
                                      dense_cells_changed, matmul_floor, matmul_peak)
 from experiments.bench.search import (VARIANTS, bench_debate, bench_judge_buckets,
                                       bench_leaf_paths, bench_repeated_sets)
+from experiments.bench.judging import bench_judging
 from experiments.bench.text import bench_text, bench_text_debater, bench_text_evidence
 
 
@@ -51,7 +52,9 @@ def main(argv=None) -> int:
                  "the matmul peak at each protocol's view length), pretrained (a pretrained "
                  "checkpoint, --model: scoring and generation tokens/s, share of the matmul "
                  "peak, memory), text_evidence (the text "
-                 "judge trained on debates whose honest side quotes the decisive sentence)")
+                 "judge trained on debates whose honest side quotes the decisive sentence), "
+                 "judging (the judging page: 50 judges submitting 2,000 verdicts at once to a "
+                 "server process; nothing lost, latency percentiles)")
   p.add_argument("--devices", type=int, default=1)
   p.add_argument("--model", default="smollm2", help="pretrained part: smollm2, a .gguf file or a "
                  "safetensors directory")
@@ -119,6 +122,8 @@ def main(argv=None) -> int:
         bench_text_evidence(train_questions=n, steps=s, evidence_rate=r,
                             workdir=os.path.join(a.out, f"text_evidence_{n}_{s}_{r}"))
         for n, s, r in ((4000, 600, 1.0), (4000, 600, 0.15), (12000, 1500, 0.15))]
+  if "judging" in parts:
+    res["judging"] = bench_judging()
   if "dense_cells" in parts:
     res["dense_cells_changed"] = dense_cells_changed(a.data_dir, a.k)
   if "incremental_judge" in res and "judged_leaves_per_move" in res.get("debate", {}).get(

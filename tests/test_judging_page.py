@@ -323,3 +323,12 @@ def test_a_person_judges_three_debates_in_a_real_browser_and_no_script_runs(serv
     assert "3" in page.text_content("#results")
     assert page.evaluate("window.pwned === undefined") and not dialogs
     browser.close()
+
+
+def test_a_bounded_load_test_loses_nothing(tmp_path):
+  """10 judges submitting 200 verdicts at once to a server process (the benchmark runs 50 and
+  2,000): every acknowledged verdict is in the database, none failed."""
+  from experiments.bench.judging import bench_judging
+  r = bench_judging(judges=10, verdicts=200, workdir=str(tmp_path))
+  assert r["verdicts_acknowledged"] == r["verdicts_stored"] == 200
+  assert r["lost"] == 0 and r["errors"] == 0
