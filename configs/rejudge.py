@@ -27,6 +27,9 @@ writes an argument around every quote of the first `arguments.per_protocol` tran
       --config.judge_workdir=runs/text_smollm2 \
       --config.transcripts=transcripts_lm_heuristic.jsonl
 
+People beside the model judges: `--config.human=W/verdicts.jsonl`, the judging page's export
+for these games (`python -m experiments.serve`).
+
 Args: judge (small: judge_workdir's from-scratch judge; pretrained: its fine-tuned pretrained
 judge; smollm2 or a .gguf / safetensors path: that model zero-shot); arguments (none, smollm2 or a
 model path; pretrained judges only: they read text), smoke (seconds: a model judge or arguer
@@ -59,6 +62,9 @@ def get_config(arg=None):
       "protocols": ("consultancy", "debate")})
   c.arguments.model = None if arg.arguments == "none" else arg.arguments
   c.games_workdir = config_dict.placeholder(str)
+  # People's verdicts on these games (`python -m experiments.serve --workdir W --sources
+  # GAMES_WORKDIR export` writes W/verdicts.jsonl): reported beside the model judges
+  c.human = config_dict.placeholder(str)
   c.judge_workdir = config_dict.placeholder(str)
   if arg.smoke:
     c.batch_size = 4

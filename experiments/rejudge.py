@@ -41,6 +41,10 @@ def _validate_arguments(config, games_cfg) -> None:
 def validate(config) -> tuple:
   games_cfg = setup.run_config(config.games_workdir, "games_workdir")
   _validate_arguments(config, games_cfg)
+  if config.human is not None:
+    check(config.judge == "small", "human", config.human, "None with a model judge (people's "
+          "verdicts go beside judge=small)")
+    io.read_jsonl(config.human, strict=True)  # one line if missing or damaged
   if config.judge not in ("small", "pretrained"):
     from models import llama_weights
     if config.layers is not None:
@@ -86,30 +90,67 @@ def train_and_evaluate(config, workdir: str) -> dict:
   rt = common.prepare_workdir(config, workdir)
   apply, params, tcfg = judge.apply, judge.params, judge.cfg
   tasks = setup.tasks(games_cfg, test_rows, tok)
-  out = {}
+  out, correct = {}, {}
   for name in names:
     path = os.path.join(config.games_workdir, f"games_{name}.npz")
     again = cotrain_lib.rejudge(tasks[name], apply, params, path)
-    before = io.load_npz(path)["honest_wins_B"].astype(bool)
+    stored = io.load_npz(path)
+    before = stored["honest_wins_B"].astype(bool)
     m = judging.verdict_metrics(again)
     m.update(original_accuracy=float(before.mean()),
              agreement=float((np.asarray(again["honest_wins_B"]) == before).mean()))
     out[name] = m
+    correct[name] = {int(i): (bool(w), bool(b)) for i, w, b in zip(
+        stored["example_id"], np.asarray(again["honest_wins_B"]), before)}
   metrics = {"protocols": out, "judge_params": tcfg.params(), "games_workdir":
              config.games_workdir, "judge_workdir": config.judge_workdir}
+  if config.human is not None:  # people's verdicts from the judging page, on the same games
+    metrics["human"] = human_beside(config.human, os.path.join(config.games_workdir,
+                                                               "transcripts.jsonl"), correct)
   results = common.write_results(workdir, config, metrics=metrics, runtime=rt, steps=0,
                                  resumed_from_step=0, wall_seconds=time.time() - t0)
   rows = [[n, metrics_lib.fmt_pct(m["original_accuracy"]),
            metrics_lib.fmt_pct(m["accuracy"], m["ci95"]), f"{m['agreement']:.1%}",
            f"{m['ece']:.3f}", m["games"]] for n, m in out.items()]
+  human_rows = [[n, h["games"], metrics_lib.fmt_pct(h["accuracy"], h["ci95"]),
+                 metrics_lib.fmt_pct(h["new_judge_accuracy"]),
+                 metrics_lib.fmt_pct(h["original_judge_accuracy"])]
+                for n, h in metrics.get("human", {}).items()]
   common.write_report(workdir, "\n".join([
       "# Stored debates, judged again", "",
       f"Games of `{config.games_workdir}` (moves replayed, not played again), judged by the "
       f"final judge of `{config.judge_workdir}` ({tcfg.layers}-layer transformer, "
       f"{tcfg.params():,} parameters).", "",
       common.md_table(["protocol", "original judge accuracy", "new judge accuracy [95% CI]",
-                       "verdicts agree", "new judge ECE", "games"], rows), ""]))
+                       "verdicts agree", "new judge ECE", "games"], rows), ""] + ([
+      "## People beside the model judges, on the games people judged", "",
+      f"Verdicts of `{config.human}` (the judging page's export).", "",
+      common.md_table(["protocol", "games", "people [95% CI]", "new judge", "original judge"],
+                      human_rows), ""] if human_rows else [])))
   return results
+
+
+def human_beside(path: str, transcripts: str, correct: dict) -> dict:
+  """Per protocol, on the games people judged (`python -m experiments.serve ... export`): their
+  accuracy (several people on one game: their mean probability) beside both model judges'."""
+  rows = io.read_jsonl(path, strict=True)
+  truth = {(t["protocol"], t["example"]): t["true_option"]
+           for t in io.read_jsonl(transcripts, strict=True)}
+  probs: dict[tuple, list] = {}
+  for r in rows:
+    if (r.get("protocol"), r.get("example")) in truth:
+      probs.setdefault((r["protocol"], r["example"]), []).append(r["probs"])
+  out = {}
+  for name, games in correct.items():
+    mine = [(k[1], np.mean(v, 0)) for k, v in probs.items() if k[0] == name and k[1] in games]
+    if not mine:
+      continue
+    right = np.array([p[truth[name, i]] > 0.5 for i, p in mine])
+    out[name] = {"games": len(mine), "accuracy": float(right.mean()),
+                 "ci95": list(metrics_lib.wilson_ci(right.sum(), len(right))),
+                 "new_judge_accuracy": float(np.mean([games[i][0] for i, _ in mine])),
+                 "original_judge_accuracy": float(np.mean([games[i][1] for i, _ in mine]))}
+  return out
 
 
 def _pretrained(config, workdir, games_cfg, judge_cfg, test_rows) -> dict:

@@ -71,6 +71,7 @@ def test_smoke_run_writes_every_protocol_and_resumes(tmp_path, protocols, learne
     assert rejudged[name]["agreement"] == 1.0
     assert rejudged[name]["accuracy"] == before[name]
   _damaged_files_are_one_line(tmp_path, wd)
+  _people_beside_the_model_judges(tmp_path, wd)
   if learned:
     lm = res["metrics"]["pretrained_judge"]
     # The stored transcripts, re-judged by the pretrained model zero-shot and by the run's
@@ -195,6 +196,30 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, arg, extra, 
   err = capsys.readouterr().err
   assert message in err and err.count("\n") == 1, err
   assert not os.path.exists(wd)
+
+
+def _people_beside_the_model_judges(tmp_path, wd):
+  """The judging page's export for 8 stored debates (5 judged right) beside the re-judging
+  judge's verdicts on the same 8 games."""
+  debates = [json.loads(x) for x in open(os.path.join(wd, "transcripts.jsonl"))]
+  debates = [t for t in debates if t["protocol"] == "debate"][:8]
+  rows = []
+  for k, t in enumerate(debates):
+    p = [0.2, 0.2]
+    p[t["true_option"] if k < 5 else 1 - t["true_option"]] = 0.8
+    rows.append({"protocol": "debate", "example": t["example"], "debate_id": None, "probs": p,
+                 "judge": "alice"})
+  path = tmp_path / "verdicts.jsonl"
+  path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+  rj = str(tmp_path / "rj_human")
+  assert run.main(["--config", "configs/rejudge.py", "--workdir", rj,
+                   f"--config.games_workdir={wd}", f"--config.judge_workdir={wd}",
+                   f"--config.human={path}"]) == 0
+  h = json.load(open(os.path.join(rj, "results.json")))["metrics"]["human"]["debate"]
+  assert h["games"] == 8 and h["accuracy"] == 5 / 8
+  model = np.mean([t["winner"] == "honest" for t in debates])
+  assert h["new_judge_accuracy"] == h["original_judge_accuracy"] == model
+  assert "## People beside the model judges" in open(os.path.join(rj, "report.md")).read()
 
 
 def _damaged_files_are_one_line(tmp_path, wd):
