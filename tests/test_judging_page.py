@@ -163,6 +163,7 @@ def test_tokens_requests_and_debates_not_served(served):
   srv, store = served
   a, b = store.add_judge("a"), store.add_judge("b")
   assert call(srv.url + "/api/next", token="nope")[0] == 401
+  assert call(srv.url + "/admin/accuracy.png", token=a)[0] == 403  # admins only
   _, da, _ = call(srv.url + "/api/next", token=a)
   status, reply, _ = call(srv.url + "/api/verdicts", "POST", {"debate": da["id"], "probabilities":
                                                                [50, 50], "explanation": "x"}, b)
@@ -321,6 +322,10 @@ def test_a_person_judges_three_debates_in_a_real_browser_and_no_script_runs(serv
     page.goto(srv.url + "/admin")
     assert page.locator("#results tbody tr").count() >= 1
     assert "3" in page.text_content("#results")
+    for which in ("accuracy", "calibration", "rounds"):  # the admin's pictures are PNGs
+      resp = page.request.get(srv.url + f"/admin/{which}.png")
+      assert resp.status == 200 and resp.body()[:4] == b"\x89PNG"
+    page.screenshot(path=str(tmp_path / "results.png"), full_page=True)
     assert page.evaluate("window.pwned === undefined") and not dialogs
     browser.close()
 

@@ -23,12 +23,13 @@ import math
 import os
 import random
 import re
+import threading
 
 import jinja2
 import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -180,10 +181,10 @@ def create_app(workdir: str, debates: list[Debate], problems: list[str] = (),
     p_true = p_answers[d.true_option]
     steps = json.loads(row["steps"]) + [p[0]]
     s = score(p_true, row["rounds_read"])
-    if not store.add_verdict(judge["id"], d.id, p_answers, p_true, row["rounds_read"], steps, s,
-                             text.strip()):
-      raise Bad(409, "this debate is already decided")
     shown_true = d.true_option if not row["swap"] else 1 - d.true_option
+    if not store.add_verdict(judge["id"], d.id, p_answers, p_true, row["rounds_read"], steps,
+                             shown_true == 0, s, text.strip()):
+      raise Bad(409, "this debate is already decided")
     return JSONResponse({"correct": p_true > 0.5, "true_answer": "AB"[shown_true],
                          "score": round(s, 4), "record": record_of(judge)})
 
@@ -213,6 +214,15 @@ def create_app(workdir: str, debates: list[Debate], problems: list[str] = (),
                 problems=problems, debates=len(debates),
                 stories=len({d.story for d in debates}))
 
+  async def plot(request: Request):
+    judge = judge_of(request)
+    if judge is None or not judge["admin"]:
+      return JSONResponse({"error": "an admin token is needed"}, 403)
+    which = request.path_params["which"]
+    if which not in PLOTS:
+      return JSONResponse({"error": f"plot {which[:20]!r}; allowed: {sorted(PLOTS)}"}, 404)
+    return Response(PLOTS[which](store, by_id), media_type="image/png")
+
   async def logout(request: Request):
     resp = RedirectResponse("/", 303)
     resp.delete_cookie("judge")
@@ -220,6 +230,7 @@ def create_app(workdir: str, debates: list[Debate], problems: list[str] = (),
 
   app = Starlette(routes=[
       Route("/", home), Route("/admin", admin), Route("/logout", logout),
+      Route("/admin/{which}.png", plot),
       Route("/api/login", login, methods=["POST"]), Route("/api/next", next_debate),
       Route("/api/continue", advance, methods=["POST"]),
       Route("/api/verdicts", verdict, methods=["POST"]), Route("/api/record", record),
@@ -264,6 +275,81 @@ def calibration(p_true: np.ndarray, bins: int = 5) -> list[dict]:
       out.append({"confidence": float(conf[sel].mean()), "accuracy": float(right[sel].mean()),
                   "n": int(sel.sum())})
   return out
+
+
+_PLOT_LOCK = threading.Lock()  # matplotlib's state is global; requests run in threads
+
+
+def _png(draw) -> bytes:
+  import io as _io
+
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  with _PLOT_LOCK:
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    draw(ax)
+    fig.tight_layout()
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+  return buf.getvalue()
+
+
+def accuracy_png(store, by_id) -> bytes:
+  """People's accuracy per protocol and setting, with Wilson 95% intervals."""
+  table = results_table(store, by_id)
+
+  def draw(ax):
+    names = [f"{r['protocol']}\n{r['setting']}" for r in table]
+    acc = [r["accuracy"] for r in table]
+    err = [[a - r["ci95"][0] for a, r in zip(acc, table)],
+           [r["ci95"][1] - a for a, r in zip(acc, table)]]
+    ax.bar(range(len(table)), acc, yerr=err, capsize=4)
+    ax.axhline(0.5, color="gray", ls="--", lw=0.8)
+    ax.set_xticks(range(len(table)), names, fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("people's accuracy (95% CI)")
+  return _png(draw)
+
+
+def calibration_png(store, by_id) -> bytes:
+  """How often people were right at each confidence."""
+  bins = calibration(np.array([r["p_true"] for r in store.verdicts()]))
+
+  def draw(ax):
+    ax.plot([0.5, 1], [0.5, 1], color="gray", ls="--", lw=0.8)
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-")
+    for b in bins:
+      ax.annotate(str(b["n"]), (b["confidence"], b["accuracy"]), fontsize=7)
+    ax.set_xlabel("confidence in the chosen answer")
+    ax.set_ylabel("right")
+  return _png(draw)
+
+
+def rounds_png(store, by_id) -> bytes:
+  """The mean probability on the true answer after each round read, per protocol."""
+  curves: dict[str, list[list[float]]] = {}
+  for r in store.verdicts():
+    d = by_id.get(r["debate_id"])
+    if d is None:
+      continue
+    for k, p in enumerate(json.loads(r["steps"])):  # P(the answer shown first) per round
+      curves.setdefault(d.protocol, []).append((k, p if r["first_is_true"] else 1 - p))
+
+  def draw(ax):
+    for name, pts in sorted(curves.items()):
+      ks = sorted({k for k, _ in pts})
+      ax.plot([k + 1 for k in ks], [np.mean([p for kk, p in pts if kk == k]) for k in ks], "o-",
+              label=name)
+    ax.axhline(0.5, color="gray", ls="--", lw=0.8)
+    ax.set_xlabel("rounds read")
+    ax.set_ylabel("mean P(true answer)")
+    ax.legend(fontsize=7)
+  return _png(draw)
+
+
+PLOTS = {"accuracy": accuracy_png, "calibration": calibration_png, "rounds": rounds_png}
 
 
 def results_table(store, by_id: dict) -> list[dict]:

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS served (
 CREATE TABLE IF NOT EXISTS verdicts (
   judge_id INTEGER NOT NULL REFERENCES judges(id), debate_id TEXT NOT NULL,
   p_answers TEXT NOT NULL, p_true REAL NOT NULL, correct INTEGER NOT NULL,
-  rounds_read INTEGER NOT NULL, steps TEXT NOT NULL, score REAL NOT NULL,
+  rounds_read INTEGER NOT NULL, steps TEXT NOT NULL, first_is_true INTEGER NOT NULL,
+  score REAL NOT NULL,
   explanation TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (judge_id, debate_id));
 """
 
@@ -145,14 +146,17 @@ class Store:
   # Verdicts ----------------------------------------------------------------------------------
 
   def add_verdict(self, judge_id: int, debate_id: str, p_answers: list[float], p_true: float,
-                  rounds_read: int, steps: list[float], score: float, explanation: str) -> bool:
-    """One verdict, in one transaction; False when this judge already decided this debate."""
+                  rounds_read: int, steps: list[float], first_is_true: bool, score: float,
+                  explanation: str) -> bool:
+    """One verdict, in one transaction; False when this judge already decided this debate.
+    `steps`: P(the answer shown first) after each round read; `first_is_true` says which."""
     try:
       self._write("INSERT INTO verdicts (judge_id, debate_id, p_answers, p_true, correct, "
-                  "rounds_read, steps, score, explanation, created) VALUES (?, ?, ?, ?, ?, ?, ?, "
-                  "?, ?, ?)", (judge_id, debate_id, json.dumps(p_answers), p_true,
-                               int(p_true > 0.5), rounds_read, json.dumps(steps), score,
-                               explanation, time.time()))
+                  "rounds_read, steps, first_is_true, score, explanation, created) VALUES (?, ?, "
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?)", (judge_id, debate_id, json.dumps(p_answers),
+                                                p_true, int(p_true > 0.5), rounds_read,
+                                                json.dumps(steps), int(first_is_true), score,
+                                                explanation, time.time()))
       return True
     except sqlite3.IntegrityError:
       return False
