@@ -24,7 +24,8 @@ from experiments.bench.judge import (bench_incremental, bench_judge, bench_leaf_
 from experiments.bench.search import (VARIANTS, bench_debate, bench_judge_buckets,
                                       bench_leaf_paths, bench_repeated_sets)
 from experiments.bench.judging import bench_judging
-from experiments.bench.text import bench_text, bench_text_debater, bench_text_evidence
+from experiments.bench.text import (bench_text, bench_text_debater, bench_text_evidence,
+                                   bench_text_reading)
 
 
 def _setup_devices(n: int) -> None:
@@ -53,6 +54,8 @@ def main(argv=None) -> int:
                  "checkpoint, --model: scoring and generation tokens/s, share of the matmul "
                  "peak, memory), text_evidence (the text "
                  "judge trained on debates whose honest side quotes the decisive sentence), "
+                 "text_reading (can the from-scratch text judge read: trained on labelled "
+                 "oracle and full-information views, scored on seen and held-out splits), "
                  "judging (the judging page: 50 judges submitting 2,000 verdicts at once to a "
                  "server process; nothing lost, latency percentiles)")
   p.add_argument("--devices", type=int, default=1)
@@ -122,6 +125,8 @@ def main(argv=None) -> int:
         bench_text_evidence(train_questions=n, steps=s, evidence_rate=r,
                             workdir=os.path.join(a.out, f"text_evidence_{n}_{s}_{r}"))
         for n, s, r in ((4000, 600, 1.0), (4000, 600, 0.15), (12000, 1500, 0.15))]
+  if "text_reading" in parts:
+    res["text_reading"] = bench_text_reading(workdir=os.path.join(a.out, "text_reading"))
   if "judging" in parts:
     res["judging"] = bench_judging()
   if "dense_cells" in parts:
