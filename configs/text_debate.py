@@ -66,6 +66,9 @@ def get_config(arg=None):
       # Training questions: enough for every co-training round and protocol to play questions
       # of its own (3 x 6 x 1,000); test questions are never trained on.
       "train": 18000, "test": 600,
+      # test: people, things and wordings no training question uses; train: new questions over
+      # the training ones' people, things and wordings (in distribution)
+      "test_split": "test",
       "sentences": 24, "distractors": arg.distractors, "hops": arg.hops,
       "overrides": arg.overrides,
       # The share of changed and reversed questions (the rest plain and decoys,

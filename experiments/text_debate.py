@@ -46,6 +46,8 @@ def validate(config) -> None:
         "synthetic, quality or jsonl")
   if d.source == "synthetic":
     check_int(config, "data.seed", 0)
+    check(d.test_split in ("test", "train"), "data.test_split", d.test_split,
+          "test (held-out people, things and wordings) or train (new questions, seen words)")
     check_int(config, "data.train", 1)
     check_int(config, "data.test", 1)
     setup.reading_config(config).check()

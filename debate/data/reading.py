@@ -211,12 +211,13 @@ def generate_one(rng: np.random.Generator, cfg: ReadingConfig, split: str = "tra
 
 
 def generate(n: int, seed: int, cfg: ReadingConfig = ReadingConfig(),
-             split: str = "train") -> list[dict]:
-  """n examples of `split`'s people, things and wordings; example i depends only on (seed,
-  split, i), so any prefix of a larger set is the same."""
+             split: str = "train", start: int = 0) -> list[dict]:
+  """Examples start..start+n-1 of `split`'s people, things and wordings; example i depends only
+  on (seed, split, i), so any prefix of a larger set is the same."""
   from models.errors import ConfigError
   cfg.check()
   if split not in SPLITS:
     raise ConfigError(f"split={split!r}; allowed: {list(SPLITS)}")
   s = SPLITS.index(split)
-  return [generate_one(np.random.default_rng([seed, s, i]), cfg, split) for i in range(n)]
+  return [generate_one(np.random.default_rng([seed, s, i]), cfg, split)
+          for i in range(start, start + n)]

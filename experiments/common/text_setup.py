@@ -28,9 +28,10 @@ def load_rows(config) -> tuple[list[dict], list[dict]]:
   """(train rows, test rows) of `config.data`: generated, or read from the user's file."""
   d = config.data
   if d.source == "synthetic":  # test questions: people, things and wordings never trained on
-    cfg = reading_config(config)
-    return (reading.generate(d.train, d.seed, cfg, "train"),
-            reading.generate(d.test, d.seed, cfg, "test"))
+    cfg = reading_config(config)  # (test_split=train: new questions, the training ones' words)
+    test = (reading.generate(d.test, d.seed, cfg, "test") if d.test_split == "test" else
+            reading.generate(d.test, d.seed, cfg, "train", start=d.train))
+    return reading.generate(d.train, d.seed, cfg, "train"), test
   rows = (text_files.load_quality(d.path, seed=config.seed) if d.source == "quality" else
           text_files.load_jsonl(d.path, dict(d.fields), d.label_base, seed=config.seed))
   n_test = max(1, int(round(len(rows) * d.test_fraction)))
