@@ -208,7 +208,7 @@ def _game_specific_modules() -> set[str]:
 
 # Words of game and module names that are plain English or engine vocabulary, not a game's name.
 GENERIC = {"text", "debate", "reading", "files", "uses", "plots", "base", "task", "game",
-           "tokenizer", "network"}
+           "tokenizer", "network", "rules"}
 
 
 def _game_names() -> set[str]:
