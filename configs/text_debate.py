@@ -20,8 +20,8 @@ with its top layers fine-tuned on the run's transcripts:
 
 Args: protocols ('+'-separated from blind, full_info, retrieval, oracle, consultancy,
 open_consultancy, debate, open_debate), rounds, debater (best_of-N, greedy, random, mcts-N),
-source (synthetic|quality|jsonl), data_seed (the synthetic generator's; the run's own seed is the key `seed`), hops,
-overrides, tricky (the share of changed and reversed questions, in [0, 1]), distractors,
+source (synthetic|quality|jsonl), data_seed (the synthetic generator's; the run's own seed is
+the key `seed`), hops, overrides, tricky (the share of changed and reversed questions, in [0, 1]), distractors,
 judge (micro|tiny|small|base: the from-scratch judge's size; smollm2 or a model path: a
 pretrained judge beside a tiny from-scratch one), debaters (none, smollm2 or a model path: that
 model's debaters played too, judged by both judges), learned_iterations (self-play iterations

@@ -18,7 +18,8 @@ has a verified sentence that names the person and states its colour:
 - `reversed`: a statement of the truth, changed to the distractor, then changed back.
 `tricky` is the share of changed and reversed questions (half each); of the rest a third are
 plain and two thirds decoys (a decoy's wording holds the change words, "painted", "back to", so
-that no keyword picks the honest side). Names, things and the wording of every event are split (`split="train"` or `"test"`):
+that no keyword picks the honest side). Names, things and the wording of every event are split
+(`split="train"` or `"test"`):
 test questions use people, things and templates no training question uses.
 
 Every example carries `forgeries`: for each option one statement and one change (in that order,

@@ -27,7 +27,8 @@ class Debate:
   question: str
   answers: tuple[str, str]
   true_option: int         # never shown before the verdict
-  rounds: tuple            # per round, speeches: {"side": 0|1, "parts": [{"text"} | {"quote", "verified"}]}
+  # per round, its speeches: {"side": 0 or 1, "parts": [{"text"} or {"quote", "verified"}]}
+  rounds: tuple
   setting: str = ""        # e.g. "human debate" (NYU), the run's debaters (never shown)
   key: tuple = ()          # (protocol, example, debate_id) of the source row: the Judge seam's key
 
@@ -107,7 +108,8 @@ def _load_one(src: str) -> list[Debate]:
       d = from_transcript(room.transcript_row(), "nyu" if src == "nyu" else src)
       out.append(dataclasses.replace(d, story=f"nyu#{room.story_id}", setting=room.setting))
     return out
-  files = [src] if os.path.isfile(src) else sorted(glob.glob(os.path.join(src, "transcripts*.jsonl")))
+  files = ([src] if os.path.isfile(src) else
+           sorted(glob.glob(os.path.join(src, "transcripts*.jsonl"))))
   if not files:
     raise FileNotFoundError("no transcripts*.jsonl and no NYU rooms")
   out = []

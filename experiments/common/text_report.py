@@ -136,8 +136,7 @@ def evidence_lines(protocols: dict) -> list[str]:
   if types:
     lines += ["## Accuracy by question type", "",
               common.md_table(["protocol"] + types, [
-                  [n] + [pct(p["by_question_type"][t]["accuracy"]) + f" ({p['by_question_type'][t]['n']})"
-                         if t in p.get("by_question_type", {}) else "" for t in types]
+                  [n] + [_typed(p.get("by_question_type", {}), t) for t in types]
                   for n, p in protocols.items()]), ""]
   sweeps = {n: p["tricky_sweep"] for n, p in protocols.items() if p.get("tricky_sweep")}
   if sweeps:
@@ -158,6 +157,10 @@ def evidence_lines(protocols: dict) -> list[str]:
                       pct(r[k]["accuracy"]) + ("*" if r[k]["inverted"] else "") for k in rules]
                   for n, r in ruled.items()]), ""]
   return lines
+
+
+def _typed(by_type: dict, t: str) -> str:
+  return f"{by_type[t]['accuracy']:.1%} ({by_type[t]['n']})" if t in by_type else ""
 
 
 def as_text(row: dict) -> str:
