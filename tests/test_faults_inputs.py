@@ -137,6 +137,7 @@ def test_damaged_net_json_is_one_line_before_the_judge(digits_dir, tmp_path, cap
             f"--config.selfplay_workdir={sp}"], "is damaged (JSONDecodeError", capsys, wd)
 
 
+@pytest.mark.slow  # (the default suite stays under 5 minutes)
 def test_after_a_divergence_the_rerun_may_lower_the_learning_rate(digits_dir, tmp_path, capsys):
   wd = tmp_path / "w"
   assert _judge_run(digits_dir, wd, "--config.learning_rate=1e6") == 1

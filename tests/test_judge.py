@@ -86,7 +86,8 @@ def test_incremental_judge_equals_full_network(arch_name):
       np.testing.assert_array_equal(caches[0].time_Y0xY0, caches[1].time_Y0xY0)
 
 
-@pytest.mark.parametrize("arch_name", ["tiny", pytest.param("paper", marks=pytest.mark.slow)])
+@pytest.mark.slow  # (the incremental judge's own equality test stays in the default suite)
+@pytest.mark.parametrize("arch_name", ["tiny", "paper"])
 def test_leaves_from_pixel_deltas_equal_full_network(arch_name):
   """`leaf_z2` (each new pixel's precomputed change, plus recomputed cells that two new pixels
   share) gives the network's logits on leaves of three roots, clustered and spread, with

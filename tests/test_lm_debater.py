@@ -141,6 +141,7 @@ def test_the_judge_reads_each_argument_with_its_quotes_marked():
   assert "liar" not in user  # who is honest is never shown
 
 
+@pytest.mark.slow  # (the default suite stays under 5 minutes)
 def test_arguments_are_the_models_greedy_text_and_later_turns_read_earlier_ones(tmp_path):
   from experiments.common import text_arguments
   from models import llama_tokenizer, llama_weights

@@ -72,6 +72,7 @@ def test_the_split_judge_zero_shot_is_the_whole_model(tiny, top_layers):
   np.testing.assert_allclose(got, np.asarray(want), atol=1e-4)
 
 
+@pytest.mark.slow  # (the default suite stays under 5 minutes)
 def test_finetuning_fits_a_label_carried_by_one_token_anywhere_in_the_prompt(tiny):
   """Features batched by length, labels kept with their prompts, gradients through the top: the
   label is the parity of the fifth from last token of a random prompt."""

@@ -3,6 +3,7 @@ over `model` and equals one device's step; causal padding never changes a sequen
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from debate import judging
 from debate.train import mesh as mesh_lib
@@ -37,6 +38,7 @@ def _steps(mesh, steps=3):
   return state, metrics
 
 
+@pytest.mark.slow  # (the default suite stays under 5 minutes)
 def test_model_axis_splits_heads_and_mlp_and_the_step_equals_one_device():
   mesh = mesh_lib.make_mesh({"data": 4, "model": 2})
   state, metrics = _steps(mesh)
