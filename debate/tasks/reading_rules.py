@@ -21,10 +21,10 @@ def _quotes(t: dict, option: int, verified: bool | None = None) -> list[str]:
       verified is None or m["verified"] == verified)]
 
 
-def _count_rule(count: Callable[[dict, int], float]) -> Callable:
-  """Picks the option whose side scores higher by `count(transcript, option)`."""
-  def rule(t: dict, row: dict) -> float | None:
-    a, b = count(t, 0), count(t, 1)
+def _count_rule(count: Callable[[dict, dict, int], float]) -> Callable:
+  """Picks the option whose side scores higher by `count(transcript, row, option)`."""
+  def rule(t: dict, row: dict) -> float:
+    a, b = count(t, row, 0), count(t, row, 1)
     return 0.5 if a == b else float(a > b)  # P(option 0)
   return rule
 
@@ -35,17 +35,18 @@ def _names(row: dict, word: str) -> Callable[[str], bool]:
 
 RULES = {
     # A quote starting "Later" (the generator's old change marker).
-    "keyword_later": _count_rule(lambda t, o: sum(q.startswith("Later") for q in _quotes(t, o))),
+    "keyword_later": _count_rule(lambda t, r, o: sum(q.startswith("Later")
+                                                     for q in _quotes(t, o))),
     # Any change word in the side's quotes.
-    "change_words": _count_rule(lambda t, o: sum(bool(CHANGE_WORDS.search(q))
-                                                 for q in _quotes(t, o))),
+    "change_words": _count_rule(lambda t, r, o: sum(bool(CHANGE_WORDS.search(q))
+                                                    for q in _quotes(t, o))),
     # "back to": the reversal's wording.
-    "back_to": _count_rule(lambda t, o: sum("back to" in q for q in _quotes(t, o))),
+    "back_to": _count_rule(lambda t, r, o: sum("back to" in q for q in _quotes(t, o))),
     # The form of the side's forgeries: change wording among its unverified quotes.
-    "forgery_form": _count_rule(lambda t, o: sum(bool(CHANGE_WORDS.search(q))
-                                                 for q in _quotes(t, o, verified=False))),
-    "more_verified": _count_rule(lambda t, o: len(_quotes(t, o, verified=True))),
-    "fewer_forgeries": _count_rule(lambda t, o: -len(_quotes(t, o, verified=False))),
+    "forgery_form": _count_rule(lambda t, r, o: sum(bool(CHANGE_WORDS.search(q))
+                                                    for q in _quotes(t, o, verified=False))),
+    "more_verified": _count_rule(lambda t, r, o: len(_quotes(t, o, verified=True))),
+    "fewer_forgeries": _count_rule(lambda t, r, o: -len(_quotes(t, o, verified=False))),
     "first_quote": lambda t, row: next((1.0 - m["argues_option"] for m in t["moves"]
                                         if "argues_option" in m), 0.5),
     "last_quote": lambda t, row: next((1.0 - m["argues_option"] for m in t["moves"][::-1]
@@ -53,11 +54,11 @@ RULES = {
     "option_position": lambda t, row: 1.0,
 }
 NAMED = {  # rules that need the row's `target` (the asked person) and `attribute` (the thing)
-    "name_match": lambda t, row: _count_rule(lambda t, o: sum(
-        _names(row, "target")(q) for q in _quotes(t, o, verified=True)))(t, row),
-    "name_and_thing": lambda t, row: _count_rule(lambda t, o: sum(
-        _names(row, "target")(q) and _names(row, "attribute")(q)
-        for q in _quotes(t, o, verified=True)))(t, row),
+    "name_match": _count_rule(lambda t, r, o: sum(
+        _names(r, "target")(q) for q in _quotes(t, o, verified=True))),
+    "name_and_thing": _count_rule(lambda t, r, o: sum(
+        _names(r, "target")(q) and _names(r, "attribute")(q)
+        for q in _quotes(t, o, verified=True))),
 }
 
 

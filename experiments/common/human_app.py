@@ -143,7 +143,7 @@ def create_app(workdir: str, debates: list[Debate], problems: list[str] = (),
     row = store.open_debate(judge["id"])
     if row is None:
       seen = store.stories_seen(judge["id"])
-      done = {r["debate_id"] for r in store.verdicts()}
+      done = store.decided_debates()
       fresh = [d for d in debates if d.story not in seen]
       if not fresh:
         return JSONResponse({"done": True, "message": "no debate left over a story you have "

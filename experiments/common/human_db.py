@@ -161,6 +161,9 @@ class Store:
     except sqlite3.IntegrityError:
       return False
 
+  def decided_debates(self) -> set[str]:
+    return {r["debate_id"] for r in self._read("SELECT DISTINCT debate_id FROM verdicts")}
+
   def verdicts_for(self, judge_id: int, debate_id: str) -> list[sqlite3.Row]:
     return self._read("SELECT * FROM verdicts WHERE judge_id = ? AND debate_id = ?",
                       (judge_id, debate_id))
