@@ -28,6 +28,7 @@ EXPERIMENTS = {
     "text_debate": "experiments.text_debate",
     "rejudge": "experiments.rejudge",
     "nyu_debate": "experiments.nyu_debate",
+    "recursive_debate": "experiments.recursive_debate",
 }
 
 
