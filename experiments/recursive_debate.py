@@ -33,6 +33,7 @@ def validate(config) -> None:
   check_float(config, "spot_check.rate", 0.0, 1.0)
   check_float(config, "selfplay.learning_rate", 0.0)
   check_float(config, "doubly_efficient.k", 0.0)
+  check_float(config, "doubly_efficient.edge_k", 0.0)
   check_float(config, "doubly_efficient.promise", 2 / 3, 1.0, lo_open=False)
   o, p = config.obfuscation, config.prover_estimator
   check(isinstance(o.q, int) and isinstance(o.m, int) and 1 <= o.m < o.q, "obfuscation.m",
@@ -43,6 +44,14 @@ def validate(config) -> None:
         and p.stable_margin in p.margins, "prover_estimator.margins", p.margins,
         "margins in [0, 0.5] that include 0 (unstable) and stable_margin")
   check_float(config, "prover_estimator.tau", 0.0, 1.0)
+  check(isinstance(config.language_bridge, bool), "language_bridge", config.language_bridge,
+        "true or false")
+  if config.language_bridge:
+    for key in ("language.steps", "language.games", "language.whole_games",
+                "language.batch_size"):
+      check_int(config, key, 1)
+    from models import llama_weights
+    llama_weights.check_file(config.language.model)
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
@@ -67,6 +76,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   parts["doubly_efficient"] = timed("doubly_efficient", recursive.doubly_efficient, config)
   parts["obfuscation"] = timed("obfuscation", recursive.obfuscation, config, rt)
   parts["prover_estimator"] = timed("prover_estimator", recursive.prover_estimator, config)
+  if config.language_bridge:
+    from experiments.common import recursive_language
+    parts["language"] = timed("language", recursive_language.language_bridge, config)
   parts["trained_liar"] = learned_info
   parts["part_seconds"] = timing
   wall = time.time() - t0

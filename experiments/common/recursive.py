@@ -129,6 +129,32 @@ def spot_check(config) -> tuple[dict, dict]:
   return checks, alone
 
 
+def _de_trial(tables, yes, no, params, T: int, G: int, rng, key, alices: dict):
+  """Completeness (honest Alice on yes-instances, every Bob) and soundness (honest Bob on
+  no-instances, every Alice), all games in one scan; the calls of each side."""
+  setups = [(f"bob:{b}", yes, 0.0, 0, b) for b in stochastic.BOBS] + [
+      (f"alice:{a}", no, s, start, "honest") for a, (s, start) in alices.items()]
+  picks = np.concatenate([pool[rng.integers(0, len(pool), G)] for _, pool, *_ in setups])
+  rep = lambda vals, dtype: jnp.asarray(np.repeat(np.asarray(vals), G), dtype)
+  games = stochastic.Games(jnp.asarray(tables[picks], jnp.float32),
+                           rep([s[2] for s in setups], jnp.float32),
+                           rep([s[3] for s in setups], jnp.int32),
+                           rep([stochastic.BOBS[s[4]] for s in setups], jnp.int32),
+                           jnp.asarray(rng.integers(0, T, G * len(setups)), jnp.int32))
+  o = jax.device_get(stochastic.play(games, T, params, key))
+  complete, sound, calls_v, calls_h = {}, {}, [], []
+  for i, (name, *_rest) in enumerate(setups):
+    part = slice(i * G, (i + 1) * G)
+    kind, who = name.split(":")
+    if kind == "bob":
+      complete[who] = float(o.output[part].mean())
+      calls_h.append(params.alice_samples * o.steps_taken[part].mean())
+    else:
+      sound[who] = float(1 - o.output[part].mean())
+    calls_v.append(params.vera_samples * o.rejected[part].mean())
+  return complete, sound, calls_v, calls_h
+
+
 def doubly_efficient(config, log=logging.info) -> dict:
   c = config.doubly_efficient
   out = {}
@@ -137,52 +163,46 @@ def doubly_efficient(config, log=logging.info) -> dict:
     rng = np.random.default_rng(config.seed + 17 * L)
     tables = stochastic.oracle_tables(rng, c.candidates)
     prob = stochastic.output_probability(tables, T)
-    ok = stochastic.lipschitz(tables, T) <= c.k
+    k_hat = stochastic.lipschitz(tables, T)
+    ok = k_hat <= c.k
     yes = np.flatnonzero(ok & (prob >= c.promise))[:c.instances]
     no = np.flatnonzero(ok & (prob <= 1 - c.promise))[:c.instances]
     params = stochastic.Params.defaults(c.k, T)
-    G = c.games
     alices = {"honest": (0.0, 0)} | {f"shift_{s:g}": (s, 0) for s in c.shifts} | {
         "shift_0.03_last_eighth": (0.03, T - max(1, T // 8)), "lie_last_step": (1.0, T - 1)}
-    # Completeness: honest Alice on yes-instances against every Bob; soundness: honest Bob on
-    # no-instances against every Alice. All of a T's games in one scan.
-    setups = [(f"bob:{b}", yes, 0.0, 0, b) for b in stochastic.BOBS] + [
-        (f"alice:{a}", no, s, start, "honest") for a, (s, start) in alices.items()]
-    picks = np.concatenate([pool[rng.integers(0, len(pool), G)] for _, pool, *_ in setups])
-    rep = lambda vals, dtype: jnp.asarray(np.repeat(np.asarray(vals), G), dtype)
-    games = stochastic.Games(jnp.asarray(tables[picks], jnp.float32),
-                             rep([s[2] for s in setups], jnp.float32),
-                             rep([s[3] for s in setups], jnp.int32),
-                             rep([stochastic.BOBS[s[4]] for s in setups], jnp.int32),
-                             jnp.asarray(rng.integers(0, T, G * len(setups)), jnp.int32))
-    o = jax.device_get(stochastic.play(games, T, params, jax.random.PRNGKey(config.seed + L)))
-    complete, sound, calls_v, calls_h = {}, {}, [], []
-    for i, (name, *_rest) in enumerate(setups):
-      part = slice(i * G, (i + 1) * G)
-      kind, who = name.split(":")
-      if kind == "bob":
-        complete[who] = float(o.output[part].mean())
-        calls_h.append(params.alice_samples * o.steps_taken[part].mean())
-      else:
-        sound[who] = float(1 - o.output[part].mean())
-      calls_v.append(params.vera_samples * o.rejected[part].mean())
+    key = jax.random.PRNGKey(config.seed + L)
+    complete, sound, calls_v, calls_h = _de_trial(tables, yes, no, params, T, c.games, rng, key,
+                                                  alices)
+    # At the theorem's promise itself: 2/3 <= Pr(output 1) < 3/4 (or the mirror), with the
+    # parameters of a larger k that these more sensitive instances obey.
+    ok_edge = k_hat <= c.edge_k
+    yes_e = np.flatnonzero(ok_edge & (prob >= 2 / 3) & (prob < 0.75))[:c.instances]
+    no_e = np.flatnonzero(ok_edge & (prob <= 1 / 3) & (prob > 0.25))[:c.instances]
+    edge = None
+    if len(yes_e) and len(no_e):
+      ce, se, *_ = _de_trial(tables, yes_e, no_e, stochastic.Params.defaults(c.edge_k, T), T,
+                             c.games, rng, jax.random.fold_in(key, 1), alices)
+      edge = {"completeness": min(ce.values()), "soundness": min(se.values()), "k": c.edge_k,
+              "instances": {"yes": int(len(yes_e)), "no": int(len(no_e))},
+              "completeness_by_bob": ce, "soundness_by_alice": se}
     out[str(T)] = {
         "completeness": min(complete.values()), "soundness": min(sound.values()),
         "verifier_calls": float(max(calls_v)), "honest_calls": float(max(calls_h)),
         "completeness_by_bob": complete, "soundness_by_alice": sound,
         "verifier_calls_max": params.vera_samples, "verifier_calls_both_honest": calls_v[0],
-        "alice_samples_per_step":
-            params.alice_samples, "bob_samples_per_step": params.bob_samples,
+        "alice_samples_per_step": params.alice_samples,
+        "bob_samples_per_step": params.bob_samples,
         "theorem": {"completeness": 0.6, "soundness": 0.6, "promise": 2 / 3,
                     "alice_calls_bound": stochastic.theorem_alice_bound(c.k, T),
                     "verifier_calls_bound": stochastic.theorem_vera_bound(c.k)},
         "instances": {"yes": int(len(yes)), "no": int(len(no)),
                       "yes_probability_min": float(prob[yes].min()),
-                      "no_probability_max": float(prob[no].max())},
-        "games": G}
+                      "no_probability_max": float(prob[no].max()), "k": c.k},
+        "at_promise": edge, "games": c.games}
     log("doubly-efficient T=2^%d completeness %.3f soundness %.3f verifier calls %.0f honest "
-        "calls %.3g", L, out[str(T)]["completeness"], out[str(T)]["soundness"],
-        out[str(T)]["verifier_calls"], out[str(T)]["honest_calls"])
+        "calls %.3g; at the promise %s", L, out[str(T)]["completeness"],
+        out[str(T)]["soundness"], out[str(T)]["verifier_calls"], out[str(T)]["honest_calls"],
+        edge and f"{edge['completeness']:.3f} / {edge['soundness']:.3f}")
   return out
 
 
@@ -198,11 +218,10 @@ def obfuscation(config, runtime) -> dict:
   wins = np.zeros(c.games, bool)
   idx = np.flatnonzero(disputed_false)
   if len(idx):
-    task = BisectionTask(1, c.log2_steps, config.seed)  # its game and trace builder
-    task.seeds = inst.seeds_NxQ[idx, chosen[idx]]
-    task.x0 = inst.x0_NxQ[idx, chosen[idx]]
-    task._truth = inst.truth_NxQ[idx, chosen[idx]]
-    key = task_base.keys(np.arange(len(idx)), task._truth, inst.claims_NxQ[idx, chosen[idx]], 1)
+    task = BisectionTask.of(inst.seeds_NxQ[idx, chosen[idx]], inst.x0_NxQ[idx, chosen[idx]],
+                            c.log2_steps, config.seed)
+    key = task_base.keys(np.arange(len(idx)), inst.truth_NxQ[idx, chosen[idx]],
+                         inst.claims_NxQ[idx, chosen[idx]], 1)
     d = debater_spec.build("heuristic", task.game, PROTOCOL, bis.judge_apply)
     player = rollout.make_player(None, game=task.game, protocol=PROTOCOL, debaters=(d, d),
                                  judge_apply=bis.judge_apply)

@@ -104,6 +104,25 @@ def plots(workdir: str, m: dict) -> None:
   plt.close(fig)
 
 
+def _language(lang: dict | None) -> list[str]:
+  if not lang:
+    return []
+  return [
+      "## The language bridge: a pretrained model judging a running sum as text", "",
+      f"{lang['model']}, by likelihood after three worked examples; T = {lang['T']} additions, "
+      "the liar slips by one at one step. Targets: after bisection within 5 points of the "
+      "single-step accuracy, and 20 points above judging the whole trace.", "",
+      md_table(["what the judge reads", "accuracy", "games", "seconds per game"], [
+          ["one random line (its single-step accuracy)", _pct(lang["single_step"]),
+           lang["single_step"]["games"], ""],
+          ["the one line bisection ends at", _pct(lang["after_bisection"]),
+           lang["after_bisection"]["games"],
+           f"{lang['seconds_per_game']['after_bisection']:.2f}"],
+          ["both whole traces", _pct(lang["whole_trace"]), lang["whole_trace"]["games"],
+           f"{lang['seconds_per_game']['whole_trace']:.2f}"]]),
+      f"Bisection ended at the liar's slip in {100 * lang['found_the_slip']:.0f}% of games.", ""]
+
+
 def report(m: dict, wall: float) -> str:
   bis, spot, alone = m["bisection"], m["spot_check"], m["judge_alone"]
   Ts = sorted(bis, key=int)
@@ -169,6 +188,12 @@ def report(m: dict, wall: float) -> str:
       "Worst adversaries per T: " + ", ".join(f"2^{int(math.log2(int(t)))}: Bob {b}, Alice {a}"
                                                for t, (b, a) in sorted(worst.items(),
                                                                        key=lambda x: int(x[0]))),
+      "", "At the theorem's promise (2/3 <= Pr(output 1) < 3/4, or the mirror; parameters for "
+      "the larger k those instances obey), against the same adversaries: " + "; ".join(
+          f"2^{int(math.log2(int(t)))}: completeness {de[t]['at_promise']['completeness']:.3f}, "
+          f"soundness {de[t]['at_promise']['soundness']:.3f} (k = {de[t]['at_promise']['k']:g})"
+          for t in sorted(de, key=int) if de[t].get("at_promise"))
+      + " (the theorem: >= 0.6).",
       "", "![doubly-efficient](doubly_efficient.png)", "",
       "## Obfuscated arguments (Barnes and Christiano 2020)", "",
       f"q = {ob['q']} sub-claims of {ob['sub_computation_steps']} steps, one wrong at a keyed "
@@ -188,5 +213,6 @@ def report(m: dict, wall: float) -> str:
       f"Stable (margin {pe['stable']['margin']:g}): {_liar(pe['stable'])}; unstable (margin 0): "
       f"{_liar(pe['unstable'])}.",
       "", "![prover-estimator](prover_estimator.png)", "",
+      *_language(m.get("language")),
       "Part times: " + ", ".join(f"{k} {v:.0f} s" for k, v in m["part_seconds"].items())
       + f"; total {wall:.0f} s.", ""])
