@@ -3,7 +3,6 @@ its metrics (numbers only; the report is `recursive_report.py`)."""
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 import jax
@@ -254,12 +253,3 @@ def prover_estimator(config) -> dict:
   unstable = by_margin[f"{0.0:g}"]
   return {"stable": stable, "unstable": unstable, "by_margin": by_margin, "q": c.q, "m": c.m,
           "tau": c.tau, "leaves": c.q * c.q}
-
-
-def ci_text(r: dict) -> str:
-  lo, hi = r["ci95"]
-  return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
-
-
-def log2(x) -> float:
-  return math.log2(x)

@@ -9,13 +9,7 @@ import time
 import numpy as np
 
 from debate.games.recursive import addition
-from debate.metrics import wilson_ci
-
-
-def _rate(right) -> dict:
-  right = np.asarray(right, bool)
-  return {"accuracy": float(right.mean()), "ci95": list(wilson_ci(float(right.sum()), len(right))),
-          "games": int(len(right))}
+from experiments.common.recursive import rate as _rate
 
 
 def _judge(config):
