@@ -50,14 +50,14 @@ def plots(workdir: str, m: dict) -> None:
   ax = axes[2]
   first = m["bisection"][str(Ts[0])]
   ax.plot(Ts, [m["bisection"][str(t)]["heuristic"]["honest_steps"] for t in Ts], "o-",
-          label="honest (its trace)")
+          label="honest (its trace; the prepared liar's too)")
   for liar in first:
-    if liar != "heuristic" and liar != "control_random_honest":
-      ax.plot(Ts, [max(1.0, m["bisection"][str(t)][liar]["liar_steps"]) for t in Ts], ".--",
-              label=f"liar {liar}")
+    steps = [m["bisection"][str(t)][liar]["liar_steps"] for t in Ts]
+    if liar not in ("heuristic", "control_random_honest") and max(steps) > 0:
+      ax.plot(Ts, steps, ".--", label=f"liar {liar}")
   ax.plot(Ts, [m["bisection"][str(t)]["heuristic"]["judge_steps"] for t in Ts], "k-",
           label="judge")
-  ax.set_title("step evaluations per game")
+  ax.set_title("step evaluations per game (random, learned liars: 0)")
   _log_axes(ax, "T (steps)", "steps", logy=True)
   io.savefig(fig, os.path.join(workdir, "bisection.png"))
   plt.close(fig)
@@ -68,6 +68,11 @@ def plots(workdir: str, m: dict) -> None:
   ax = axes[0]
   ax.plot(Ts, [de[str(t)]["completeness"] for t in Ts], "o-", label="completeness (worst Bob)")
   ax.plot(Ts, [de[str(t)]["soundness"] for t in Ts], "s-", label="soundness (worst Alice)")
+  edge = [t for t in Ts if de[str(t)].get("at_promise")]
+  ax.plot(edge, [de[str(t)]["at_promise"]["completeness"] for t in edge], "o--",
+          label="completeness at the promise 2/3")
+  ax.plot(edge, [de[str(t)]["at_promise"]["soundness"] for t in edge], "s--",
+          label="soundness at the promise 2/3")
   ax.axhline(0.6, color="k", ls=":", label="theorem: 3/5")
   ax.set_ylim(0.5, 1.01)
   ax.set_title("doubly-efficient debate")
