@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from debate.games.base import Observation, generic_random_completion
+from debate.games.base import GameDefaults, Observation
 from debate.selfplay.learner import make_network
 from debate.tasks import base as task_base
 
@@ -38,7 +38,7 @@ class State(NamedTuple):
   num_moves: jax.Array
 
 
-class MajorityBits:
+class MajorityBits(GameDefaults):
   name = "majority_bits"
   num_actions = BITS
   max_turns = MAX_TURNS
@@ -67,18 +67,6 @@ class MajorityBits:
 
   def judge_view(self, example, state):
     return (jnp.where(state.revealed_N, example.bits_N, -1),)  # Hidden bits read -1.
-
-  def claims(self, example, state):
-    return example.claims_2
-
-  def truth_seat(self, example, state):
-    return example.truth_seat
-
-  def random_completion(self, rng, example, state):
-    return generic_random_completion(self, rng, example, state)
-
-  def leaf_judge(self, judge_apply):
-    return None
 
   def render(self, example, transcript, i):
     return {"bits": np.asarray(example.bits_N[i]).tolist(),

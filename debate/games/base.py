@@ -124,3 +124,21 @@ def generic_random_completion(game: Game, rng: jax.Array, example, state):
     return jax.tree.map(lambda a, b: jnp.where(done, a, b), state, new), rng
 
   return jax.lax.fori_loop(0, game.max_turns, body, (state, rng))[0]
+
+
+class GameDefaults:
+  """Methods a game may inherit when its example holds `claims_2` and `truth_seat` (the claims
+  are fixed before play): those two read from the example, random completion by random legal
+  moves, no exact leaf judge."""
+
+  def claims(self, example, state) -> jax.Array:
+    return example.claims_2
+
+  def truth_seat(self, example, state) -> jax.Array:
+    return example.truth_seat
+
+  def random_completion(self, rng: jax.Array, example, state) -> Any:
+    return generic_random_completion(self, rng, example, state)
+
+  def leaf_judge(self, judge_apply) -> Any:
+    return None

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from debate.games.base import Observation, generic_random_completion
+from debate.games.base import GameDefaults, Observation
 from debate.games.recursive import computation as comp
 
 M = comp.M
@@ -46,7 +46,7 @@ class State(NamedTuple):
   num_moves: jax.Array
 
 
-class Bisection:
+class Bisection(GameDefaults):
   name = "bisection"
   num_actions = M
 
@@ -97,18 +97,6 @@ class Bisection:
     seat's value after it, the claims, and whether the game is over."""
     return (example.seed, state.lo, state.v_lo, state.vhi_2, example.claims_2,
             self.terminated(example, state))
-
-  def claims(self, example, state):
-    return example.claims_2
-
-  def truth_seat(self, example, state):
-    return example.truth_seat
-
-  def random_completion(self, rng, example, state):
-    return generic_random_completion(self, rng, example, state)
-
-  def leaf_judge(self, judge_apply):
-    return None
 
   def prior(self, example, state):
     """The mover's own trace at the midpoint."""
