@@ -184,3 +184,46 @@ def test_a_pretrained_judge_checks_one_line_better_than_chance():
   p = judge.probs(views)
   right = (p[:, 0] > p[:, 1]) == (np.arange(32) % 2 == 1)
   assert right.mean() >= 0.75
+
+
+def _tiny_config():
+  from configs.recursive_debate import get_config
+  c = get_config("smoke")
+  c.log2_steps = (3,)
+  c.bisection.update(liars=("random", "heuristic"), games=8, search_games=4, batch_size=8)
+  c.spot_check.games = 50
+  c.doubly_efficient.update(games=40, candidates=300, instances=8)
+  c.obfuscation.update(games=40, q=8, m=2, log2_steps=3)
+  c.prover_estimator.update(games=40, q=8, m=4, margins=(0.0, 0.375))
+  return c
+
+
+def test_the_experiment_writes_every_metric_the_report_names(tmp_path):
+  from experiments import run
+  import json
+  c = _tiny_config()
+  res = run.experiment_module(c).train_and_evaluate(c, str(tmp_path))
+  m = json.load(open(tmp_path / "results.json"))["metrics"]
+  assert res["metrics"]["bisection"]["8"]["random"]["accuracy"] == 1.0
+  for liar in ("random", "heuristic"):
+    assert {"accuracy", "ci95", "games", "judge_steps"} <= set(m["bisection"]["8"][liar])
+    assert m["bisection"]["8"][liar]["judge_steps"] == 1.0
+  assert m["bisection"]["8"]["control_random_honest"]["accuracy"] == 0.0
+  assert {"accuracy", "ci95", "judge_steps"} <= set(m["spot_check"]["8"])
+  assert {"completeness", "soundness", "verifier_calls", "honest_calls"} <= set(
+      m["doubly_efficient"]["8"])
+  assert {"q", "m", "honest_win_rate", "ci95", "expected"} <= set(m["obfuscation"])
+  assert m["prover_estimator"]["stable"]["liar_win_rate"] == 0.0
+  assert {"liar_win_rate", "ci95"} <= set(m["prover_estimator"]["unstable"])
+  report = (tmp_path / "report.md").read_text()
+  assert "Bisection debate" in report and (tmp_path / "bisection.png").exists()
+
+
+def test_bad_settings_stop_before_anything_is_written(tmp_path):
+  from experiments import run
+  from debate.config import ConfigError
+  c = _tiny_config()
+  c.obfuscation.m = 8  # = q: the honest side would check every sub-claim
+  with pytest.raises(ConfigError, match="obfuscation.m"):
+    run.experiment_module(c).train_and_evaluate(c, str(tmp_path / "w"))
+  assert not (tmp_path / "w").exists()
