@@ -151,18 +151,9 @@ class Outcome(NamedTuple):
 
 def play(games: Games, steps: int, params: Params, rng: jax.Array) -> Outcome:
   """Every game's debate, one step of the computation per scan step."""
-  return _play(games, steps, params.alice_samples, params.bob_samples, params.vera_samples,
-               (params.s + params.b) / 2, (params.c + params.s) / 2, rng)
-
-
-@jax.jit
-def _noise(key, shape):
-  return jax.random.normal(key, shape)
-
-
-def _play(games, steps, n_a, n_b, n_v, bob_threshold, vera_threshold, rng):
-  return _play_jit(games, rng, steps=steps, n_a=n_a, n_b=n_b, n_v=n_v,
-                   bob_threshold=bob_threshold, vera_threshold=vera_threshold)
+  return _play_jit(games, rng, steps=steps, n_a=params.alice_samples, n_b=params.bob_samples,
+                   n_v=params.vera_samples, bob_threshold=(params.s + params.b) / 2,
+                   vera_threshold=(params.c + params.s) / 2)
 
 
 @jax.jit(static_argnames=("steps", "n_a", "n_b", "n_v", "bob_threshold", "vera_threshold"))
